@@ -1,0 +1,249 @@
+"""The WSGI app: serves the latest rendered snapshot; refreshes run in a background thread.
+
+One process at a time (the holder of the state directory's lock) refreshes and evaluates; every
+gunicorn worker serves the exposition file it publishes. A scrape reads bytes rendered once per
+snapshot and never touches a provider.
+
+Run it with ``budget-exporter serve``, or under your own gunicorn with
+``gunicorn 'budget_exporter.app:create_app()'`` and ``BUDGET_EXPORTER_CONFIG`` set.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import html
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .collector import CONTENT_TYPE, render
+from .config import Config, load_config
+from .refresh import Refresher
+from .state import StateDir
+
+log = logging.getLogger(__name__)
+
+CONFIG_ENV = "BUDGET_EXPORTER_CONFIG"
+STATE_DIR_ENV = "BUDGET_EXPORTER_STATE_DIR"
+FOLLOWER_POLL = timedelta(seconds=5)
+
+StartResponse = Callable[..., Any]
+
+
+def default_state_dir(config: Config) -> Path:
+    """Where state lives when neither the config nor the command line says."""
+    if config.state_dir:
+        return Path(config.state_dir)
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    tag = hashlib.sha256(str(Path(config.source).resolve()).encode()).hexdigest()[:12]
+    return base / "budget-exporter" / tag
+
+
+@dataclass(frozen=True)
+class _Exposition:
+    signature: tuple[int, int, int]
+    plain: bytes
+    compressed: bytes
+
+
+class PublishedMetrics:
+    """The exposition file of the state directory, re-read only when it changes."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._current: _Exposition | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> _Exposition | None:
+        """The latest exposition, or None before the first snapshot."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return self._current
+        signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        current = self._current
+        if current is not None and current.signature == signature:
+            return current
+        with self._lock:
+            if self._current is None or self._current.signature != signature:
+                plain = self.path.read_bytes()
+                self._current = _Exposition(signature, plain, gzip.compress(plain, 6))
+            return self._current
+
+
+class ExporterService:
+    """Background refresh loop plus the published exposition."""
+
+    def __init__(self, config: Config, state_dir: Path):
+        self.config = config
+        self.state = StateDir(state_dir)
+        self.published = PublishedMetrics(self.state.metrics_path)
+        self.refresher: Refresher | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the refresh loop in a daemon thread (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="refresher", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the refresh loop and release the lock."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.state.release()
+
+    def _run(self) -> None:
+        next_evaluation = datetime.min.replace(tzinfo=UTC)
+        while not self._stop.is_set():
+            if not self.state.try_lead():
+                self._stop.wait(FOLLOWER_POLL.total_seconds())
+                continue
+            try:
+                next_evaluation = self.step(datetime.now(UTC), next_evaluation)
+            except Exception:  # the loop must survive anything and keep serving the last data
+                log.exception("refresh loop failed; retrying")
+                next_evaluation = datetime.now(UTC) + timedelta(seconds=30)
+            wake = min([next_evaluation, *self._refresher().next_fetch.values()])
+            delay = (wake - datetime.now(UTC)).total_seconds()
+            self._stop.wait(min(max(delay, 0.5), 60.0))
+
+    def _refresher(self) -> Refresher:
+        if self.refresher is None:
+            self.refresher = Refresher(self.config, self.state)
+        return self.refresher
+
+    def step(self, now: datetime, next_evaluation: datetime) -> datetime:
+        """Fetch due providers and publish a new snapshot when due; return the next due time."""
+        refresher = self._refresher()
+        due = refresher.due(now)
+        if due:
+            refresher.refresh(now, due)
+        if due or now >= next_evaluation or not self.state.metrics_path.exists():
+            snapshot = refresher.snapshot(now)
+            self.state.write_metrics(render(snapshot))
+            return now + self.config.evaluation_interval
+        return next_evaluation
+
+
+def _index_page() -> bytes:
+    links = "".join(
+        f'<li><a href="{path}">{html.escape(path)}</a> {html.escape(text)}</li>'
+        for path, text in (
+            ("/metrics", "budgets and exporter health"),
+            ("/-/healthy", "liveness"),
+            ("/-/ready", "ready once a snapshot exists"),
+        )
+    )
+    return (
+        "<!doctype html><html><head><title>Budget Exporter</title></head><body>"
+        f"<h1>Budget Exporter</h1><p>version {html.escape(__version__)}</p>"
+        f"<ul>{links}</ul></body></html>"
+    ).encode()
+
+
+class MetricsApp:
+    """WSGI callable for /metrics, /-/healthy, /-/ready and /."""
+
+    def __init__(self, published: PublishedMetrics, service: ExporterService | None = None):
+        self.published = published
+        self.service = service
+        self._index = _index_page()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/")
+        if method not in ("GET", "HEAD"):
+            return self._reply(
+                start_response,
+                "405 Method Not Allowed",
+                b"method not allowed\n",
+                extra=[("Allow", "GET, HEAD")],
+                head=False,
+            )
+        head = method == "HEAD"
+        if path == "/metrics":
+            exposition = self.published.get()
+            if exposition is None:
+                return self._reply(
+                    start_response,
+                    "503 Service Unavailable",
+                    b"no snapshot yet: the first refresh is running\n",
+                    head=head,
+                )
+            if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+                return self._reply(
+                    start_response,
+                    "200 OK",
+                    exposition.compressed,
+                    content_type=CONTENT_TYPE,
+                    extra=[("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")],
+                    head=head,
+                )
+            return self._reply(
+                start_response,
+                "200 OK",
+                exposition.plain,
+                content_type=CONTENT_TYPE,
+                extra=[("Vary", "Accept-Encoding")],
+                head=head,
+            )
+        if path == "/-/healthy":
+            return self._reply(
+                start_response, "200 OK", b"Budget Exporter is Healthy.\n", head=head
+            )
+        if path == "/-/ready":
+            if self.published.get() is None:
+                return self._reply(
+                    start_response,
+                    "503 Service Unavailable",
+                    b"Budget Exporter is not ready: no snapshot yet.\n",
+                    head=head,
+                )
+            return self._reply(start_response, "200 OK", b"Budget Exporter is Ready.\n", head=head)
+        if path == "/":
+            return self._reply(
+                start_response,
+                "200 OK",
+                self._index,
+                content_type="text/html; charset=utf-8",
+                head=head,
+            )
+        return self._reply(start_response, "404 Not Found", b"not found\n", head=head)
+
+    @staticmethod
+    def _reply(
+        start_response: StartResponse,
+        status: str,
+        body: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        extra: list[tuple[str, str]] | None = None,
+        head: bool = False,
+    ) -> Iterable[bytes]:
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        start_response(status, headers + (extra or []))
+        return [] if head else [body]
+
+
+def create_app(config_path: str | None = None, state_dir: str | None = None) -> MetricsApp:
+    """Build the WSGI app and start its refresh loop.
+
+    Args:
+        config_path: config file; default ``$BUDGET_EXPORTER_CONFIG``, else the demo config.
+        state_dir: state folder; default ``$BUDGET_EXPORTER_STATE_DIR``, the config's
+            ``state_dir``, else a folder under ``$XDG_STATE_HOME``.
+    """
+    config = load_config(config_path or os.environ.get(CONFIG_ENV) or None)
+    folder = Path(state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
+    service = ExporterService(config, folder)
+    service.start()
+    return MetricsApp(service.published, service)

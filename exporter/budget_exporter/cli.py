@@ -1,0 +1,213 @@
+"""Command line: ``budget-exporter serve | check | once``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from . import __version__
+from .collector import render
+from .config import Config, allocation_warnings, load_config
+from .errors import ConfigError
+from .evaluate import unknown_filter_keys
+from .refresh import Refresher
+
+DEFAULT_PORT = 10098
+DEFAULT_LISTEN = f":{DEFAULT_PORT}"
+EXIT_OK, EXIT_PROVIDER_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
+
+log = logging.getLogger("budget_exporter")
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time; without an offset it is taken as UTC."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def bind_address(listen: str) -> str:
+    """Prometheus-style ``:PORT`` / ``HOST:PORT`` to a gunicorn bind string."""
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit():
+        raise argparse.ArgumentTypeError(f"invalid listen address {listen!r}; use HOST:PORT")
+    return f"{host or '0.0.0.0'}:{port}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="budget-exporter",
+        description="Prometheus exporter for cost budgets and SLO error budgets.",
+    )
+    parser.add_argument("--version", action="version", version=f"budget-exporter {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--config.file",
+            "--config",
+            dest="config_file",
+            metavar="FILE",
+            default=None,
+            help="YAML config file (default: the bundled demo config)",
+        )
+        sub.add_argument(
+            "--log.level",
+            dest="log_level",
+            default="info",
+            choices=["debug", "info", "warning", "error"],
+            help="log verbosity (default: info)",
+        )
+
+    serve = commands.add_parser("serve", help="run the exporter under gunicorn")
+    common(serve)
+    serve.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default=DEFAULT_LISTEN,
+        type=bind_address,
+        help=f"address to listen on (default: {DEFAULT_LISTEN})",
+    )
+    serve.add_argument(
+        "--web.workers",
+        dest="workers",
+        type=int,
+        default=2,
+        help="gunicorn worker processes; they share one refresher (default: 2)",
+    )
+    serve.add_argument(
+        "--state.dir",
+        dest="state_dir",
+        default=None,
+        help="folder for the last good data and exposition (default: config state_dir, "
+        "else under $XDG_STATE_HOME)",
+    )
+
+    check = commands.add_parser("check", help="validate the config and try each provider once")
+    common(check)
+    check.add_argument("--at", type=parse_time, default=None, help="evaluate as of this time")
+
+    once = commands.add_parser("once", help="collect once and print the exposition")
+    common(once)
+    once.add_argument(
+        "--at",
+        type=parse_time,
+        default=None,
+        help="fix 'now' for every calculation, e.g. 2024-09-20T12:00:00Z (reproducible output)",
+    )
+    return parser
+
+
+def _load(path: str | None) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        print(f"config invalid: {len(error.problems)} problem(s)", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def command_check(args: argparse.Namespace) -> int:
+    """Validate the config, then fetch each provider once."""
+    config = _load(args.config_file)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    print(
+        f"config ok: {config.source}: {len(config.providers)} provider(s), "
+        f"{len(config.budgets)} budget(s)"
+    )
+    for warning in allocation_warnings(config):
+        print(f"warning: {warning}")
+    now = args.at or datetime.now(UTC)
+    refresher = Refresher(config)
+    refresher.refresh(now, list(refresher.providers))
+    failed = 0
+    for name, health in refresher.health.items():
+        if health.up:
+            data = refresher.data[name]
+            print(
+                f"provider {name} ({health.type}): ok, {health.rows} rows from "
+                f"{data.sources} source(s), {health.bad_rows} bad row(s)"
+            )
+            for row in data.bad_rows.examples[:5]:
+                print(f"  bad row: {row}")
+        else:
+            failed += 1
+            print(f"provider {name} ({health.type}): FAILED: {health.last_error}")
+    for warning in unknown_filter_keys(config, refresher.data):
+        print(f"warning: {warning}")
+    return EXIT_PROVIDER_FAILED if failed else EXIT_OK
+
+
+def command_once(args: argparse.Namespace) -> int:
+    """One collection; the exposition on stdout."""
+    config = _load(args.config_file)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    now = args.at or datetime.now(UTC)
+    refresher = Refresher(config)
+    refresher.refresh(now, list(refresher.providers))
+    sys.stdout.buffer.write(render(refresher.snapshot(now)))
+    sys.stdout.flush()
+    return EXIT_PROVIDER_FAILED if not all(h.up for h in refresher.health.values()) else EXIT_OK
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    """Run the production server (gunicorn) in the foreground."""
+    config = _load(args.config_file)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    from gunicorn.app.base import BaseApplication
+
+    from .app import create_app
+
+    config_file = config.source
+
+    class Application(BaseApplication):
+        def load_config(self) -> None:
+            settings: dict[str, Any] = {
+                "bind": args.listen,
+                "workers": max(1, args.workers),
+                "worker_class": "gthread",
+                "threads": 4,
+                "timeout": 60,
+                "graceful_timeout": 10,
+                "accesslog": None,
+                "errorlog": "-",
+                "loglevel": args.log_level,
+                "proc_name": "budget-exporter",
+            }
+            for key, value in settings.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            _configure_logging(args.log_level)
+            return create_app(config_file, args.state_dir)
+
+    log.info("budget-exporter %s listening on %s", __version__, args.listen)
+    Application().run()
+    return EXIT_OK
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``budget-exporter`` command."""
+    args = _parser().parse_args(argv)
+    _configure_logging(args.log_level)
+    handler = {"serve": command_serve, "check": command_check, "once": command_once}
+    return handler[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,478 @@
+"""YAML config -> validated, immutable objects. Every problem names file, key path and reason."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+)
+
+from .configtypes import LABEL_NAME, NAME, Duration, ScalarText, StrictModel, TextList, expand_env
+from .errors import ConfigError, ConfigProblem
+from .periods import PeriodKind
+from .providers import COST_PROVIDERS, ProviderConfig
+
+# Labels the exporter itself puts on series; a budget's own labels may not reuse them.
+RESERVED_LABELS = frozenset(
+    {
+        "budget",
+        "currency",
+        "window",
+        "severity",
+        "dimension",
+        "value",
+        "method",
+        "provider",
+        "type",
+        "period",
+        "parent",
+        "bound",
+        "horizon",
+        "level",
+        "slo",
+        "category",
+        "le",
+        "quantile",
+        "job",
+        "instance",
+        "version",
+    }
+)
+DEFAULT_THRESHOLDS = {"notice": 0.75, "warning": 0.9, "critical": 1.0}
+MAX_AMOUNT = 1e12
+DEMO_CONFIG = "demo/demo.yml"
+
+Include = Literal["include", "exclude"]
+
+
+def _check_label_names(labels: dict[str, str]) -> dict[str, str]:
+    for key in labels:
+        if not LABEL_NAME.match(key) or key.startswith("__"):
+            raise ValueError(f"{key!r} is not a valid Prometheus label name")
+        if key in RESERVED_LABELS:
+            raise ValueError(f"label {key!r} is reserved by the exporter; choose another name")
+    return labels
+
+
+def _check_thresholds(thresholds: dict[str, float] | None) -> dict[str, float] | None:
+    if thresholds is None:
+        return None
+    for severity, ratio in thresholds.items():
+        if not LABEL_NAME.match(severity):
+            raise ValueError(f"severity {severity!r} must be a word such as warning or critical")
+        if not (0 < ratio <= 10) or math.isnan(ratio):
+            raise ValueError(
+                f"threshold {severity}={ratio} must be a ratio of the limit above 0 "
+                "(0.9 means 90%), at most 10"
+            )
+    return thresholds
+
+
+class ChargeOptions(StrictModel):
+    """Which kinds of charge count against a budget, like AWS Budgets' cost options."""
+
+    credits: Include = "include"
+    refunds: Include = "include"
+    tax: Include = "include"
+    purchases: Include = "include"
+
+    def excluded_categories(self) -> frozenset[str]:
+        """Normalized charge categories that this budget leaves out."""
+        pairs = (
+            (self.credits, "credit"),
+            (self.refunds, "refund"),
+            (self.tax, "tax"),
+            (self.purchases, "purchase"),
+        )
+        return frozenset(category for choice, category in pairs if choice == "exclude")
+
+
+class BreakdownConfig(StrictModel):
+    """Cost breakdown series: spend by each dimension, top N values, the rest as ``other``."""
+
+    dimensions: TextList = ("ServiceName",)
+    top: int = Field(default=10, ge=1, le=100)
+
+
+class BudgetConfig(StrictModel):
+    """One money budget."""
+
+    name: str = Field(pattern=NAME.pattern, max_length=128)
+    amount: float = Field(gt=0, le=MAX_AMOUNT)
+    period: PeriodKind
+    provider: str | None = None
+    filter: dict[str, TextList] = Field(default_factory=dict)
+    thresholds: dict[str, float] | None = None
+    labels: dict[str, ScalarText] = Field(default_factory=dict)
+    parent: str | None = None
+    charges: ChargeOptions = ChargeOptions()
+    breakdown: BreakdownConfig | None = None
+
+    _check_labels = field_validator("labels")(_check_label_names)
+    _check_thresholds = field_validator("thresholds")(_check_thresholds)
+
+    @field_validator("amount")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if math.isnan(value) or math.isinf(value):
+            raise ValueError("amount must be a finite number")
+        return value
+
+
+class Config(StrictModel):
+    """The whole exporter configuration."""
+
+    timezone: str = "UTC"
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    exchange_rates: dict[str, float] = Field(default_factory=dict)
+    refresh_interval: Duration = timedelta(hours=1)
+    evaluation_interval: Duration = timedelta(minutes=1)
+    state_dir: str | None = None
+    thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    breakdown: BreakdownConfig = BreakdownConfig()
+    providers: dict[str, SerializeAsAny[ProviderConfig]] = Field(min_length=1)
+    budgets: tuple[BudgetConfig, ...] = ()
+
+    _source: str = PrivateAttr(default="<config>")
+    _base_dir: str = PrivateAttr(default=".")
+
+    _check_thresholds = field_validator("thresholds")(_check_thresholds)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
+            ) from None
+        return value
+
+    @field_validator("exchange_rates")
+    @classmethod
+    def _positive_rates(cls, value: dict[str, float]) -> dict[str, float]:
+        for code, rate in value.items():
+            if len(code) != 3 or not code.isupper():
+                raise ValueError(f"{code!r} is not an ISO 4217 currency code such as EUR")
+            if not rate > 0 or math.isinf(rate):
+                raise ValueError(f"rate for {code} must be a positive number")
+        return value
+
+    @field_validator("refresh_interval", "evaluation_interval")
+    @classmethod
+    def _at_least_a_second(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return value
+
+    @property
+    def source(self) -> str:
+        """The file this config was read from."""
+        return self._source
+
+    @property
+    def base_dir(self) -> str:
+        """Folder that relative paths in the config are resolved against."""
+        return self._base_dir
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The configured time zone."""
+        return ZoneInfo(self.timezone)
+
+    def thresholds_for(self, budget: BudgetConfig) -> dict[str, float]:
+        """A budget's own thresholds, or the global defaults."""
+        return dict(budget.thresholds if budget.thresholds is not None else self.thresholds)
+
+    def breakdown_for(self, budget: BudgetConfig) -> BreakdownConfig:
+        """A budget's own breakdown settings, or the global ones."""
+        return budget.breakdown or self.breakdown
+
+    def budget(self, name: str) -> BudgetConfig:
+        """The budget called ``name``."""
+        for budget in self.budgets:
+            if budget.name == name:
+                return budget
+        raise KeyError(name)
+
+
+def demo_config_path() -> Path:
+    """Path of the bundled demo config."""
+    return Path(str(resources.files("budget_exporter").joinpath(DEMO_CONFIG)))
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate a config file (the bundled demo config when ``path`` is None)."""
+    file = Path(path) if path is not None else demo_config_path()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            [ConfigProblem(str(file), "", f"cannot read: {error.strerror}")]
+        ) from None
+    return parse_config(text, str(file), str(file.resolve().parent))
+
+
+def parse_config(text: str, source: str = "<config>", base_dir: str = ".") -> Config:
+    """Validate config text; raise ConfigError listing every problem found."""
+    lines = _LineIndex(text)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(error, "problem", None) or str(error)
+        raise ConfigError([ConfigProblem(source, "", f"invalid YAML: {reason}", line)]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([ConfigProblem(source, "", "the config must be a mapping of keys", 1)])
+
+    problems: list[tuple[str, str]] = []
+    raw = _expand_environment(raw, "", problems)
+    provider_names = _validate_providers(raw, problems)
+    problems.extend(_cross_checks(raw, provider_names))
+    config: Config | None = None
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as error:
+        for item in error.errors(include_input=False, include_url=False):
+            path = format_path(item["loc"])
+            if path == "providers" and provider_names and "providers" not in raw:
+                continue  # every provider was invalid, and each was reported
+            problems.append((path, _message(item)))
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        raise ConfigError(
+            [ConfigProblem(source, path, message, lines.line_of(path)) for path, message in unique]
+        )
+    assert config is not None
+    config._source = source
+    config._base_dir = base_dir
+    return config
+
+
+def _message(item: Any) -> str:
+    message = str(item["msg"])
+    if item["type"] == "extra_forbidden":
+        return "unknown key (check its spelling)"
+    if item["type"] == "missing":
+        return "required key is missing"
+    return message.removeprefix("Value error, ")
+
+
+def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """Render a location as ``budgets[2].filter["tags.env"]``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif "." in str(part) or " " in str(part):
+            text += f'["{part}"]'
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _expand_environment(value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
+    if isinstance(value, str):
+        expanded, missing = expand_env(value)
+        for name in missing:
+            problems.append((path, f"environment variable {name} is not set"))
+        return expanded
+    if isinstance(value, dict):
+        return {
+            key: _expand_environment(item, _join(path, key), problems)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _expand_environment(item, f"{path}[{index}]", problems)
+            for index, item in enumerate(value)
+        ]
+    return value
+
+
+def _join(path: str, key: Any) -> str:
+    return format_path([*_split(path), key]) if path else format_path([key])
+
+
+def _split(path: str) -> list[Any]:
+    # Inverse of format_path for the simple paths produced while walking the YAML.
+    parts: list[Any] = []
+    token = ""
+    index = 0
+    while index < len(path):
+        char = path[index]
+        if char == ".":
+            if token:
+                parts.append(token)
+            token = ""
+        elif char == "[":
+            if token:
+                parts.append(token)
+            token = ""
+            close = path.index("]", index)
+            inner = path[index + 1 : close]
+            parts.append(inner.strip('"') if inner.startswith('"') else int(inner))
+            index = close
+        else:
+            token += char
+        index += 1
+    if token:
+        parts.append(token)
+    return parts
+
+
+def _validate_providers(raw: dict[str, Any], problems: list[tuple[str, str]]) -> set[str]:
+    """Validate each provider with its own model; put the models back into ``raw``."""
+    providers = raw.get("providers")
+    if not isinstance(providers, dict):
+        return set()
+    validated: dict[str, ProviderConfig] = {}
+    for name, settings in providers.items():
+        where = format_path(["providers", str(name)])
+        if not NAME.match(str(name)):
+            problems.append((where, "provider names use letters, digits, '_', '-' and '.'"))
+        if not isinstance(settings, dict):
+            problems.append((where, "must be a mapping with at least a type"))
+            continue
+        kind = settings.get("type")
+        model = COST_PROVIDERS.get(str(kind))
+        if model is None:
+            known = ", ".join(sorted(COST_PROVIDERS))
+            problems.append((f"{where}.type", f"unknown provider type {kind!r}; known: {known}"))
+            continue
+        try:
+            validated[str(name)] = model.config_model.model_validate(settings)
+        except ValidationError as error:
+            for item in error.errors(include_input=False, include_url=False):
+                problems.append(
+                    (format_path(["providers", str(name), *item["loc"]]), _message(item))
+                )
+    if validated or not providers:
+        raw["providers"] = validated
+    else:
+        del raw["providers"]  # every provider was invalid: already reported above
+    return {str(name) for name in providers}
+
+
+def _cross_checks(raw: dict[str, Any], provider_names: set[str]) -> list[tuple[str, str]]:
+    """Checks between sections: names unique, references resolve, hierarchy has no cycle."""
+    problems: list[tuple[str, str]] = []
+    budgets = raw.get("budgets")
+    if not isinstance(budgets, list):
+        return problems
+    names: dict[str, int] = {}
+    parents: dict[str, str] = {}
+    for index, budget in enumerate(budgets):
+        if not isinstance(budget, dict):
+            continue
+        name = budget.get("name")
+        if isinstance(name, str):
+            if name in names:
+                problems.append(
+                    (
+                        f"budgets[{index}].name",
+                        f"duplicate budget name {name!r} (also budgets[{names[name]}])",
+                    )
+                )
+            else:
+                names[name] = index
+        provider = budget.get("provider")
+        if provider is not None and provider_names and str(provider) not in provider_names:
+            problems.append(
+                (
+                    f"budgets[{index}].provider",
+                    f"unknown provider {provider!r}; defined: {', '.join(sorted(provider_names))}",
+                )
+            )
+        parent = budget.get("parent")
+        if isinstance(name, str) and isinstance(parent, str):
+            parents[name] = parent
+    for child, parent in parents.items():
+        index = names[child]
+        if parent not in names:
+            problems.append((f"budgets[{index}].parent", f"unknown parent budget {parent!r}"))
+            continue
+        chain = [child]
+        current = parent
+        while current in parents and current not in chain:
+            chain.append(current)
+            current = parents[current]
+        # Report each cycle once, at its alphabetically first member.
+        if current == child and child == min(chain):
+            cycle = " -> ".join([*chain, current])
+            problems.append((f"budgets[{index}].parent", f"budget hierarchy has a cycle: {cycle}"))
+    return problems
+
+
+class _LineIndex:
+    """Maps key paths to line numbers in the YAML text, for error messages."""
+
+    def __init__(self, text: str):
+        self._lines: dict[str, int] = {}
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError:
+            return
+        if node is not None:
+            self._walk(node, [])
+
+    def _walk(self, node: yaml.Node, path: list[Any]) -> None:
+        self._lines[format_path(path)] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = [*path, key.value]
+                self._lines[format_path(child)] = key.start_mark.line + 1
+                self._walk(value, child)
+                self._lines[format_path(child)] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self._walk(item, [*path, index])
+
+    def line_of(self, path: str) -> int | None:
+        """Line of the deepest known prefix of ``path``."""
+        parts = _split(path) if path else []
+        while parts:
+            line = self._lines.get(format_path(parts))
+            if line is not None:
+                return line
+            parts.pop()
+        return None
+
+
+def allocation_warnings(config: Config) -> list[str]:
+    """Parents whose children's limits, scaled to the parent's period, exceed the parent's."""
+    warnings = []
+    for parent in config.budgets:
+        children = [b for b in config.budgets if b.parent == parent.name]
+        if not children:
+            continue
+        allocated = children_limit(parent, children)
+        if allocated > parent.amount * (1 + 1e-9):
+            warnings.append(
+                f"budget {parent.name!r} is over-allocated: its children's limits add up to "
+                f"{allocated:,.2f} {config.currency} per {parent.period.value} period against "
+                f"its own {parent.amount:,.2f}"
+            )
+    return warnings
+
+
+def children_limit(parent: BudgetConfig, children: list[BudgetConfig]) -> float:
+    """Sum of children's amounts, each scaled to the parent's period length."""
+    return sum(
+        child.amount * parent.period.nominal_days / child.period.nominal_days for child in children
+    )

@@ -1,0 +1,88 @@
+"""Building blocks shared by the configuration models of the exporter and of each provider."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+
+from .periods import format_duration, parse_duration
+
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+class StrictModel(BaseModel):
+    """A frozen model that rejects unknown keys, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _to_timedelta(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("durations need a unit, for example 90s, 1h or 30d")
+    return value
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_to_timedelta),
+    PlainSerializer(format_duration, return_type=str),
+]
+
+
+def _scalar_to_str(value: Any) -> Any:
+    # YAML reads account ids such as 1234567890123 as numbers; filters compare text.
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+ScalarText = Annotated[str, BeforeValidator(_scalar_to_str)]
+
+
+def _one_or_many(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool):
+        return [value]
+    return value
+
+
+TextList = Annotated[tuple[ScalarText, ...], BeforeValidator(_one_or_many)]
+
+
+def read_secret(value: str | None, file: Path | None, what: str) -> str | None:
+    """Return a secret given inline (already expanded from ``${ENV}``) or read from a file.
+
+    Error messages name the setting and the file, never the secret.
+    """
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ValueError(f"{what}: cannot read secret file {file}: {error.strerror}") from None
+    return value
+
+
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(text: str) -> tuple[str, list[str]]:
+    """Replace ``${NAME}`` with the environment variable's value; return the missing names."""
+    missing: list[str] = []
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            missing.append(name)
+            return ""
+        return os.environ[name]
+
+    return ENV_REFERENCE.sub(substitute, text), missing

@@ -1,0 +1,152 @@
+"""Any cost CSV (plain or gzip) with a column mapping: date, cost, currency, dimensions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from pydantic import Field, field_validator
+
+from ..configtypes import TextList
+from ..errors import ProviderError
+from .base import (
+    BadRows,
+    CostData,
+    CostProvider,
+    ProviderConfig,
+    ProviderContext,
+    concat_frames,
+    normalize,
+)
+from .files import FileCache, collect_bad_rows, expand_paths, null_mask, read_table
+
+CATEGORY_ALIASES = {
+    "usage": "usage",
+    "purchase": "purchase",
+    "fee": "purchase",
+    "tax": "tax",
+    "credit": "credit",
+    "refund": "refund",
+    "adjustment": "refund",
+}
+
+
+class CsvConfig(ProviderConfig):
+    """Config of a ``csv`` provider. Dates without a time are days in ``timezone``."""
+
+    type: Literal["csv"]
+    paths: TextList = Field(min_length=1)
+    date_column: str = "date"
+    cost_column: str = "cost"
+    currency_column: str | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    category_column: str | None = None
+    # Either a list of column names, or a mapping of dimension name -> column name.
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    timezone: str | None = None
+    date_format: str | None = None
+
+    @field_validator("dimensions", mode="before")
+    @classmethod
+    def _list_to_mapping(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return {str(item): str(item) for item in value}
+        return value
+
+
+class CsvProvider(CostProvider):
+    """Reads daily (or finer) cost rows from CSV files."""
+
+    type_name: ClassVar[str] = "csv"
+    config_model: ClassVar[type[ProviderConfig]] = CsvConfig
+
+    def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
+        super().__init__(name, config, context)
+        self._cache: FileCache[tuple[pd.DataFrame, BadRows, pd.Timestamp | None]] = FileCache()
+
+    @property
+    def settings(self) -> CsvConfig:
+        assert isinstance(self.config, CsvConfig)
+        return self.config
+
+    def fetch(self, now: datetime) -> CostData:
+        paths = expand_paths(self.settings.paths, self.context.base_dir, self.name)
+        frames, bad, ends = [], BadRows(), []
+        for path in paths:
+            frame, file_bad, end = self._cache.get(path, self._parse_file)
+            frames.append(frame)
+            bad = bad + file_bad
+            if end is not None:
+                ends.append(end)
+        self._cache.forget_except(paths)
+        data_end = max(ends).to_pydatetime() if ends else None
+        return CostData(
+            frame=concat_frames(frames), data_end=data_end, bad_rows=bad, sources=len(paths)
+        )
+
+    def _parse_file(self, path: Path) -> tuple[pd.DataFrame, BadRows, pd.Timestamp | None]:
+        settings = self.settings
+        raw = read_table(path, self.name)
+        wanted = [settings.date_column, settings.cost_column, *settings.dimensions.values()]
+        for optional in (settings.currency_column, settings.category_column):
+            if optional:
+                wanted.append(optional)
+        missing = [column for column in wanted if column not in raw.columns]
+        if missing:
+            raise ProviderError(
+                f"provider {self.name}: {path} lacks column(s) {', '.join(missing)}; "
+                f"it has {', '.join(map(str, raw.columns))}"
+            )
+        zone = ZoneInfo(settings.timezone or self.context.timezone)
+        dates = raw[settings.date_column].where(~null_mask(raw[settings.date_column]))
+        parsed = pd.to_datetime(dates, errors="coerce", format=settings.date_format or "ISO8601")
+        if parsed.dt.tz is None:
+            start = parsed.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
+        else:
+            start = parsed
+        start = start.dt.tz_convert("UTC")
+        cost = pd.to_numeric(
+            raw[settings.cost_column].str.replace(",", "", regex=False)
+            if raw[settings.cost_column].dtype == object
+            else raw[settings.cost_column],
+            errors="coerce",
+        )
+        if settings.currency_column:
+            currency = raw[settings.currency_column].where(
+                ~null_mask(raw[settings.currency_column])
+            )
+        else:
+            currency = pd.Series(settings.currency or self.context.currency, index=raw.index)
+        bad = (
+            collect_bad_rows(start.isna(), f"{settings.date_column} is not a date", path, 2)
+            + collect_bad_rows(
+                start.notna() & cost.isna(), f"{settings.cost_column} is not a number", path, 2
+            )
+            + collect_bad_rows(
+                start.notna() & cost.notna() & currency.isna(), "currency is empty", path, 2
+            )
+        )
+        # A date row covers its local day; a date-time row one hour.
+        has_time = bool((parsed.dropna().dt.normalize() != parsed.dropna()).any())
+        if has_time or parsed.dt.tz is not None:
+            end = start + pd.Timedelta(hours=1)
+        else:
+            next_day = (parsed + pd.Timedelta(days=1)).dt.tz_localize(
+                zone, ambiguous="NaT", nonexistent="shift_forward"
+            )
+            end = next_day.dt.tz_convert("UTC")
+        frame = pd.DataFrame({"start": start, "end": end, "cost": cost, "currency": currency})
+        if settings.category_column:
+            text = raw[settings.category_column].astype("object").str.strip().str.lower()
+            category = text.map(CATEGORY_ALIASES)
+            frame["charge_category"] = category.where(category.notna(), "usage")
+        else:
+            frame["charge_category"] = "usage"
+        for dimension, column in settings.dimensions.items():
+            frame[dimension] = raw[column].where(~null_mask(raw[column]), "")
+        valid = start.notna() & end.notna() & cost.notna() & currency.notna()
+        newest = end[valid].max() if valid.any() else None
+        return normalize(frame[valid].reset_index(drop=True)), bad, newest

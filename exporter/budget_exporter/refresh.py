@@ -1,0 +1,164 @@
+"""Fetching providers on their schedule and keeping each one's last good data."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import time
+from datetime import datetime, timedelta
+
+from .config import Config
+from .errors import ProviderError
+from .evaluate import evaluate, to_reporting_currency, unknown_filter_keys
+from .providers import CostData, ProviderContext, build_provider
+from .snapshot import ProviderHealth, Snapshot
+from .state import StateDir
+
+log = logging.getLogger(__name__)
+
+# After a failed refresh, try again sooner than the regular interval, but not in a tight loop.
+RETRY_AFTER_FAILURE = timedelta(minutes=5)
+
+
+def provider_fingerprint(config: Config, name: str) -> str:
+    """Identifies a provider's settings; cached data from other settings is not reused."""
+    settings = config.providers[name].model_dump_json()
+    text = f"{settings}|{config.base_dir}|{config.currency}|{config.timezone}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Refresher:
+    """Owns providers and their last good data; produces snapshots for any ``now``."""
+
+    def __init__(self, config: Config, state: StateDir | None = None):
+        self.config = config
+        self.state = state
+        context = ProviderContext(
+            timezone=config.timezone, currency=config.currency, base_dir=config.base_dir
+        )
+        self.providers = {
+            name: build_provider(name, settings, context)
+            for name, settings in config.providers.items()
+        }
+        self.data: dict[str, CostData] = {}
+        self.health: dict[str, ProviderHealth] = {
+            name: ProviderHealth(name=name, type=settings.type, up=False)
+            for name, settings in config.providers.items()
+        }
+        self.next_fetch: dict[str, datetime] = {}
+        if state is not None:
+            self._load_state(state)
+
+    def _load_state(self, state: StateDir) -> None:
+        for name in self.providers:
+            loaded = state.load_provider(name, provider_fingerprint(self.config, name))
+            if loaded is None:
+                continue
+            data, record = loaded
+            self.data[name] = data
+            last_success = datetime.fromisoformat(record["last_success"])
+            self.health[name] = dataclasses.replace(
+                self.health[name],
+                up=True,
+                last_success=last_success,
+                last_attempt=last_success,
+                duration_seconds=float(record.get("duration_seconds", 0.0)),
+                bad_rows=data.bad_rows.count,
+                rows=len(data.frame),
+                data_end=data.data_end,
+                settled_through=data.settled_through,
+            )
+            self.next_fetch[name] = last_success + self.config.refresh_interval
+            log.info("provider %s: reusing cached data from %s", name, last_success.isoformat())
+
+    def due(self, now: datetime) -> list[str]:
+        """Providers whose next fetch time has come."""
+        return [
+            name
+            for name in self.providers
+            if name not in self.next_fetch or self.next_fetch[name] <= now
+        ]
+
+    def refresh(self, now: datetime, names: list[str] | None = None) -> None:
+        """Fetch the given providers (default: those due); failures keep the last good data."""
+        for name in names if names is not None else self.due(now):
+            self._fetch(name, now)
+
+    def _fetch(self, name: str, now: datetime) -> None:
+        provider = self.providers[name]
+        previous = self.health[name]
+        started = time.perf_counter()
+        try:
+            data = provider.fetch(now)
+            frame = to_reporting_currency(
+                data.frame, self.config.currency, self.config.exchange_rates, name
+            )
+            data_end = min(data.data_end, now) if data.data_end is not None else None
+            settled = data.settled_through
+            if settled is None and data_end is not None:
+                settled = data_end - provider.config.settlement_lag
+            data = dataclasses.replace(
+                data, frame=frame, data_end=data_end, settled_through=settled
+            )
+        except (ProviderError, OSError, ValueError, KeyError) as error:
+            duration = time.perf_counter() - started
+            message = str(error) or type(error).__name__
+            log.error("provider %s: refresh failed: %s", name, message)
+            self.health[name] = dataclasses.replace(
+                previous,
+                up=False,
+                last_attempt=now,
+                duration_seconds=duration,
+                errors_total=previous.errors_total + 1,
+                last_error=message,
+            )
+            retry = min(self.config.refresh_interval, RETRY_AFTER_FAILURE)
+            self.next_fetch[name] = now + retry
+            return
+        duration = time.perf_counter() - started
+        for row in data.bad_rows.examples:
+            log.warning("provider %s: bad row %s", name, row)
+        if data.bad_rows.count > len(data.bad_rows.examples):
+            log.warning(
+                "provider %s: %d bad rows in all (first %d shown)",
+                name,
+                data.bad_rows.count,
+                len(data.bad_rows.examples),
+            )
+        self.data[name] = data
+        self.health[name] = dataclasses.replace(
+            previous,
+            up=True,
+            last_success=now,
+            last_attempt=now,
+            duration_seconds=duration,
+            bad_rows=data.bad_rows.count,
+            rows=len(data.frame),
+            data_end=data.data_end,
+            settled_through=data.settled_through,
+            last_error=None,
+        )
+        self.next_fetch[name] = now + self.config.refresh_interval
+        log.info(
+            "provider %s: %d rows from %d sources in %.2fs",
+            name,
+            len(data.frame),
+            data.sources,
+            duration,
+        )
+        for warning in unknown_filter_keys(self.config, self.data):
+            log.warning("%s", warning)
+        if self.state is not None:
+            self.state.save_provider(
+                name,
+                provider_fingerprint(self.config, name),
+                data,
+                {"last_success": now.isoformat(), "duration_seconds": duration},
+            )
+
+    def snapshot(self, now: datetime) -> Snapshot:
+        """Evaluate every budget at ``now`` from the data held."""
+        started = time.perf_counter()
+        snapshot = evaluate(self.config, self.data, tuple(self.health.values()), now)
+        return dataclasses.replace(snapshot, evaluation_seconds=time.perf_counter() - started)

@@ -1,0 +1,49 @@
+"""The immutable result of one evaluation: everything a scrape serves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .budgets import BudgetStatus
+
+
+@dataclass(frozen=True)
+class ProviderHealth:
+    """How the latest refreshes of one provider went."""
+
+    name: str
+    type: str
+    up: bool
+    last_success: datetime | None = None
+    last_attempt: datetime | None = None
+    duration_seconds: float = 0.0
+    errors_total: int = 0
+    bad_rows: int = 0
+    rows: int = 0
+    data_end: datetime | None = None
+    settled_through: datetime | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class BudgetEntry:
+    """A budget's status plus the identity it is exported with."""
+
+    status: BudgetStatus
+    labels: Mapping[str, str] = field(default_factory=dict)
+    provider: str = ""
+    parent: str = ""
+    children_limit: float | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Budgets and provider health at ``taken_at``."""
+
+    taken_at: datetime
+    currency: str
+    budgets: tuple[BudgetEntry, ...]
+    providers: tuple[ProviderHealth, ...]
+    evaluation_seconds: float = 0.0

@@ -1,0 +1,141 @@
+"""The state directory: last good provider data and the rendered exposition, written atomically.
+
+A restart serves the last exposition at once and reuses cached provider data instead of calling
+paid APIs again; gunicorn workers share one refresher through a lock file in the same folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .providers.base import BadRow, BadRows, CostData
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.prom"
+LOCK_FILE = "refresh.lock"
+
+
+def atomic_write(path: Path, payload: bytes) -> None:
+    """Write a file so that readers see the old or the new content, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class StateDir:
+    """Files under one folder; each write is atomic."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock_handle: int | None = None
+
+    @property
+    def metrics_path(self) -> Path:
+        """Where the latest rendered exposition lives."""
+        return self.path / METRICS_FILE
+
+    def write_metrics(self, payload: bytes) -> None:
+        """Publish a new exposition for every worker to serve."""
+        atomic_write(self.metrics_path, payload)
+
+    def save_provider(
+        self, name: str, fingerprint: str, data: CostData, meta: dict[str, Any]
+    ) -> None:
+        """Persist a provider's last good data; the frame first, then the record pointing at it."""
+        folder = self.path / "providers"
+        folder.mkdir(parents=True, exist_ok=True)
+        frame_path = folder / f"{name}.parquet"
+        buffer = data.frame.to_parquet(index=False)
+        atomic_write(frame_path, buffer)
+        record = {
+            "fingerprint": fingerprint,
+            "data_end": _time(data.data_end),
+            "settled_through": _time(data.settled_through),
+            "bad_rows": data.bad_rows.count,
+            "bad_row_examples": [
+                [row.source, row.line, row.reason] for row in data.bad_rows.examples
+            ],
+            "sources": data.sources,
+            **meta,
+        }
+        atomic_write(folder / f"{name}.json", json.dumps(record, indent=1).encode())
+
+    def load_provider(self, name: str, fingerprint: str) -> tuple[CostData, dict[str, Any]] | None:
+        """The persisted data of a provider, if it was saved with the same provider config."""
+        folder = self.path / "providers"
+        try:
+            record = json.loads((folder / f"{name}.json").read_text())
+            if record.get("fingerprint") != fingerprint:
+                return None
+            frame = pd.read_parquet(folder / f"{name}.parquet")
+        except FileNotFoundError:
+            return None
+        except Exception as error:  # a damaged cache is dropped, never trusted
+            log.warning("ignoring unreadable cached data of provider %s: %s", name, error)
+            return None
+        bad = BadRows(
+            int(record.get("bad_rows", 0)),
+            tuple(BadRow(str(s), int(n), str(r)) for s, n, r in record.get("bad_row_examples", [])),
+        )
+        data = CostData(
+            frame=frame,
+            data_end=_parse_time(record.get("data_end")),
+            bad_rows=bad,
+            settled_through=_parse_time(record.get("settled_through")),
+            sources=int(record.get("sources", 0)),
+        )
+        return data, record
+
+    def try_lead(self) -> bool:
+        """Take the refresh lock without waiting; True if this process now holds it.
+
+        The lock is released by the kernel when the process dies, so another worker takes over.
+        """
+        if self._lock_handle is not None:
+            return True
+        handle = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(handle)
+            return False
+        self._lock_handle = handle
+        return True
+
+    def release(self) -> None:
+        """Give up the refresh lock."""
+        if self._lock_handle is not None:
+            os.close(self._lock_handle)
+            self._lock_handle = None
