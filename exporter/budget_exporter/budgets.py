@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -173,12 +173,15 @@ def burn_rate(spend: float, window_seconds: float, limit: float, period_seconds:
 
 def pace_exhaustion(spend: float, limit: float, period: Period, as_of: datetime) -> datetime | None:
     """When spend reaches the limit at the period-to-date pace; None if not this period."""
-    elapsed = (as_of - period.start).total_seconds()
+    # Timestamps, not datetime arithmetic: aware datetimes sharing a tzinfo subtract as wall
+    # clocks (blind to DST), and a tiny pace would overflow a timedelta.
+    elapsed = as_of.timestamp() - period.start.timestamp()
     if spend >= limit or elapsed <= 0 or spend <= 0:
         return None
-    pace = spend / elapsed
-    moment = as_of + timedelta(seconds=(limit - spend) / pace)
-    return moment if moment < period.end else None
+    seconds_left = (limit - spend) / (spend / elapsed)
+    if seconds_left >= period.end.timestamp() - as_of.timestamp():
+        return None
+    return datetime.fromtimestamp(as_of.timestamp() + seconds_left, tz=UTC)
 
 
 def crossing_time(
@@ -197,6 +200,49 @@ def crossing_time(
         return None
     moment_ns = int(starts[order][reached[0]])
     return datetime.fromtimestamp(moment_ns / _NS, tz=UTC)
+
+
+def daily_spend(
+    index: CostIndex, mask: np.ndarray, first: date, stop: date, zone: ZoneInfo
+) -> pd.Series:
+    """Spend of the masked rows per local day from ``first`` to the day before ``stop``.
+
+    Cost is spread evenly over each charge period, as in ``share_in``. Days before the first
+    row are left out: a budget whose data starts later has no history there, not zero spend.
+    """
+    days = pd.date_range(first, stop, freq="D")
+    if mask.sum() == 0 or len(days) < 2:
+        return pd.Series([], index=pd.DatetimeIndex([]), dtype=np.float64)
+    # A midnight in a DST gap moves to the first instant that exists; an ambiguous one (clocks
+    # set back at midnight) is the first of the two.
+    local = days.tz_localize(zone, nonexistent="shift_forward", ambiguous=np.ones(len(days), bool))
+    midnights = local.as_unit("ns").asi8
+    starts, ends, costs = index.starts[mask], index.ends[mask], index.costs[mask]
+    # Cumulative spend at each midnight, from sorted starts and ends in O(rows log rows): a row
+    # adds a linear ramp from its start to its end (instant rows a step at their start).
+    origin = midnights[0]
+    x = (midnights - origin) / 86400e9
+    s = (starts - origin) / 86400e9
+    e = (ends - origin) / 86400e9
+    instant = e <= s
+    cumulative = _before(s[instant], costs[instant], x)
+    ramp = ~instant
+    rate = costs[ramp] / (e[ramp] - s[ramp])
+    cumulative += _before(e[ramp], costs[ramp], x, inclusive=True)
+    slope = _before(s[ramp], rate, x) - _before(e[ramp], rate, x, inclusive=True)
+    offset = _before(s[ramp], rate * s[ramp], x) - _before(e[ramp], rate * s[ramp], x, True)
+    cumulative += x * slope - offset
+    first_row = max(int(np.searchsorted(midnights, starts.min(), side="right")) - 1, 0)
+    return pd.Series(np.diff(cumulative), index=days[:-1])[first_row:]
+
+
+def _before(
+    times: np.ndarray, amounts: np.ndarray, x: np.ndarray, inclusive: bool = False
+) -> np.ndarray:
+    """Sum of ``amounts`` whose time is before each ``x`` (at or before if ``inclusive``)."""
+    order = np.argsort(times, kind="stable")
+    totals = np.concatenate(([0.0], np.cumsum(amounts[order])))
+    return totals[np.searchsorted(times[order], x, side="right" if inclusive else "left")]
 
 
 def top_n(totals: list[tuple[str, float]], n: int) -> tuple[tuple[str, float], ...]:
@@ -227,7 +273,8 @@ def evaluate_budget(
     """
     period = period_containing(spec.period, now, zone)
     as_of = min(now, data_end) if data_end is not None else now
-    as_of = max(as_of, period.start)
+    # In UTC, so window arithmetic is real time even when ``now`` shares the budget's zone.
+    as_of = max(as_of, period.start).astimezone(UTC)
     mask = budget_mask(index, spec)
     spend = spend_between(index, mask, period.start, now)
     period_seconds = period.length_seconds

@@ -128,7 +128,7 @@ def command_check(args: argparse.Namespace) -> int:
     failed = 0
     for name, health in refresher.health.items():
         if health.up:
-            data = refresher.data[name]
+            data = refresher.data.get(name) or refresher.incidents[name]
             print(
                 f"provider {name} ({health.type}): ok, {health.rows} rows from "
                 f"{data.sources} source(s), {health.bad_rows} bad row(s)"
@@ -161,35 +161,18 @@ def command_serve(args: argparse.Namespace) -> int:
     config = _load(args.config_file)
     if config is None:
         return EXIT_BAD_CONFIG
-    from gunicorn.app.base import BaseApplication
-
     from .app import create_app
+    from .server import GunicornServer, gunicorn_settings
 
     config_file = config.source
 
-    class Application(BaseApplication):
-        def load_config(self) -> None:
-            settings: dict[str, Any] = {
-                "bind": args.listen,
-                "workers": max(1, args.workers),
-                "worker_class": "gthread",
-                "threads": 4,
-                "timeout": 60,
-                "graceful_timeout": 10,
-                "accesslog": None,
-                "errorlog": "-",
-                "loglevel": args.log_level,
-                "proc_name": "budget-exporter",
-            }
-            for key, value in settings.items():
-                self.cfg.set(key, value)
+    def factory() -> Any:
+        _configure_logging(args.log_level)
+        return create_app(config_file, args.state_dir)
 
-        def load(self) -> Any:
-            _configure_logging(args.log_level)
-            return create_app(config_file, args.state_dir)
-
+    settings = gunicorn_settings(args.listen, args.workers, args.log_level)
     log.info("budget-exporter %s listening on %s", __version__, args.listen)
-    Application().run()
+    GunicornServer(factory, settings).run()
     return EXIT_OK
 
 

@@ -21,6 +21,8 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from . import __version__
+from .forecast_metrics import forecast_families
+from .slo_metrics import slo_families
 from .snapshot import BudgetEntry, Snapshot
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -49,6 +51,8 @@ class SnapshotCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._budget_families()
+        yield from forecast_families(self.snapshot)
+        yield from slo_families(self.snapshot)
         yield from self._exporter_families()
 
     def _budget_families(self) -> Iterator[Metric]:
@@ -155,6 +159,8 @@ class SnapshotCollector(Collector):
             f["burn"].add({**base, "window": window}, rate)
         if status.projected_exhaustion is not None:
             f["exhaustion"].add({**base, "method": "pace"}, _seconds(status.projected_exhaustion))
+        if entry.forecast is not None and entry.forecast.exhaustion is not None:
+            f["exhaustion"].add({**base, "method": "forecast"}, _seconds(entry.forecast.exhaustion))
         f["start"].add(base, _seconds(status.period.start))
         f["end"].add(base, _seconds(status.period.end))
         f["as_of"].add(base, _seconds(status.as_of))
@@ -195,7 +201,8 @@ class SnapshotCollector(Collector):
             ),
             "rows": _Family(
                 "budget_exporter_provider_rows",
-                "Normalized cost rows held for the provider (hourly or daily buckets).",
+                "Data held for the provider: normalized cost rows (one per charge period and "
+                "dimensions) or incidents.",
             ),
             "newest": _Family(
                 "budget_exporter_provider_data_newest_timestamp_seconds",
@@ -221,6 +228,7 @@ class SnapshotCollector(Collector):
             if health.settled_through is not None:
                 f["settled"].add(labels, _seconds(health.settled_through))
         yield from (family.metric for family in f.values())
+        yield from _provider_specific_families(self.snapshot)
         build = _Family("budget_exporter_build_info", "Exporter version; always 1.")
         build.add({"version": __version__}, 1)
         yield build.metric
@@ -236,6 +244,19 @@ class SnapshotCollector(Collector):
         )
         evaluation.add({}, self.snapshot.evaluation_seconds)
         yield evaluation.metric
+
+
+def _provider_specific_families(snapshot: Snapshot) -> Iterator[Metric]:
+    """Samples that only some providers report, grouped into one family per name."""
+    families: dict[str, _Family] = {}
+    for health in snapshot.providers:
+        for sample in health.extra:
+            family = families.get(sample.name)
+            if family is None:
+                family = families[sample.name] = _Family(sample.name, sample.help, sample.kind)
+            labels = {"provider": health.name, "type": health.type, **dict(sample.labels)}
+            family.add(labels, sample.value)
+    yield from (family.metric for family in families.values())
 
 
 def render(snapshot: Snapshot) -> bytes:

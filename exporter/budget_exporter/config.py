@@ -16,12 +16,22 @@ from pydantic import (
     SerializeAsAny,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
-from .configtypes import LABEL_NAME, NAME, Duration, ScalarText, StrictModel, TextList, expand_env
+from .configtypes import (
+    LABEL_NAME,
+    NAME,
+    Duration,
+    ScalarText,
+    StrictModel,
+    TextList,
+    expand_env,
+    redact_env,
+)
 from .errors import ConfigError, ConfigProblem
-from .periods import PeriodKind
-from .providers import COST_PROVIDERS, ProviderConfig
+from .periods import PeriodKind, format_duration, parse_duration
+from .providers import COST_PROVIDERS, INCIDENT_PROVIDERS, ProviderConfig
 
 # Labels the exporter itself puts on series; a budget's own labels may not reuse them.
 RESERVED_LABELS = frozenset(
@@ -130,6 +140,81 @@ class BudgetConfig(StrictModel):
         return value
 
 
+class SloConfig(StrictModel):
+    """One availability SLO, measured by the downtime its incident provider records."""
+
+    name: str = Field(pattern=NAME.pattern, max_length=128)
+    objective: float  # percent of good time, e.g. 99.9
+    window: Duration | None = None  # rolling; 30d when neither window nor calendar is set
+    calendar: Literal["month", "quarter"] | None = None
+    provider: str
+    filter: dict[str, TextList] = Field(default_factory=dict)
+    exclude_categories: TextList = ()
+    labels: dict[str, ScalarText] = Field(default_factory=dict)
+    regression_days: int = Field(default=7, ge=1, le=90)
+    history: Duration = timedelta(days=90)
+    horizons: tuple[Duration, ...] = Field(
+        default=(timedelta(days=30),), min_length=1, max_length=4
+    )
+
+    _check_labels = field_validator("labels")(_check_label_names)
+
+    @field_validator("objective")
+    @classmethod
+    def _percent(cls, value: float) -> float:
+        if math.isnan(value) or not 0 < value < 100:
+            raise ValueError("objective is a percentage above 0 and below 100, such as 99.9")
+        if value < 1:
+            raise ValueError(
+                f"objective is a percentage: {value} looks like a ratio, write {value * 100:g}"
+            )
+        return value
+
+    @field_validator("window", "history")
+    @classmethod
+    def _long_enough(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and not timedelta(hours=1) <= value <= timedelta(days=3660):
+            raise ValueError("must be between 1h and 3660d")
+        return value
+
+    @field_validator("horizons")
+    @classmethod
+    def _horizons(cls, value: tuple[timedelta, ...]) -> tuple[timedelta, ...]:
+        if any(horizon < timedelta(hours=1) for horizon in value):
+            raise ValueError("each horizon must be at least 1h")
+        return value
+
+    @field_validator("exclude_categories")
+    @classmethod
+    def _lower(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(category.lower() for category in value)
+
+    @model_validator(mode="after")
+    def _one_window(self) -> SloConfig:
+        if self.window is not None and self.calendar is not None:
+            raise ValueError("set either window (rolling) or calendar (month, quarter), not both")
+        return self
+
+    @property
+    def objective_ratio(self) -> float:
+        """The objective as a ratio (0.999)."""
+        return round(self.objective / 100.0, 10)  # 0.999, not 0.9990000000000001
+
+    @property
+    def rolling_window(self) -> timedelta | None:
+        """Length of the rolling window; None for calendar windows."""
+        if self.calendar is not None:
+            return None
+        return self.window or timedelta(days=30)
+
+    @property
+    def calendar_period(self) -> PeriodKind | None:
+        """The calendar period of the window, if it is one."""
+        if self.calendar is None:
+            return None
+        return PeriodKind.MONTHLY if self.calendar == "month" else PeriodKind.QUARTERLY
+
+
 class Config(StrictModel):
     """The whole exporter configuration."""
 
@@ -143,6 +228,7 @@ class Config(StrictModel):
     breakdown: BreakdownConfig = BreakdownConfig()
     providers: dict[str, SerializeAsAny[ProviderConfig]] = Field(min_length=1)
     budgets: tuple[BudgetConfig, ...] = ()
+    slos: tuple[SloConfig, ...] = ()
 
     _source: str = PrivateAttr(default="<config>")
     _base_dir: str = PrivateAttr(default=".")
@@ -227,9 +313,8 @@ def load_config(path: str | Path | None) -> Config:
 
 def parse_config(text: str, source: str = "<config>", base_dir: str = ".") -> Config:
     """Validate config text; raise ConfigError listing every problem found."""
-    lines = _LineIndex(text)
     try:
-        raw = yaml.safe_load(text)
+        node, raw = _load_yaml(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -241,9 +326,11 @@ def parse_config(text: str, source: str = "<config>", base_dir: str = ".") -> Co
         raise ConfigError([ConfigProblem(source, "", "the config must be a mapping of keys", 1)])
 
     problems: list[tuple[str, str]] = []
-    raw = _expand_environment(raw, "", problems)
+    raw = _expand_environment(raw, (), problems)
+    provider_types = _provider_types(raw)
     provider_names = _validate_providers(raw, problems)
     problems.extend(_cross_checks(raw, provider_names))
+    problems.extend(_source_checks(raw, provider_types))
     config: Config | None = None
     try:
         config = Config.model_validate(raw)
@@ -255,13 +342,31 @@ def parse_config(text: str, source: str = "<config>", base_dir: str = ".") -> Co
             problems.append((path, _message(item)))
     if problems:
         unique = list(dict.fromkeys(problems))
+        lines = _LineIndex(node)
         raise ConfigError(
-            [ConfigProblem(source, path, message, lines.line_of(path)) for path, message in unique]
+            [
+                ConfigProblem(source, path, redact_env(message, text), lines.line_of(path))
+                for path, message in unique
+            ]
         )
     assert config is not None
     config._source = source
     config._base_dir = base_dir
     return config
+
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """Parse once (with libyaml when present), keeping the node tree for line numbers."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return node, data
 
 
 def _message(item: Any) -> str:
@@ -286,27 +391,21 @@ def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
     return text
 
 
-def _expand_environment(value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
+def _expand_environment(value: Any, loc: tuple[Any, ...], problems: list[tuple[str, str]]) -> Any:
     if isinstance(value, str):
+        if "${" not in value:
+            return value
         expanded, missing = expand_env(value)
         for name in missing:
-            problems.append((path, f"environment variable {name} is not set"))
+            problems.append((format_path(loc), f"environment variable {name} is not set"))
         return expanded
     if isinstance(value, dict):
         return {
-            key: _expand_environment(item, _join(path, key), problems)
-            for key, item in value.items()
+            key: _expand_environment(item, (*loc, key), problems) for key, item in value.items()
         }
     if isinstance(value, list):
-        return [
-            _expand_environment(item, f"{path}[{index}]", problems)
-            for index, item in enumerate(value)
-        ]
+        return [_expand_environment(item, (*loc, i), problems) for i, item in enumerate(value)]
     return value
-
-
-def _join(path: str, key: Any) -> str:
-    return format_path([*_split(path), key]) if path else format_path([key])
 
 
 def _split(path: str) -> list[Any]:
@@ -350,9 +449,9 @@ def _validate_providers(raw: dict[str, Any], problems: list[tuple[str, str]]) ->
             problems.append((where, "must be a mapping with at least a type"))
             continue
         kind = settings.get("type")
-        model = COST_PROVIDERS.get(str(kind))
+        model = COST_PROVIDERS.get(str(kind)) or INCIDENT_PROVIDERS.get(str(kind))
         if model is None:
-            known = ", ".join(sorted(COST_PROVIDERS))
+            known = ", ".join(sorted([*COST_PROVIDERS, *INCIDENT_PROVIDERS]))
             problems.append((f"{where}.type", f"unknown provider type {kind!r}; known: {known}"))
             continue
         try:
@@ -367,6 +466,96 @@ def _validate_providers(raw: dict[str, Any], problems: list[tuple[str, str]]) ->
     else:
         del raw["providers"]  # every provider was invalid: already reported above
     return {str(name) for name in providers}
+
+
+def _provider_types(raw: dict[str, Any]) -> dict[str, str]:
+    """Each provider's declared type, read before validation replaces the settings."""
+    providers = raw.get("providers")
+    if not isinstance(providers, dict):
+        return {}
+    return {
+        str(name): str(settings.get("type"))
+        for name, settings in providers.items()
+        if isinstance(settings, dict)
+    }
+
+
+def _source_checks(raw: dict[str, Any], types: dict[str, str]) -> list[tuple[str, str]]:
+    """Budgets read cost providers and SLOs incident providers; SLO names are unique."""
+    problems: list[tuple[str, str]] = []
+    incident_sources = {name for name, kind in types.items() if kind in INCIDENT_PROVIDERS}
+    budgets = raw.get("budgets")
+    for index, budget in enumerate(budgets if isinstance(budgets, list) else []):
+        provider = budget.get("provider") if isinstance(budget, dict) else None
+        if provider is not None and str(provider) in incident_sources:
+            problems.append(
+                (
+                    f"budgets[{index}].provider",
+                    f"provider {provider!r} is an incident source (type "
+                    f"{types[str(provider)]}); budgets need a cost provider",
+                )
+            )
+    slos = raw.get("slos")
+    names: dict[str, int] = {}
+    for index, slo in enumerate(slos if isinstance(slos, list) else []):
+        if not isinstance(slo, dict):
+            continue
+        name = slo.get("name")
+        if isinstance(name, str):
+            if name in names:
+                problems.append(
+                    (
+                        f"slos[{index}].name",
+                        f"duplicate SLO name {name!r} (also slos[{names[name]}])",
+                    )
+                )
+            names.setdefault(name, index)
+        provider = slo.get("provider")
+        if provider is None or not types:
+            continue
+        if str(provider) not in types:
+            defined = ", ".join(sorted(incident_sources)) or "none"
+            problems.append(
+                (
+                    f"slos[{index}].provider",
+                    f"unknown provider {provider!r}; incident providers defined: {defined}",
+                )
+            )
+        elif str(provider) not in incident_sources:
+            known = ", ".join(sorted(INCIDENT_PROVIDERS))
+            problems.append(
+                (
+                    f"slos[{index}].provider",
+                    f"provider {provider!r} is a cost source (type {types[str(provider)]}); "
+                    f"SLOs need an incident provider ({known})",
+                )
+            )
+        else:
+            problems.extend(_lookback_check(raw, slo, index, str(provider)))
+    return problems
+
+
+def _lookback_check(
+    raw: dict[str, Any], slo: dict[str, Any], index: int, provider: str
+) -> list[tuple[str, str]]:
+    """An SLO window longer than its provider's lookback would miss older incidents."""
+    settings = raw.get("providers", {}).get(provider)
+    lookback = getattr(settings, "lookback", None)
+    if lookback is None or not isinstance(slo.get("window"), str):
+        return []
+    try:
+        window = parse_duration(slo["window"])
+    except ValueError:
+        return []  # reported by the model
+    if window <= lookback:
+        return []
+    return [
+        (
+            f"slos[{index}].window",
+            f"window {slo['window']} is longer than provider {provider!r} looks back "
+            f"({format_duration(lookback)}); raise the provider's lookback",
+        )
+    ]
 
 
 def _cross_checks(raw: dict[str, Any], provider_names: set[str]) -> list[tuple[str, str]]:
@@ -422,12 +611,8 @@ def _cross_checks(raw: dict[str, Any], provider_names: set[str]) -> list[tuple[s
 class _LineIndex:
     """Maps key paths to line numbers in the YAML text, for error messages."""
 
-    def __init__(self, text: str):
+    def __init__(self, node: yaml.Node | None):
         self._lines: dict[str, int] = {}
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
-            return
         if node is not None:
             self._walk(node, [])
 

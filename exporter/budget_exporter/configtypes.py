@@ -86,3 +86,19 @@ def expand_env(text: str) -> tuple[str, list[str]]:
         return os.environ[name]
 
     return ENV_REFERENCE.sub(substitute, text), missing
+
+
+def redact_env(message: str, source: str) -> str:
+    """Put ``${NAME}`` back in place of the values of variables that ``source`` references.
+
+    Validators quote bad values, and a value from the environment may be a secret. Values
+    under 4 characters are left alone: no secret is that short, and they would mangle text.
+    """
+    values = {
+        os.environ[name]: f"${{{name}}}"
+        for name in set(ENV_REFERENCE.findall(source))
+        if len(os.environ.get(name, "")) >= 4
+    }
+    for value in sorted(values, key=len, reverse=True):
+        message = message.replace(value, values[value])
+    return message

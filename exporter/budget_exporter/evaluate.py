@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 
 from .budgets import BudgetSpec, CostIndex, evaluate_budget
-from .config import BudgetConfig, Config, children_limit
+from .config import BudgetConfig, Config, SloConfig, children_limit
 from .errors import ProviderError
+from .forecast_cache import ForecastCache
+from .periods import format_duration
 from .providers.base import CostData, concat_frames
-from .snapshot import BudgetEntry, ProviderHealth, Snapshot
+from .providers.incidents import FILTER_FIELDS, IncidentData
+from .slo import SloSpec, evaluate_slo
+from .snapshot import BudgetEntry, ProviderHealth, SloEntry, Snapshot
 
 ALL_PROVIDERS = ""
 
@@ -64,8 +68,15 @@ def evaluate(
     data: Mapping[str, CostData],
     health: tuple[ProviderHealth, ...],
     now: datetime,
+    forecasts: ForecastCache | None = None,
+    incidents: Mapping[str, IncidentData] | None = None,
 ) -> Snapshot:
-    """Compute every budget from the latest good data of each provider."""
+    """Compute every budget from the latest good data of each provider.
+
+    With ``forecasts``, each budget also gets a forecast; models are fit there, not here.
+    """
+    if forecasts is not None:
+        forecasts.begin()
     indexes: dict[str, CostIndex] = {name: CostIndex(item.frame) for name, item in data.items()}
     if any(budget.provider is None for budget in config.budgets):
         indexes[ALL_PROVIDERS] = CostIndex(concat_frames([item.frame for item in data.values()]))
@@ -79,8 +90,9 @@ def evaluate(
         if source not in indexes:
             continue  # the provider has never delivered data: nothing true to report yet
         names = [source] if source else list(data)
+        spec = budget_spec(config, budget)
         status = evaluate_budget(
-            budget_spec(config, budget),
+            spec,
             indexes[source],
             now,
             config.zone,
@@ -94,6 +106,11 @@ def evaluate(
                 provider=budget.provider or "",
                 parent=budget.parent or "",
                 children_limit=children_limit(budget, kids) if kids else None,
+                forecast=(
+                    forecasts.forecast(spec, indexes[source], status, config.zone)
+                    if forecasts is not None
+                    else None
+                ),
             )
         )
     return Snapshot(
@@ -101,15 +118,18 @@ def evaluate(
         currency=config.currency,
         budgets=tuple(entries),
         providers=health,
+        slos=evaluate_slos(config, incidents or {}, now),
     )
 
 
 def unknown_filter_keys(config: Config, data: Mapping[str, CostData]) -> list[str]:
     """Filter keys that name no column of the budget's provider data (likely typos)."""
+    # Column names are all this needs: index empty frames, once per provider.
+    empty = {name: CostIndex(item.frame.head(0)) for name, item in data.items()}
     warnings = []
     for budget in config.budgets:
         names = [budget.provider] if budget.provider else list(data)
-        indexes = [CostIndex(data[name].frame) for name in names if name in data]
+        indexes = [empty[name] for name in names if name in empty]
         for key in budget.filter:
             if indexes and not any(index.has_column(key) for index in indexes):
                 known = sorted({d for index in indexes for d in index.dimensions})
@@ -118,3 +138,59 @@ def unknown_filter_keys(config: Config, data: Mapping[str, CostData]) -> list[st
                     f"known: {', '.join(known)}"
                 )
     return warnings
+
+
+def unknown_slo_filter_keys(config: Config, incidents: Mapping[str, IncidentData]) -> list[str]:
+    """SLO filter keys that no incident of the SLO's provider carries (likely typos)."""
+    warnings = []
+    for slo in config.slos:
+        data = incidents.get(slo.provider)
+        if data is None or not data.incidents:
+            continue
+        known = set(FILTER_FIELDS).union(*(i.attributes.keys() for i in data.incidents))
+        for key in slo.filter:
+            if key not in known:
+                warnings.append(
+                    f"slo {slo.name!r}: filter key {key!r} is not a field or attribute of the "
+                    f"incidents of provider {slo.provider!r}; known: {', '.join(sorted(known))}"
+                )
+    return warnings
+
+
+def slo_spec(slo: SloConfig, covered: timedelta | None = None) -> SloSpec:
+    """The calculation's view of a configured SLO; ``covered`` is how far back its data goes."""
+    # A rate learnt over more history than the provider fetched would be too low.
+    history = min(slo.history, covered) if covered is not None else slo.history
+    return SloSpec(
+        name=slo.name,
+        objective=slo.objective_ratio,
+        window=slo.rolling_window,
+        calendar=slo.calendar_period,
+        filter=dict(slo.filter),
+        excluded_categories=frozenset(slo.exclude_categories),
+        regression_days=slo.regression_days,
+        history=max(history, timedelta(hours=1)),
+        horizons=tuple(slo.horizons),
+    )
+
+
+def evaluate_slos(
+    config: Config, incidents: Mapping[str, IncidentData], now: datetime
+) -> tuple[SloEntry, ...]:
+    """Every SLO whose incident provider has delivered data at least once."""
+    entries = []
+    for slo in config.slos:
+        if slo.provider not in incidents:
+            continue  # never fetched yet: an empty history would read as a perfect record
+        window = slo.rolling_window
+        data = incidents[slo.provider]
+        covered = now - data.covers_from if data.covers_from is not None else None
+        entries.append(
+            SloEntry(
+                status=evaluate_slo(slo_spec(slo, covered), data.incidents, now, config.zone),
+                labels=dict(slo.labels),
+                provider=slo.provider,
+                period=format_duration(window) if window is not None else str(slo.calendar),
+            )
+        )
+    return tuple(entries)

@@ -42,12 +42,13 @@ def parse_duration(text: str) -> timedelta:
 
 def format_duration(value: timedelta) -> str:
     """Render a duration the way Prometheus does (``1d``, ``7d``, ``1h30m``)."""
-    seconds = int(value.total_seconds())
-    if seconds == 0:
+    # Counted in milliseconds, the smallest unit parse_duration reads, so "1500ms" round-trips.
+    milliseconds = round(value.total_seconds() * 1000)
+    if milliseconds == 0:
         return "0s"
     parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)):
+        count, milliseconds = divmod(milliseconds, size)
         if count:
             parts.append(f"{count}{unit}")
     return "".join(parts)
@@ -85,11 +86,12 @@ class Period:
     @property
     def length_seconds(self) -> float:
         """Real length in seconds (a day that changes to summer time has 23 hours)."""
-        return (self.end - self.start).total_seconds()
+        # Subtracting datetimes that share a tzinfo gives wall-clock time, blind to DST.
+        return self.end.timestamp() - self.start.timestamp()
 
     def elapsed_seconds(self, now: datetime) -> float:
         """Seconds of this period that lie before ``now``, clamped to the period."""
-        return min(max((now - self.start).total_seconds(), 0.0), self.length_seconds)
+        return min(max(now.timestamp() - self.start.timestamp(), 0.0), self.length_seconds)
 
     def elapsed_ratio(self, now: datetime) -> float:
         """Share of the period that has passed at ``now``, between 0 and 1."""

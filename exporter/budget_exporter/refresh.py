@@ -10,8 +10,14 @@ from datetime import datetime, timedelta
 
 from .config import Config
 from .errors import ProviderError
-from .evaluate import evaluate, to_reporting_currency, unknown_filter_keys
-from .providers import CostData, ProviderContext, build_provider
+from .evaluate import (
+    evaluate,
+    to_reporting_currency,
+    unknown_filter_keys,
+    unknown_slo_filter_keys,
+)
+from .forecast_cache import ForecastCache
+from .providers import CostData, IncidentData, ProviderContext, build_provider
 from .snapshot import ProviderHealth, Snapshot
 from .state import StateDir
 
@@ -35,18 +41,24 @@ class Refresher:
         self.config = config
         self.state = state
         context = ProviderContext(
-            timezone=config.timezone, currency=config.currency, base_dir=config.base_dir
+            timezone=config.timezone,
+            currency=config.currency,
+            base_dir=config.base_dir,
+            # API providers keep settled days here, so a restart re-reads only recent ones.
+            cache_dir=str(state.path / "cache") if state is not None else None,
         )
         self.providers = {
             name: build_provider(name, settings, context)
             for name, settings in config.providers.items()
         }
         self.data: dict[str, CostData] = {}
+        self.incidents: dict[str, IncidentData] = {}
         self.health: dict[str, ProviderHealth] = {
             name: ProviderHealth(name=name, type=settings.type, up=False)
             for name, settings in config.providers.items()
         }
         self.next_fetch: dict[str, datetime] = {}
+        self.forecasts = ForecastCache()
         if state is not None:
             self._load_state(state)
 
@@ -91,16 +103,16 @@ class Refresher:
         started = time.perf_counter()
         try:
             data = provider.fetch(now)
-            frame = to_reporting_currency(
-                data.frame, self.config.currency, self.config.exchange_rates, name
-            )
+            if isinstance(data, CostData):
+                frame = to_reporting_currency(
+                    data.frame, self.config.currency, self.config.exchange_rates, name
+                )
+                data = dataclasses.replace(data, frame=frame)
             data_end = min(data.data_end, now) if data.data_end is not None else None
             settled = data.settled_through
             if settled is None and data_end is not None:
                 settled = data_end - provider.config.settlement_lag
-            data = dataclasses.replace(
-                data, frame=frame, data_end=data_end, settled_through=settled
-            )
+            data = dataclasses.replace(data, data_end=data_end, settled_through=settled)
         except (ProviderError, OSError, ValueError, KeyError) as error:
             duration = time.perf_counter() - started
             message = str(error) or type(error).__name__
@@ -126,7 +138,12 @@ class Refresher:
                 data.bad_rows.count,
                 len(data.bad_rows.examples),
             )
-        self.data[name] = data
+        if isinstance(data, CostData):
+            self.data[name] = data
+            rows = len(data.frame)
+        else:
+            self.incidents[name] = data
+            rows = len(data.incidents)
         self.health[name] = dataclasses.replace(
             previous,
             up=True,
@@ -134,7 +151,7 @@ class Refresher:
             last_attempt=now,
             duration_seconds=duration,
             bad_rows=data.bad_rows.count,
-            rows=len(data.frame),
+            rows=rows,
             data_end=data.data_end,
             settled_through=data.settled_through,
             last_error=None,
@@ -143,13 +160,16 @@ class Refresher:
         log.info(
             "provider %s: %d rows from %d sources in %.2fs",
             name,
-            len(data.frame),
+            rows,
             data.sources,
             duration,
         )
         for warning in unknown_filter_keys(self.config, self.data):
             log.warning("%s", warning)
-        if self.state is not None:
+        for warning in unknown_slo_filter_keys(self.config, self.incidents):
+            log.warning("%s", warning)
+        # Incident sources are cheap to read again after a restart; the state keeps cost frames.
+        if self.state is not None and isinstance(data, CostData):
             self.state.save_provider(
                 name,
                 provider_fingerprint(self.config, name),
@@ -160,5 +180,16 @@ class Refresher:
     def snapshot(self, now: datetime) -> Snapshot:
         """Evaluate every budget at ``now`` from the data held."""
         started = time.perf_counter()
-        snapshot = evaluate(self.config, self.data, tuple(self.health.values()), now)
+        health = tuple(
+            dataclasses.replace(item, extra=self.providers[name].metrics())
+            for name, item in self.health.items()
+        )
+        snapshot = evaluate(
+            self.config,
+            self.data,
+            health,
+            now,
+            self.forecasts,
+            incidents=self.incidents,
+        )
         return dataclasses.replace(snapshot, evaluation_seconds=time.perf_counter() - started)

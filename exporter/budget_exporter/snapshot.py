@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .budgets import BudgetStatus
+from .forecast import Forecast
+from .providers.base import ProviderMetric
+from .slo import SloStatus
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class ProviderHealth:
     data_end: datetime | None = None
     settled_through: datetime | None = None
     last_error: str | None = None
+    extra: tuple[ProviderMetric, ...] = ()  # provider-specific samples (API requests...)
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,17 @@ class BudgetEntry:
     provider: str = ""
     parent: str = ""
     children_limit: float | None = None
+    forecast: Forecast | None = None
+
+
+@dataclass(frozen=True)
+class SloEntry:
+    """An SLO's status plus the identity it is exported with."""
+
+    status: SloStatus
+    labels: Mapping[str, str] = field(default_factory=dict)
+    provider: str = ""
+    period: str = ""  # "30d" for a rolling window, "month" or "quarter" for calendar ones
 
 
 @dataclass(frozen=True)
@@ -47,3 +62,4 @@ class Snapshot:
     budgets: tuple[BudgetEntry, ...]
     providers: tuple[ProviderHealth, ...]
     evaluation_seconds: float = 0.0
+    slos: tuple[SloEntry, ...] = ()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import pandas as pd
 
@@ -62,6 +62,21 @@ class CostData:
     sources: int = 0
 
 
+@dataclass(frozen=True)
+class ProviderMetric:
+    """One provider-specific sample, rendered beside the generic provider metrics.
+
+    ``name`` is the full metric name (counters end in ``_total``); the exporter adds the
+    ``provider`` and ``type`` labels, so ``labels`` holds only the provider's own ones.
+    """
+
+    name: str
+    help: str
+    kind: Literal["counter", "gauge"]
+    value: float
+    labels: tuple[tuple[str, str], ...] = ()
+
+
 class ProviderConfig(StrictModel):
     """Settings every provider accepts."""
 
@@ -89,6 +104,10 @@ class CostProvider(ABC):
         Raises ProviderError (or OSError/ValueError) when the source as a whole is unusable.
         """
 
+    def metrics(self) -> tuple[ProviderMetric, ...]:
+        """Provider-specific samples (API requests made, their cost...); none by default."""
+        return ()
+
 
 @dataclass(frozen=True)
 class ProviderContext:
@@ -97,6 +116,9 @@ class ProviderContext:
     timezone: str
     currency: str
     base_dir: str
+    # Folder where a provider may keep its own files across restarts (paid API results,
+    # request counts); None keeps them in memory only.
+    cache_dir: str | None = None
 
 
 def empty_cost_frame(dimensions: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 from pydantic import Field, field_validator
@@ -54,6 +54,19 @@ class CsvConfig(ProviderConfig):
     def _list_to_mapping(cls, value: Any) -> Any:
         if isinstance(value, list | tuple):
             return {str(item): str(item) for item in value}
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        # Checked with the config, not at the first refresh, so `check` reports it.
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
+                ) from None
         return value
 
 
@@ -108,10 +121,11 @@ class CsvProvider(CostProvider):
         else:
             start = parsed
         start = start.dt.tz_convert("UTC")
+        # Cell by cell: text columns may be str-typed (pandas 3) and Parquet columns hold floats.
         cost = pd.to_numeric(
-            raw[settings.cost_column].str.replace(",", "", regex=False)
-            if raw[settings.cost_column].dtype == object
-            else raw[settings.cost_column],
+            raw[settings.cost_column].map(
+                lambda cell: cell.replace(",", "") if isinstance(cell, str) else cell
+            ),
             errors="coerce",
         )
         if settings.currency_column:

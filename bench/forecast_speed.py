@@ -1,0 +1,124 @@
+"""Cost of forecasting at scale: a full refit of every budget, then an in-between refresh.
+
+1,000 budgets (250 teams x four periods) over a year of daily cost rows. Passes over the same
+budgets, timed side by side in one run:
+
+- ``plain`` (twice, averaged): the budget numbers alone (evaluate_budget), the baseline;
+- ``first fit``: budget numbers plus a forecast whose model is fit from scratch (start-up);
+- ``in-between``: budget numbers plus a forecast from the cached model, hours later that day;
+- ``daily refit``: the next day's data arrived: every model refit, starting from yesterday's
+  parameters.
+
+Then the in-between forecast alone for 10,000 budgets (each cached model serving ten).
+
+Run: .venv/bin/python bench/forecast_speed.py [--teams 250]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from budget_exporter.budgets import BudgetSpec, CostIndex, evaluate_budget
+from budget_exporter.forecast import forecast_period
+from budget_exporter.forecast_cache import ForecastCache
+from budget_exporter.periods import PeriodKind
+from budget_exporter.providers.base import normalize
+
+ZONE = ZoneInfo("UTC")
+PERIODS = (PeriodKind.DAILY, PeriodKind.WEEKLY, PeriodKind.MONTHLY, PeriodKind.QUARTERLY)
+
+
+def cost_frame(teams: int, end: datetime, seed: int = 1) -> pd.DataFrame:
+    """A year of daily rows per team: growth, weekly season, noise and a few spikes."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range(end - timedelta(days=365), end - timedelta(days=1), freq="D")
+    frames = []
+    for team in range(teams):
+        t = np.arange(len(days)) / 365.0
+        level = np.exp(rng.uniform(np.log(10), np.log(2000))) * (1 + rng.uniform(-0.2, 0.8)) ** t
+        season = np.where(days.day_of_week >= 5, rng.uniform(0.3, 1.0), 1.0)
+        noise = np.clip(1 + rng.normal(0, rng.uniform(0.02, 0.2), len(days)), 0, None)
+        spikes = np.where(rng.random(len(days)) < 0.02, 3.0, 1.0)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "start": days,
+                    "end": days + pd.Timedelta(days=1),
+                    "cost": level * season * noise * spikes,
+                    "currency": "USD",
+                    "charge_category": "usage",
+                    "team": f"team-{team:04d}",
+                }
+            )
+        )
+    return normalize(pd.concat(frames, ignore_index=True))
+
+
+def main() -> None:
+    """Time the three passes and print them as seconds and ratios to the baseline."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--teams", type=int, default=250)
+    args = parser.parse_args()
+    today = datetime(2026, 3, 11, tzinfo=UTC)
+    index = CostIndex(cost_frame(args.teams, today + timedelta(days=1)))
+    specs = [
+        BudgetSpec(
+            name=f"team-{team:04d}-{period.value}",
+            amount=1000.0 * period.nominal_days,
+            period=period,
+            filter={"team": (f"team-{team:04d}",)},
+        )
+        for team in range(args.teams)
+        for period in PERIODS
+    ]
+    cache = ForecastCache(max_fits_per_evaluation=len(specs))
+    timings = {}
+    statuses = []
+    for label, now in (
+        ("plain", today + timedelta(hours=8)),
+        ("first fit", today + timedelta(hours=9)),
+        ("in-between", today + timedelta(hours=15)),
+        ("plain again", today + timedelta(hours=16)),
+        ("daily refit", today + timedelta(days=1, hours=9)),
+    ):
+        cache.begin()
+        started = time.perf_counter()
+        for spec in specs:
+            # The newest cost data ends at 06:00 of the day, as with a provider that lags.
+            data_end = now.replace(hour=6)
+            status = evaluate_budget(spec, index, now, ZONE, data_end)
+            if not label.startswith("plain"):
+                cache.forecast(spec, index, status, ZONE)
+            if label == "in-between":
+                statuses.append(status)
+        timings[label] = time.perf_counter() - started
+    models = cache.models()
+    started = time.perf_counter()
+    served = 0
+    for _ in range(10):
+        for model, status in zip(models, statuses, strict=True):
+            assert model is not None
+            forecast_period(
+                model, status.spend, status.limit, status.as_of, status.period.end, ZONE
+            )
+            served += 1
+    alone = time.perf_counter() - started
+    base = (timings["plain"] + timings["plain again"]) / 2
+    print(f"{len(specs)} budgets, {len(index)} cost rows, {cache.fits} model fits")
+    for label, seconds in timings.items():
+        print(f"{label:>11}: {seconds:7.2f} s  ({seconds / base:5.2f} x plain)")
+    for label in ("first fit", "in-between", "daily refit"):
+        extra = timings[label] - base
+        each = extra / len(specs) * 1e3
+        print(f"{label:>11} adds {extra:6.2f} s over plain, {each:.2f} ms a budget")
+    print(f"forecast_period alone: {served} budgets in {alone:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

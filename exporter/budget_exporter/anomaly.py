@@ -1,0 +1,48 @@
+"""Robust anomaly score of the newest day's spend against the same weekday in earlier weeks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SEASON = 7
+WEEKS = 8
+MIN_WEEKS = 3
+SCALE_DAYS = 91
+# 1.4826 x median absolute deviation estimates a standard deviation without letting spikes in.
+MAD_TO_SD = 1.4826
+# Scores of a series that never moves would divide by zero; a cent-sized floor keeps them finite.
+MIN_SCALE = 0.01
+
+
+def weekday_expectation(values: np.ndarray, weeks: int = WEEKS) -> np.ndarray:
+    """Median of the same weekday over the previous ``weeks`` weeks (NaN without enough weeks)."""
+    n = len(values)
+    lags = np.arange(1, weeks + 1) * SEASON
+    rows = np.arange(n)[:, None] - lags[None, :]
+    earlier = np.where(rows >= 0, values[np.clip(rows, 0, None)], np.nan)
+    enough = (rows >= 0).sum(axis=1) >= MIN_WEEKS
+    expected = np.full(n, np.nan)
+    if enough.any():
+        expected[enough] = np.nanmedian(earlier[enough], axis=1)
+    return expected
+
+
+def weekday_anomaly_score(values: np.ndarray) -> float | None:
+    """Residual of the newest day over a robust spread of past residuals; None if too short.
+
+    Medians keep past spikes out of both the expectation and the spread, so a spike stands
+    out instead of hiding the next one. Positive means more spend than expected.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) <= MIN_WEEKS * SEASON:
+        return None
+    # Only the days that set the spread matter; older ones are not computed.
+    values = values[-(SCALE_DAYS + 1 + WEEKS * SEASON) :]
+    expected = weekday_expectation(values)
+    if np.isnan(expected[-1]):
+        return None
+    residuals = (values - expected)[:-1][-SCALE_DAYS:]
+    residuals = residuals[~np.isnan(residuals)]
+    spread = MAD_TO_SD * float(np.median(np.abs(residuals))) if residuals.size else 0.0
+    floor = max(0.05 * abs(float(expected[-1])), MIN_SCALE)
+    return float((values[-1] - expected[-1]) / max(spread, floor))

@@ -1,0 +1,540 @@
+"""End to end: exporter, Prometheus with rules/, Alertmanager with the shipped config, receivers.
+
+Real servers on loopback: the exporter on tests/fixtures/alerting/exporter.yml, the Debian
+``prometheus`` and ``prometheus-alertmanager``, and local capture servers standing in for Slack,
+a generic webhook, PagerDuty Events v2 and an SMTP relay. Test-only settings are derived from the
+shipped files: second-scale intervals, ``for: 2s``, receiver URLs and secret files pointed at
+the capture servers. Run it alone with ``scripts/alerting-e2e``.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import socketserver
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import ROOT, free_port, require_binary, running_exporter, wait_for_http
+
+pytestmark = pytest.mark.integration
+
+FIXTURES = ROOT / "tests" / "fixtures" / "alerting"
+GENERATED_RULES = ROOT / "rules" / "generated"
+ALERTMANAGER_DIR = ROOT / "alertmanager"
+PROMETHEUS_CONFIG = ROOT / "prometheus" / "prometheus.yml"
+
+# The alerts this test drives with real data; forecast, burn-rate and SLO alerts are covered by
+# the promtool unit tests in rules/tests/ (their inputs depend on the date and on history).
+E2E_ALERTS = {"BudgetThresholdReached", "BudgetExporterBadRows", "BudgetExporterDown"}
+ROUTING_KEY = "e2e-routing-key"
+WEBHOOK_TOKEN = "e2e-webhook-token"
+WAIT = 60.0
+
+# One hour of spend per team (budgets of 1000 USD, ops 10000 USD).
+FIRING_COSTS = {"ml": 1200.0, "web": 850.0, "data": 600.0, "ops": 100.0}
+RECOVERED_COSTS = {"ml": 100.0, "web": 850.0, "data": 600.0, "ops": 100.0}
+
+
+# ------------------------------------------------------------------------------ capture servers
+
+
+class Capture:
+    """Thread-safe record of what a fake receiver got, with a bounded wait."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self._items: list[Any] = []
+        self._changed = threading.Condition()
+
+    def add(self, item: Any) -> None:
+        with self._changed:
+            self._items.append(item)
+            self._changed.notify_all()
+
+    @property
+    def items(self) -> list[Any]:
+        with self._changed:
+            return list(self._items)
+
+    def wait_for(self, predicate: Callable[[Any], bool], what: str, timeout: float = WAIT) -> Any:
+        """The first item matching ``predicate``; fails after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for item in self._items:
+                    if predicate(item):
+                        return item
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"{self.name} never received {what} within {timeout}s; got "
+                        f"{json.dumps(self._items, default=str)[:3000]}"
+                    )
+                self._changed.wait(min(left, 1.0))
+
+
+class _HttpCapture(BaseHTTPRequestHandler):
+    """Slack-compatible webhook, generic webhook and PagerDuty Events v2 endpoint."""
+
+    captures: dict[str, Capture]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        capture = self.captures.get(self.path)
+        if capture is None:
+            self.send_error(404)
+            return
+        capture.add({"headers": dict(self.headers), "body": json.loads(body)})
+        if self.path == "/v2/enqueue":
+            reply = {"status": "success", "message": "Event processed", "dedup_key": "x"}
+            self._answer(202, json.dumps(reply).encode(), "application/json")
+        else:
+            self._answer(200, b"ok", "text/plain")
+
+    def _answer(self, status: int, payload: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _SmtpSession(socketserver.StreamRequestHandler):
+    """Just enough SMTP for Alertmanager's client: EHLO, MAIL, RCPT, DATA, QUIT."""
+
+    capture: Capture
+
+    def _reply(self, line: str) -> None:
+        self.wfile.write(line.encode() + b"\r\n")
+
+    def handle(self) -> None:
+        self._reply("220 sink.test ESMTP")
+        envelope: dict[str, Any] = {"to": []}
+        while line := self.rfile.readline():
+            command = line.decode(errors="replace").strip()
+            verb = command.split(" ", 1)[0].upper()
+            if verb == "EHLO":
+                self._reply("250-sink.test")
+                self._reply("250 8BITMIME")
+            elif verb == "HELO":
+                self._reply("250 sink.test")
+            elif verb == "MAIL":
+                envelope = {"from": command[10:].strip("<> "), "to": []}
+                self._reply("250 OK")
+            elif verb == "RCPT":
+                envelope["to"].append(command[8:].strip("<> "))
+                self._reply("250 OK")
+            elif verb == "DATA":
+                self._reply("354 End data with <CR><LF>.<CR><LF>")
+                data = bytearray()
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b".\n", b""):
+                    data += chunk[1:] if chunk.startswith(b"..") else chunk
+                message = email.message_from_bytes(bytes(data), policy=email.policy.default)
+                self.capture.add({**envelope, "message": message})
+                self._reply("250 OK queued")
+            elif verb == "QUIT":
+                self._reply("221 Bye")
+                return
+            elif verb in ("RSET", "NOOP"):
+                self._reply("250 OK")
+            else:
+                self._reply("502 Command not implemented")
+
+
+@contextmanager
+def capture_servers() -> Iterator[tuple[int, int, dict[str, Capture]]]:
+    """HTTP and SMTP capture servers on free loopback ports; yields (http, smtp, captures)."""
+    captures = {
+        "/slack": Capture("Slack"),
+        "/webhook": Capture("generic webhook"),
+        "/v2/enqueue": Capture("PagerDuty"),
+        "smtp": Capture("SMTP sink"),
+    }
+    handler = type("Handler", (_HttpCapture,), {"captures": captures})
+    http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    session = type("Session", (_SmtpSession,), {"capture": captures["smtp"]})
+    socketserver.ThreadingTCPServer.allow_reuse_address = True
+    smtp = socketserver.ThreadingTCPServer(("127.0.0.1", 0), session)
+    smtp.daemon_threads = True
+    threads = [
+        threading.Thread(target=server.serve_forever, daemon=True) for server in (http, smtp)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield http.server_address[1], smtp.server_address[1], captures
+    finally:
+        for server in (http, smtp):
+            server.shutdown()
+            server.server_close()
+
+
+# ------------------------------------------------------------------------- derived test configs
+
+
+def write_costs(path: Path, hour: datetime, costs: dict[str, float], bad_row: bool) -> None:
+    """One hourly row per team at ``hour`` (UTC); optionally a row the exporter must reject."""
+    lines = ["date,cost,team"]
+    lines += [f"{hour.isoformat()},{cost},{team}" for team, cost in costs.items()]
+    if bad_row:
+        lines.append("yesterday-ish,5,ml")
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def spend_hour(now: datetime) -> tuple[datetime, str]:
+    """A whole hour of the current month that has passed, and the time zone that makes it so.
+
+    In the first hours of a UTC month no whole hour has passed yet; a zone 14 hours ahead
+    started its month earlier.
+    """
+    hour = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return hour, ("UTC" if hour >= month_start else "Pacific/Kiritimati")
+
+
+def derive_rules(folder: Path) -> str:
+    """The shipped alert rules the test drives, with `for` shortened to 2s; returns a glob."""
+    folder.mkdir()
+    for path in sorted(GENERATED_RULES.glob("*.rules.yml")):
+        content = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for group in content["groups"]:
+            group["rules"] = [rule for rule in group["rules"] if rule.get("alert") in E2E_ALERTS]
+            for rule in group["rules"]:
+                rule["for"] = "2s"
+        content["groups"] = [group for group in content["groups"] if group["rules"]]
+        if content["groups"]:
+            (folder / path.name).write_text(yaml.safe_dump(content), encoding="utf-8")
+    return str(folder / "*.rules.yml")
+
+
+def derive_prometheus_config(path: Path, rules_glob: str, exporter: str, alertmanager: str) -> None:
+    """The shipped prometheus.yml with loopback targets and second-scale intervals."""
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    config["global"].update(
+        {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"}
+    )
+    config["rule_files"] = [rules_glob]
+    config["alerting"]["alertmanagers"][0]["static_configs"] = [{"targets": [alertmanager]}]
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "budget-exporter"]
+    job["static_configs"] = [{"targets": [exporter]}]
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+
+
+def derive_alertmanager_config(path: Path, secrets: Path, http_port: int, smtp_port: int) -> None:
+    """The shipped alertmanager.yml with receivers and secret files pointed at the captures."""
+    config = yaml.safe_load((ALERTMANAGER_DIR / "alertmanager.yml").read_text(encoding="utf-8"))
+    base = f"http://127.0.0.1:{http_port}"
+    secrets.mkdir()
+    contents = {
+        "slack_api_url_file": f"{base}/slack",
+        "smtp_auth_password_file": "e2e-smtp-password",
+        "routing_key_file": ROUTING_KEY,
+        "credentials_file": WEBHOOK_TOKEN,
+    }
+
+    def redirect(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in contents:
+                    secret = secrets / key
+                    secret.write_text(contents[key], encoding="utf-8")
+                    node[key] = str(secret)
+                elif key.endswith("_file") and isinstance(value, str):
+                    raise AssertionError(f"unexpected secret file setting {key}")
+                else:
+                    redirect(value)
+        elif isinstance(node, list):
+            for item in node:
+                redirect(item)
+
+    redirect(config)
+    config["global"].update(
+        {
+            "smtp_smarthost": f"127.0.0.1:{smtp_port}",
+            "smtp_require_tls": False,
+            "pagerduty_url": f"{base}/v2/enqueue",
+        }
+    )
+    config["templates"] = [str(ALERTMANAGER_DIR / pattern) for pattern in config["templates"]]
+    for receiver in config["receivers"]:
+        for webhook in receiver.get("webhook_configs", []):
+            webhook["url"] = f"{base}/webhook"
+
+    def fast(route: dict[str, Any]) -> None:
+        for key, value in (("group_wait", "1s"), ("group_interval", "2s")):
+            if key in route or route is config["route"]:
+                route[key] = value
+        if "repeat_interval" in route:
+            route["repeat_interval"] = "1h"
+        for child in route.get("routes", []):
+            fast(child)
+
+    fast(config["route"])
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+
+
+@contextmanager
+def running(command: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server process until the block ends."""
+    with open(log, "wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+# ----------------------------------------------------------------------------- message helpers
+
+
+def slack_text(item: dict[str, Any]) -> str:
+    attachment = item["body"]["attachments"][0]
+    return f"{attachment['title']}\n{attachment['text']}"
+
+
+def slack_titled(prefix: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda item: item["body"]["attachments"][0]["title"].startswith(prefix)
+
+
+def webhook_alerts(capture: Capture) -> set[tuple[str, str, str, str]]:
+    """(status, alertname, budget, severity) of every alert the webhook received."""
+    return {
+        (
+            alert["status"],
+            alert["labels"]["alertname"],
+            alert["labels"].get("budget", ""),
+            alert["labels"].get("severity", ""),
+        )
+        for item in capture.items
+        for alert in item["body"]["alerts"]
+    }
+
+
+def plain_body(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None, "the email has no text part"
+    return str(part.get_content())
+
+
+# ------------------------------------------------------------------------------------- the test
+
+
+def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path: Path):
+    prometheus = require_binary("prometheus")
+    alertmanager = require_binary("prometheus-alertmanager")
+
+    now = datetime.now(UTC)
+    hour, zone = spend_hour(now)
+    exporter_config = yaml.safe_load((FIXTURES / "exporter.yml").read_text(encoding="utf-8"))
+    exporter_config["timezone"] = zone
+    (tmp_path / "exporter.yml").write_text(yaml.safe_dump(exporter_config), encoding="utf-8")
+    costs = tmp_path / "costs.csv"
+    write_costs(costs, hour, FIRING_COSTS, bad_row=True)
+
+    with ExitStack() as stack:
+        http_port, smtp_port, captures = stack.enter_context(capture_servers())
+        slack, webhook = captures["/slack"], captures["/webhook"]
+        pagerduty, smtp = captures["/v2/enqueue"], captures["smtp"]
+
+        am_port = free_port()
+        derive_alertmanager_config(tmp_path / "am.yml", tmp_path / "secrets", http_port, smtp_port)
+        stack.enter_context(
+            running(
+                [
+                    alertmanager,
+                    f"--config.file={tmp_path / 'am.yml'}",
+                    f"--storage.path={tmp_path / 'am-data'}",
+                    f"--web.listen-address=127.0.0.1:{am_port}",
+                    "--cluster.listen-address=",
+                ],
+                tmp_path / "alertmanager.log",
+            )
+        )
+        wait_for_http(f"http://127.0.0.1:{am_port}/-/ready")
+
+        exporter_stack = stack.enter_context(ExitStack())
+        exporter_url = exporter_stack.enter_context(
+            running_exporter(tmp_path / "exporter.yml", tmp_path / "state", 1, tmp_path / "e.log")
+        )
+        wait_for_http(f"{exporter_url}/-/ready")
+
+        prometheus_port = free_port()
+        rules = derive_rules(tmp_path / "rules")
+        derive_prometheus_config(
+            tmp_path / "prometheus.yml",
+            rules,
+            exporter_url.removeprefix("http://"),
+            f"127.0.0.1:{am_port}",
+        )
+        stack.enter_context(
+            running(
+                [
+                    prometheus,
+                    f"--config.file={tmp_path / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={tmp_path / 'prometheus-data'}",
+                    f"--web.listen-address=127.0.0.1:{prometheus_port}",
+                ],
+                tmp_path / "prometheus.log",
+            )
+        )
+        wait_for_http(f"http://127.0.0.1:{prometheus_port}/-/ready")
+
+        # Firing: Slack gets the critical, warning and notice of three different budgets, with
+        # the numbers; the exporter's own notice goes to its operators' channel.
+        critical = slack.wait_for(
+            slack_titled("[FIRING:1] BudgetThresholdReached (critical) budget ml-platform"),
+            "ml-platform's critical threshold",
+        )
+        text = slack_text(critical)
+        assert critical["body"]["channel"] == "#budgets"
+        assert "*Threshold:* 100% of the limit" in text
+        assert "*Spent:* 1200.00 USD of 1000.00 USD (120%)" in text
+        assert "*Remaining:* -200.00 USD" in text
+        assert "*Exhaustion:* limit already reached" in text
+        assert "*Scope:* cost_center=cc-240 team=ml" in text
+        assert (
+            "<https://grafana.example.com/d/budget-detail/budget-detail?var-budget=ml-platform"
+            "|open the dashboard>" in text
+        )
+        assert "runbooks.md#budgetthresholdreached|runbook>" in text
+
+        warning = slack.wait_for(
+            slack_titled("[FIRING:1] BudgetThresholdReached (warning) budget web"), "web's warning"
+        )
+        assert "*Spent:* 850.00 USD of 1000.00 USD (85%)" in slack_text(warning)
+        assert "*Threshold:* 80% of the limit" in slack_text(warning)
+        notice = slack.wait_for(
+            slack_titled("[FIRING:1] BudgetThresholdReached (notice) budget data"), "data's notice"
+        )
+        assert "*Spent:* 600.00 USD of 1000.00 USD (60%)" in slack_text(notice)
+        bad_rows = slack.wait_for(
+            slack_titled("[FIRING:1] BudgetExporterBadRows (notice) provider billing"),
+            "the bad rows notice",
+        )
+        assert bad_rows["body"]["channel"] == "#budget-exporter-ops"
+        assert "rejected 1 row(s) in its last refresh" in slack_text(bad_rows)
+
+        # Email: warning and critical only, with the numbers in the text part.
+        mail = smtp.wait_for(
+            lambda m: "(critical): budget ml-platform" in m["message"]["Subject"], "critical mail"
+        )
+        assert mail["message"]["Subject"] == (
+            "[FIRING] BudgetThresholdReached (critical): budget ml-platform"
+        )
+        assert mail["to"] == ["finops@example.com"]
+        body = plain_body(mail["message"])
+        assert "Spent: 1200.00 USD of 1000.00 USD (120%)" in body
+        assert "Remaining: -200.00 USD" in body
+        assert "Dashboard: https://grafana.example.com/d/budget-detail/" in body
+        smtp.wait_for(lambda m: "(warning): budget web" in m["message"]["Subject"], "web's mail")
+
+        # PagerDuty: the critical only, as an Events v2 trigger.
+        trigger = pagerduty.wait_for(
+            lambda e: e["body"]["event_action"] == "trigger", "a PagerDuty trigger"
+        )["body"]
+        assert trigger["routing_key"] == ROUTING_KEY
+        assert trigger["payload"]["severity"] == "critical"
+        assert trigger["payload"]["source"] == "budget-exporter"
+        assert trigger["payload"]["component"] == "ml-platform"
+        assert trigger["payload"]["summary"].startswith(
+            "BudgetThresholdReached (critical) budget ml-platform: "
+        )
+        assert "Spent 1200.00 USD of 1000.00 USD (120%)." in trigger["payload"]["summary"]
+        assert {link["text"] for link in trigger["links"]} == {"Dashboard", "Runbook"}
+
+        # The generic webhook gets every alert, with the bearer token from its secret file.
+        webhook.wait_for(
+            lambda item: any(
+                alert["labels"]["alertname"] == "BudgetExporterBadRows"
+                for alert in item["body"]["alerts"]
+            ),
+            "the bad rows alert",
+        )
+        for budget, severity in (("ml-platform", "critical"), ("web", "warning")):
+            webhook.wait_for(
+                lambda item, b=budget, s=severity: any(
+                    (a["labels"].get("budget"), a["labels"]["severity"]) == (b, s)
+                    for a in item["body"]["alerts"]
+                ),
+                f"{budget}'s {severity}",
+            )
+        assert {item["headers"]["Authorization"] for item in webhook.items} == {
+            f"Bearer {WEBHOOK_TOKEN}"
+        }
+
+        # Recovery: ml-platform back to 10% and no bad row; resolved notifications follow.
+        write_costs(costs, hour, RECOVERED_COSTS, bad_row=False)
+        resolved = slack.wait_for(
+            slack_titled("[RESOLVED] BudgetThresholdReached (critical) budget ml-platform"),
+            "ml-platform resolved",
+        )
+        assert "*Spent:*" in slack_text(resolved)
+        slack.wait_for(
+            slack_titled("[RESOLVED] BudgetExporterBadRows (notice) provider billing"),
+            "bad rows resolved",
+        )
+        resolve = pagerduty.wait_for(
+            lambda e: e["body"]["event_action"] == "resolve", "a PagerDuty resolve"
+        )["body"]
+        assert resolve["dedup_key"] == trigger["dedup_key"]
+        smtp.wait_for(
+            lambda m: m["message"]["Subject"].startswith("[RESOLVED] BudgetThresholdReached"),
+            "the resolved mail",
+        )
+        webhook.wait_for(
+            lambda item: (
+                item["body"]["status"] == "resolved"
+                and item["body"]["commonLabels"].get("budget") == "ml-platform"
+            ),
+            "ml-platform resolved",
+        )
+
+        # The exporter goes away: its operators hear about it.
+        exporter_stack.close()
+        down = slack.wait_for(
+            slack_titled("[FIRING:1] BudgetExporterDown (warning)"), "the exporter down alert"
+        )
+        assert down["body"]["channel"] == "#budget-exporter-ops"
+
+        # Inhibited alerts never reached anyone: ml-platform's warning and notice (under its
+        # critical) and web's notice (under its warning).
+        delivered = webhook_alerts(webhook)
+        inhibited = {
+            ("BudgetThresholdReached", "ml-platform", "warning"),
+            ("BudgetThresholdReached", "ml-platform", "notice"),
+            ("BudgetThresholdReached", "web", "notice"),
+        }
+        assert {alert[1:] for alert in delivered} & inhibited == set()
+        assert ("firing", "BudgetThresholdReached", "data", "notice") in delivered
+        slack_titles = {item["body"]["attachments"][0]["title"] for item in slack.items}
+        assert not [t for t in slack_titles if "(warning) budget ml-platform" in t]
+        assert not [t for t in slack_titles if "(notice) budget ml-platform" in t]
+        assert not [t for t in slack_titles if "(notice) budget web" in t]
+        assert "ops" not in {alert[2] for alert in delivered}
+        assert len([e for e in pagerduty.items if e["body"]["event_action"] == "trigger"]) == 1
+        subjects = {m["message"]["Subject"] for m in smtp.items}
+        assert not [s for s in subjects if "budget data" in s], subjects

@@ -1,0 +1,163 @@
+"""The Refresher: schedules, failures that keep the last good data, and provider health."""
+
+import gzip
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from budget_exporter.collector import SnapshotCollector
+from budget_exporter.config import parse_config
+from budget_exporter.refresh import RETRY_AFTER_FAILURE, Refresher
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/focus-1.0-sample/focus_sample.csv"
+T1 = datetime(2024, 9, 20, 12, tzinfo=UTC)
+T2 = T1 + timedelta(hours=2)
+T3 = T2 + timedelta(hours=2)
+
+CONFIG = """
+refresh_interval: {interval}
+providers:
+  billing: {{type: focus, paths: ["billing/*.csv.gz"], settlement_lag: 2d}}
+  costs: {{type: csv, paths: ["costs/*.csv"]}}
+budgets:
+  - {{name: cloud, amount: 100, period: monthly, provider: billing}}
+  - {{name: onprem, amount: 100, period: monthly, provider: costs}}
+"""
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A config folder: a gzip copy of the FOCUS sample and a small daily CSV."""
+    (tmp_path / "billing").mkdir()
+    with SAMPLE.open("rb") as source, gzip.open(tmp_path / "billing/sample.csv.gz", "wb") as out:
+        shutil.copyfileobj(source, out)
+    (tmp_path / "costs").mkdir()
+    (tmp_path / "costs/days.csv").write_text(
+        "date,cost\n2024-09-01,10\n2024-09-02,20\nbad,1\n2024-12-31,99\n", encoding="utf-8"
+    )
+    return tmp_path
+
+
+def refresher_for(folder: Path, interval: str = "1h") -> Refresher:
+    """A Refresher of the two-provider config, reading files under ``folder``."""
+    text = CONFIG.format(interval=interval)
+    return Refresher(parse_config(text, str(folder / "config.yml"), str(folder)))
+
+
+def health_sample(refresher: Refresher, now: datetime, name: str, provider: str) -> float | None:
+    """One provider health sample as served at ``now``."""
+    registry = CollectorRegistry()
+    registry.register(SnapshotCollector(refresher.snapshot(now)))
+    return registry.get_sample_value(name, {"provider": provider, "type": "focus"})
+
+
+def spend_of(refresher: Refresher, now: datetime, budget: str) -> float:
+    """A budget's spend in the snapshot at ``now``."""
+    for entry in refresher.snapshot(now).budgets:
+        if entry.status.name == budget:
+            return entry.status.spend
+    raise KeyError(budget)
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="FOCUS sample data is not present")
+def test_an_unreadable_file_keeps_the_last_good_data_served(folder):
+    refresher = refresher_for(folder)
+    refresher.refresh(T1)
+    good = refresher.data["billing"]
+    spend_before = spend_of(refresher, T1, "cloud")
+    assert refresher.health["billing"].up
+    assert spend_before > 0
+
+    # The billing system rewrites the file, and the new one is not gzip at all.
+    (folder / "billing/sample.csv.gz").write_bytes(b"this is not gzip data\n" * 10)
+    refresher.refresh(T2, ["billing"])
+
+    health = refresher.health["billing"]
+    assert not health.up
+    assert health.errors_total == 1
+    assert health.last_success == T1
+    assert health.last_attempt == T2
+    assert health.last_error is not None
+    assert str(folder / "billing/sample.csv.gz") in health.last_error
+    assert refresher.data["billing"] is good
+    assert spend_of(refresher, T2, "cloud") == pytest.approx(spend_before)
+    assert health_sample(refresher, T2, "budget_exporter_provider_up", "billing") == 0.0
+    assert health_sample(refresher, T2, "budget_exporter_provider_errors_total", "billing") == 1.0
+    assert health_sample(
+        refresher, T2, "budget_exporter_provider_last_success_timestamp_seconds", "billing"
+    ) == pytest.approx(T1.timestamp())
+
+    # A good file again: up, errors stay counted, the error is cleared.
+    with SAMPLE.open("rb") as source, gzip.open(folder / "billing/sample.csv.gz", "wb") as out:
+        shutil.copyfileobj(source, out)
+    refresher.refresh(T3, ["billing"])
+    health = refresher.health["billing"]
+    assert (health.up, health.errors_total, health.last_error) == (True, 1, None)
+    assert health.last_success == T3
+
+
+def test_a_failing_provider_does_not_stop_the_others(folder):
+    shutil.rmtree(folder / "billing")
+    refresher = refresher_for(folder)
+    refresher.refresh(T1)
+    assert not refresher.health["billing"].up
+    assert refresher.health["costs"].up
+    # A provider that never delivered has no budget series: nothing true to report yet.
+    budgets = {entry.status.name for entry in refresher.snapshot(T1).budgets}
+    assert budgets == {"onprem"}
+
+
+@pytest.mark.parametrize(
+    ("interval", "retry"),
+    [("1h", RETRY_AFTER_FAILURE), ("2m", timedelta(minutes=2))],
+    ids=[
+        "a failure is retried after five minutes rather than the hourly interval",
+        "a failure is retried no later than the regular interval",
+    ],
+)
+def test_a_failed_provider_is_retried_sooner_than_a_good_one(folder, interval, retry):
+    shutil.rmtree(folder / "billing")
+    refresher = refresher_for(folder, interval)
+    assert refresher.due(T1) == ["billing", "costs"]
+    refresher.refresh(T1)
+    assert refresher.next_fetch["billing"] == T1 + retry
+    assert refresher.next_fetch["costs"] == T1 + refresher.config.refresh_interval
+    assert refresher.due(T1 + retry - timedelta(seconds=1)) == []
+    assert "billing" in refresher.due(T1 + retry)
+
+
+def test_health_reports_bad_rows_newest_data_and_settled_time(folder):
+    refresher = refresher_for(folder)
+    refresher.refresh(T1, ["costs"])
+    health = refresher.health["costs"]
+    assert health.bad_rows == 1
+    assert health.rows == 3
+    # The newest day (31 December) is after now: data is clipped to now.
+    assert health.data_end == T1
+    # The csv provider keeps the default lag of three days.
+    assert health.settled_through == T1 - timedelta(days=3)
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="FOCUS sample data is not present")
+def test_settled_time_is_the_newest_data_minus_the_settlement_lag(folder):
+    refresher = refresher_for(folder)
+    end_of_month = datetime(2024, 10, 15, tzinfo=UTC)
+    refresher.refresh(end_of_month, ["billing"])
+    health = refresher.health["billing"]
+    # The sample's last hourly charge ends on 1 October 00:00; the lag is 2d.
+    assert health.data_end == datetime(2024, 10, 1, tzinfo=UTC)
+    assert health.settled_through == datetime(2024, 9, 29, tzinfo=UTC)
+
+
+def test_a_refresh_only_fetches_providers_that_are_due(folder):
+    refresher = refresher_for(folder)
+    refresher.refresh(T1)
+    first = refresher.data["costs"]
+    refresher.refresh(T1 + timedelta(minutes=30))
+    assert refresher.data["costs"] is first
+    assert refresher.health["costs"].last_success == T1
+    refresher.refresh(T1 + timedelta(hours=1))
+    assert refresher.health["costs"].last_success == T1 + timedelta(hours=1)

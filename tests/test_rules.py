@@ -1,0 +1,326 @@
+"""Prometheus rules and Alertmanager config, checked and unit-tested with promtool and amtool."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import ROOT, require_binary
+
+RULES = ROOT / "rules"
+GENERATED = RULES / "generated"
+RULE_TESTS = RULES / "tests"
+ALERTMANAGER_CONFIG = ROOT / "alertmanager" / "alertmanager.yml"
+PROMETHEUS_CONFIG = ROOT / "prometheus" / "prometheus.yml"
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+
+RULE_FILES = sorted(GENERATED.glob("*.rules.yml"))
+TEST_FILES = sorted(RULE_TESTS.glob("*.yaml"))
+RECORD_NAME = re.compile(r"^[a-z_]+:[a-z_]+:[a-z0-9_]+$")
+REQUIRED_ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard_url"}
+MONEY_NUMBERS = {
+    "spent",
+    "limit",
+    "utilization",
+    "remaining",
+    "burn_rate",
+    "forecast",
+    "exhaustion",
+}
+
+
+def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def _rules() -> list[dict[str, Any]]:
+    rules = []
+    for path in RULE_FILES:
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
+            rules.extend(group["rules"])
+    return rules
+
+
+def _alert_names() -> set[str]:
+    return {rule["alert"] for rule in _rules() if "alert" in rule}
+
+
+def _unit_tests() -> list[dict[str, Any]]:
+    tests = []
+    for path in TEST_FILES:
+        tests.extend(yaml.safe_load(path.read_text(encoding="utf-8"))["tests"])
+    return tests
+
+
+def test_generated_rule_files_are_up_to_date():
+    result = _run([sys.executable, str(RULES / "generate.py"), "--check"])
+    assert result.returncode == 0, result.stderr
+
+
+def test_slo_burn_factors_follow_from_the_budget_share_each_window_may_consume():
+    spec = importlib.util.spec_from_file_location("rules_generate", RULES / "generate.py")
+    assert spec is not None and spec.loader is not None
+    generate = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = generate  # dataclasses look their module up while building
+    spec.loader.exec_module(generate)
+    for row in generate.SLO_BURN_WINDOWS:
+        hours = generate.SLO_WINDOW_DAYS * 24
+        assert row.factor == pytest.approx(row.budget_consumed * hours / row.long_hours), row
+
+
+def test_promtool_accepts_every_rule_file():
+    promtool = require_binary("promtool")
+    assert RULE_FILES, "no rule files generated"
+    result = _run([promtool, "check", "rules", *map(str, RULE_FILES)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_accepts_the_prometheus_config_and_it_loads_every_rule_file():
+    promtool = require_binary("promtool")
+    result = _run([promtool, "check", "config", str(PROMETHEUS_CONFIG)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(RULE_FILES)} rule files found" in result.stdout
+
+
+def test_prometheus_config_scrapes_the_exporter_on_its_default_port():
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text(encoding="utf-8"))
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "budget-exporter"]
+    assert job["static_configs"][0]["targets"] == ["budget-exporter:10098"]
+
+
+@pytest.mark.parametrize("test_file", TEST_FILES, ids=lambda path: path.name)
+def test_promtool_unit_tests_pass(test_file: Path):
+    promtool = require_binary("promtool")
+    result = _run([promtool, "test", "rules", str(test_file)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_alert_has_a_firing_case_and_a_quiet_case():
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for test in _unit_tests():
+        for case in test.get("alert_rule_test", []):
+            (firing if case.get("exp_alerts") else quiet).add(case["alertname"])
+    alerts = _alert_names()
+    assert alerts - firing == set(), "alerts without a test that fires them"
+    assert alerts - quiet == set(), "alerts without a test that keeps them quiet"
+
+
+def test_firing_cases_check_severity_kind_and_the_annotations():
+    for test in _unit_tests():
+        for case in test.get("alert_rule_test", []):
+            for alert in case.get("exp_alerts") or []:
+                labels, annotations = alert["exp_labels"], alert.get("exp_annotations", {})
+                assert {"severity", "kind"} <= labels.keys(), (test["name"], labels)
+                assert annotations.keys() >= REQUIRED_ANNOTATIONS, (test["name"], annotations)
+
+
+def test_every_recording_rule_is_tested_with_promql_expr_test():
+    tested = " ".join(
+        case["expr"] for test in _unit_tests() for case in test.get("promql_expr_test", [])
+    )
+    records = {rule["record"] for rule in _rules() if "record" in rule}
+    assert {record for record in records if record not in tested} == set()
+
+
+def test_recording_rules_follow_level_metric_operation():
+    records = [rule["record"] for rule in _rules() if "record" in rule]
+    assert [record for record in records if not RECORD_NAME.match(record)] == []
+
+
+def test_alert_rules_carry_kind_severity_links_and_numbers():
+    for rule in (rule for rule in _rules() if "alert" in rule):
+        labels, annotations = rule["labels"], rule["annotations"]
+        assert labels["kind"] in {"money", "error_budget", "exporter"}, rule["alert"]
+        # BudgetThresholdReached takes severity from the threshold series it compares with.
+        assert "severity" in labels or "severity" in rule["expr"], rule["alert"]
+        assert annotations.keys() >= REQUIRED_ANNOTATIONS, rule["alert"]
+        if labels["kind"] in {"money", "error_budget"}:
+            assert annotations.keys() >= MONEY_NUMBERS, rule["alert"]
+        assert rule["for"], rule["alert"]
+
+
+def test_every_runbook_link_points_at_a_section_of_docs_runbooks():
+    headings = {
+        re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in RUNBOOKS.read_text(encoding="utf-8").splitlines()
+        if line.startswith("## ")
+    }
+    for rule in (rule for rule in _rules() if "alert" in rule):
+        url = rule["annotations"]["runbook_url"]
+        assert url.split("#")[0].endswith("docs/runbooks.md"), url
+        assert url.split("#")[1] in headings, rule["alert"]
+
+
+def test_amtool_accepts_the_alertmanager_config():
+    amtool = require_binary("amtool")
+    result = _run([amtool, "check-config", str(ALERTMANAGER_CONFIG)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "6 inhibit rules" in result.stdout
+
+
+def test_alertmanager_config_commits_no_secret():
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text(encoding="utf-8"))
+    text = yaml.safe_dump(config)
+    for key in ("api_url:", "routing_key:", "service_key:", "auth_password:", "credentials:"):
+        assert f" {key}" not in text and f"\n{key}" not in text, key
+    assert "slack_api_url_file" in config["global"]
+    assert "smtp_auth_password_file" in config["global"]
+
+
+ROUTES = [
+    # (case, expected receivers, labels)
+    (
+        "a budget over its limit pages, mails and posts",
+        "automation-webhook,budget-critical",
+        "alertname=BudgetThresholdReached kind=money severity=critical budget=ml-platform",
+    ),
+    (
+        "a budget past its warning threshold mails and posts",
+        "automation-webhook,budget-warning",
+        "alertname=BudgetThresholdReached kind=money severity=warning budget=ml-platform",
+    ),
+    (
+        "a budget past its notice threshold only posts",
+        "automation-webhook,budget-notice",
+        "alertname=BudgetThresholdReached kind=money severity=notice budget=ml-platform",
+    ),
+    (
+        "a money severity the routes do not know is posted like a notice",
+        "automation-webhook,budget-notice",
+        "alertname=BudgetThresholdReached kind=money severity=info budget=ml-platform",
+    ),
+    (
+        "a forecast overrun mails and posts",
+        "automation-webhook,budget-warning",
+        "alertname=BudgetForecastOverrun kind=money severity=warning budget=web",
+    ),
+    (
+        "a fast money burn mails and posts",
+        "automation-webhook,budget-warning",
+        "alertname=BudgetBurnRateHigh kind=money severity=warning budget=web long=7d short=1d",
+    ),
+    (
+        "a cost anomaly only posts",
+        "automation-webhook,budget-notice",
+        "alertname=BudgetCostAnomaly kind=money severity=notice budget=web",
+    ),
+    (
+        "a fast error budget burn pages",
+        "automation-webhook,slo-page",
+        "alertname=SLOErrorBudgetBurn kind=error_budget severity=critical slo=api long=1h short=5m",
+    ),
+    (
+        "a slow error budget burn opens a ticket",
+        "automation-webhook,slo-ticket",
+        "alertname=SLOErrorBudgetBurn kind=error_budget severity=warning slo=api long=3d short=6h",
+    ),
+    (
+        "an exhausted error budget opens a ticket",
+        "automation-webhook,slo-ticket",
+        "alertname=SLOErrorBudgetExhausted kind=error_budget severity=warning slo=api",
+    ),
+    (
+        "an exporter down goes to its operators",
+        "automation-webhook,exporter-ops",
+        "alertname=BudgetExporterDown kind=exporter severity=warning job=budget-exporter",
+    ),
+    (
+        "a failing provider goes to the exporter's operators",
+        "automation-webhook,exporter-ops",
+        "alertname=BudgetExporterProviderFailing kind=exporter severity=warning provider=aws",
+    ),
+    (
+        "an alert of no known kind still reaches someone",
+        "automation-webhook,budget-notice",
+        "alertname=Other severity=critical",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "receivers", "labels"), ROUTES, ids=[r[0] for r in ROUTES])
+def test_amtool_routes_each_kind_of_alert(case: str, receivers: str, labels: str):
+    amtool = require_binary("amtool")
+    result = _run(
+        [
+            amtool,
+            "config",
+            "routes",
+            "test",
+            f"--config.file={ALERTMANAGER_CONFIG}",
+            f"--verify.receivers={receivers}",
+            *labels.split(),
+        ]
+    )
+    assert result.returncode == 0, f"{case}: got {result.stdout.strip()}"
+
+
+TEMPLATE_DATA = ROOT / "tests" / "fixtures" / "alerting" / "template-data.json"
+RENDERED = [
+    # (template, lines the rendering of a critical threshold alert must contain)
+    (
+        "budget.slack.title",
+        ["[FIRING:1] BudgetThresholdReached (critical) budget ml-platform"],
+    ),
+    (
+        "budget.slack.text",
+        [
+            "• *Threshold:* 100% of the limit",
+            "• *Spent:* 2430.00 USD of 2400.00 USD (101.2%)",
+            "• *Remaining:* -30.00 USD",
+            "• *Burn rate:* 1.20x over the period, 3.50x over 1d, 1.60x over 7d",
+            "• *Forecast:* 2900.00 USD expected by period end (80%: 2700.00 to 3100.00), "
+            "overrun probability 97%",
+            "• *Exhaustion:* limit already reached",
+            "• *Scope:* cost_center=cc-240 team=ml",
+            "• *Action:* <https://grafana.example.com/d/budget-detail/budget-detail?"
+            "var-budget=ml-platform|open the dashboard> · <https://github.com/budget-exporter/"
+            "budget-exporter/blob/main/docs/runbooks.md#budgetthresholdreached|runbook>",
+        ],
+    ),
+    ("budget.email.subject", ["[FIRING] BudgetThresholdReached (critical): budget ml-platform"]),
+    (
+        "budget.email.text",
+        [
+            "Spent: 2430.00 USD of 2400.00 USD (101.2%)",
+            "Exhaustion: limit already reached",
+            "Dashboard: https://grafana.example.com/d/budget-detail/budget-detail?"
+            "var-budget=ml-platform",
+        ],
+    ),
+    (
+        "budget.pagerduty.summary",
+        [
+            "BudgetThresholdReached (critical) budget ml-platform: A budget's spend reached one "
+            "of its thresholds. Spent 2430.00 USD of 2400.00 USD (101.2%). Burn rate 1.20x over "
+            "the period, 3.50x over 1d, 1.60x over 7d. Exhaustion: limit already reached."
+        ],
+    ),
+    ("budget.pagerduty.severity", ["critical"]),
+]
+
+
+@pytest.mark.parametrize(("template", "lines"), RENDERED, ids=[r[0] for r in RENDERED])
+def test_notification_templates_render_the_numbers(template: str, lines: list[str]):
+    amtool = require_binary("amtool")
+    result = _run(
+        [
+            amtool,
+            "template",
+            "render",
+            f"--template.glob={ROOT / 'alertmanager' / 'templates' / '*.tmpl'}",
+            f"--template.data={TEMPLATE_DATA}",
+            f'--template.text={{{{ template "{template}" . }}}}',
+        ]
+    )
+    assert result.returncode == 0, result.stderr
+    rendered = result.stdout.splitlines()
+    for line in lines:
+        assert any(row.strip() == line for row in rendered), (line, result.stdout)
