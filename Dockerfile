@@ -5,9 +5,10 @@
 
 FROM python:3.12.8-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY exporter ./exporter
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# Dependencies at the versions in constraints.txt (tested, and audited by scripts/audit).
+RUN pip wheel --no-cache-dir --constraint constraints.txt --wheel-dir /wheels .
 
 FROM python:3.12.8-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,7 +16,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --system --uid 10098 --user-group --create-home \
         --home-dir /var/lib/budget-exporter budget-exporter
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index /wheels/*.whl && rm -rf /wheels
 COPY exporter/budget_exporter/demo/demo.yml /etc/budget-exporter/config.yml
 
 USER budget-exporter

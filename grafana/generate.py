@@ -904,6 +904,131 @@ def budget_detail() -> Any:
             no_value="No children",
         )
     )
+    return plan_and_insights(d)
+
+
+def recommendations_table() -> Any:
+    """The standing recommendations of the budget, one row each."""
+    panel = (
+        table.Panel()
+        .title("Recommendations")
+        .description(
+            "What to act on first: reduce_pace when the period's pace is above the ideal daily "
+            "rate by the configured factor (value: pace over ideal); review_resource or "
+            "review_owner when one service or owner is above its configured share of the "
+            "spend (value: its share). Empty when nothing stands out."
+        )
+        .span(12)
+        .height(8)
+        .unit("none")
+        .no_value("No recommendation")
+        .with_transformation(
+            dm.DataTransformerConfig(
+                id_val="organize",
+                options={
+                    "excludeByName": {
+                        "Time": True,
+                        "__name__": True,
+                        "job": True,
+                        "instance": True,
+                    },
+                    "renameByName": {"Value": "Measured"},
+                },
+            )
+        )
+    )
+    return with_queries(
+        panel, [q(f"budget_recommendation{{{B}}}", instant=True, table_format=True)]
+    )
+
+
+def plan_and_insights(d: Any) -> Any:
+    """Row of the amount in force, the variance against plan, and the daily pattern."""
+    d = d.with_row(db.Row("Plan and insights"))
+    d = d.with_panel(
+        stat_panel(
+            "Amount in force",
+            "This period's own amount (fixed, planned or derived from earlier periods) and the "
+            "unused money rolled over from the previous period; the limit is their sum.",
+            [
+                q(f"budget_base_amount{{{B}}}", "own amount", instant=True),
+                q(f"budget_rollover_amount{{{B}}}", "rolled over", instant=True),
+            ],
+            money(),
+            w=6,
+            h=5,
+        )
+    )
+    d = d.with_panel(
+        stat_panel(
+            "Amount source",
+            "Where this period's amount comes from, and how many earlier periods an "
+            "auto-adjusting amount was derived from (0 for other sources).",
+            [
+                q(f"budget_amount_source{{{B}}} == 1", "{{source}}", instant=True),
+                q(f"budget_amount_source_periods{{{B}}}", "periods read", instant=True),
+            ],
+            "none",
+            w=6,
+            h=5,
+        )
+    )
+    d = d.with_panel(
+        stat_panel(
+            "Variance against plan",
+            "Spend so far against the spend expected for the elapsed share of the period "
+            "(limit spread evenly): above the configured over threshold the budget is ahead "
+            "of plan.",
+            [q(f"budget_spend_variance_ratio{{{B}}}", "variance", instant=True)],
+            "percentunit",
+            w=4,
+            h=5,
+            thresholds=steps((None, GREEN), (0.05, ORANGE), (0.15, RED)),
+        )
+    )
+    d = d.with_panel(
+        stat_panel(
+            "Expected and ideal spend",
+            "Spend expected by now if the limit were spent evenly, how far spend is ahead of "
+            "it (negative: behind), and the spend per day that ends the period exactly at the "
+            "limit from here.",
+            [
+                q(f"budget_expected_spend{{{B}}}", "expected by now", instant=True),
+                q(f"budget_spend_variance{{{B}}}", "ahead of plan", instant=True),
+                q(f"budget_ideal_daily_spend{{{B}}}", "ideal per day from now", instant=True),
+            ],
+            money(),
+            w=8,
+            h=5,
+        )
+    )
+    d = d.with_panel(recommendations_table())
+    d = d.with_panel(
+        bar_panel(
+            "Burn rate by weekday",
+            "Mean spend of each weekday over recent weeks divided by the ideal daily spend of "
+            "the limit: the days that spend too fast.",
+            [q(f"budget_weekday_burn_rate{{{B}}}", "{{weekday}}", instant=True)],
+            "none",
+            w=6,
+            h=8,
+            thresholds=steps((None, GREEN), (1.0, RED)),
+        )
+    )
+    d = d.with_panel(
+        stat_panel(
+            "Trend of daily spend",
+            "Change of daily spend per day over recent weeks (least-squares slope), and the "
+            "probability of such a slope without a trend: below 0.05 it is significant.",
+            [
+                q(f"budget_daily_spend_trend{{{B}}}", "change per day", instant=True),
+                q(f"budget_daily_spend_trend_p_value{{{B}}}", "p-value", instant=True),
+            ],
+            money(),
+            w=6,
+            h=8,
+        ).override_by_name("p-value", [dm.DynamicConfigValue(id_val="unit", value="none")])
+    )
     return d
 
 

@@ -27,8 +27,10 @@ HEADER = (
 
 # Links: runbooks are sections of docs/runbooks.md (anchor = alert name in lower case); each
 # alert also links the Grafana dashboard that shows its budget, SLO or provider.
+# Defaults fit the shipped stack (Grafana of docker-compose.yml); for your own, generate a copy
+# with --grafana-url and --runbook-url (see docs/alerting.md).
 RUNBOOK_BASE = "https://github.com/budget-exporter/budget-exporter/blob/main/docs/runbooks.md"
-GRAFANA_BASE = "https://grafana.example.com"
+GRAFANA_BASE = "http://localhost:3000"
 DASHBOARDS = {
     "money": "/d/budget-detail/budget-detail?var-budget={{ $labels.budget }}",
     "error_budget": "/d/budget-error-budgets/error-budgets?var-slo={{ $labels.slo }}",
@@ -499,9 +501,9 @@ money_alerts: Group = (
             ),
         ),
         (
-            f"A day's spend far from what that weekday usually costs (score above {ANOMALY_SCORE}"
-            ": robust standard deviations of the residual). Per budget, and per top value of a "
-            "breakdown dimension.",
+            f"The newest day's spend is far from what that weekday usually costs (score above "
+            f"{ANOMALY_SCORE} robust standard deviations). Per budget, and per dimension value "
+            "where the exporter scores one.",
             alert(
                 "BudgetCostAnomaly",
                 f"max without(method) (budget_cost_anomaly_score) > {ANOMALY_SCORE}",
@@ -566,9 +568,9 @@ slo_alerts: Group = (
                 "  min without(method) (slo_error_budget_projected_exhaustion_timestamp_seconds)"
                 " - time()\n"
                 ")\n"
-                "  < on(slo) group_left()\n"
+                "  < on(slo, job, instance) group_left()\n"
                 "(slo_error_budget_seconds / (1 - slo_objective_ratio))\n"
-                "and on(slo)\n"
+                "and on(slo, job, instance)\n"
                 "slo_error_budget_remaining_ratio > 0",
                 "1h",
                 {"kind": "error_budget", "severity": "warning"},
@@ -662,8 +664,52 @@ exporter_alerts: Group = (
     ],
 )
 
+insight_alerts: Group = (
+    "budget.insights",
+    "Planning insights: spend ahead of the plan for the elapsed share of the period, and "
+    "recommendations drawn from the cost breakdown. Thresholds live in the exporter config "
+    "(insights).",
+    [
+        (
+            "Spend is past the variance threshold `over` for the elapsed share of the period; "
+            "held 6h so a single lumpy day does not page.",
+            alert(
+                "BudgetSpendAheadOfPlan",
+                'max without(category) (budget_variance_category{category="over"}) == 1',
+                "6h",
+                {"kind": "money", "severity": "warning"},
+                "A budget's spend is well ahead of plan for this point of the period.",
+                "Budget {{ $labels.budget }} has spent "
+                + first_value("budget_spend_variance_ratio{budget=%q}", B, PCT)
+                + " more than the "
+                + money_amount("budget_expected_spend")
+                + " expected by now if its limit were spent evenly. "
+                + MONEY_SENTENCE,
+                MONEY_FACTS,
+                {"variance": first_value("budget_spend_variance_ratio{budget=%q}", B, PCT)},
+            ),
+        ),
+        (
+            "A recommendation has stood for a day: pace above the ideal daily rate by the "
+            "configured factor, or one resource or owner above its configured share.",
+            alert(
+                "BudgetRecommendation",
+                "budget_recommendation",
+                "1d",
+                {"kind": "money", "severity": "notice"},
+                "A budget has a standing recommendation.",
+                "Budget {{ $labels.budget }}: {{ $labels.recommendation }}"
+                '{{ if $labels.dimension }} for {{ $labels.dimension }}="{{ $labels.value }}"'
+                '{{ end }} (measured {{ printf "%.2f" $value }}). ' + MONEY_SENTENCE,
+                MONEY_FACTS,
+            ),
+        ),
+    ],
+)
+
 FILES = {
     "budget-recording.rules.yml": [money_recording],
+    "budget-insights.rules.yml": [insight_alerts],
     "budget-alerts.rules.yml": [money_alerts],
     "slo-recording.rules.yml": [slo_recording],
     "slo-alerts.rules.yml": [slo_alerts],
@@ -716,12 +762,19 @@ def main(argv: list[str] | None = None) -> int:
     """Write the files, or with --check report the stale ones."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a file is out of date")
+    parser.add_argument("--grafana-url", help=f"Grafana base URL (default {GRAFANA_BASE})")
+    parser.add_argument("--runbook-url", help=f"runbooks page URL (default {RUNBOOK_BASE})")
+    parser.add_argument("--out", type=Path, default=OUT, help="folder for the rule files")
     args = parser.parse_args(argv)
+    links = {GRAFANA_BASE: args.grafana_url, RUNBOOK_BASE: args.runbook_url}
     stale = []
-    OUT.mkdir(exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     for file_name, groups in FILES.items():
-        path = OUT / file_name
+        path = args.out / file_name
         text = render(groups)
+        for default, wanted in links.items():
+            if wanted:
+                text = text.replace(default, wanted.rstrip("/"))
         if args.check:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(path.name)

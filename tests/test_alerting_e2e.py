@@ -17,6 +17,7 @@ import socketserver
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -116,7 +117,7 @@ class _HttpCapture(BaseHTTPRequestHandler):
         pass
 
 
-class _SmtpSession(socketserver.StreamRequestHandler):
+class _SmtpHandler(socketserver.StreamRequestHandler):
     """Just enough SMTP for Alertmanager's client: EHLO, MAIL, RCPT, DATA, QUIT."""
 
     capture: Capture
@@ -169,9 +170,9 @@ def capture_servers() -> Iterator[tuple[int, int, dict[str, Capture]]]:
     }
     handler = type("Handler", (_HttpCapture,), {"captures": captures})
     http = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    session = type("Session", (_SmtpSession,), {"capture": captures["smtp"]})
+    handler_class = type("Smtp", (_SmtpHandler,), {"capture": captures["smtp"]})
     socketserver.ThreadingTCPServer.allow_reuse_address = True
-    smtp = socketserver.ThreadingTCPServer(("127.0.0.1", 0), session)
+    smtp = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler_class)
     smtp.daemon_threads = True
     threads = [
         threading.Thread(target=server.serve_forever, daemon=True) for server in (http, smtp)
@@ -308,6 +309,25 @@ def running(command: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
                 process.wait()
 
 
+@contextmanager
+def running_alertmanager(
+    binary: str, folder: Path, http_port: int, smtp_port: int
+) -> Iterator[str]:
+    """Alertmanager with the derived config on a free port; yields its HOST:PORT, once ready."""
+    port = free_port()
+    derive_alertmanager_config(folder / "am.yml", folder / "secrets", http_port, smtp_port)
+    command = [
+        binary,
+        f"--config.file={folder / 'am.yml'}",
+        f"--storage.path={folder / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    with running(command, folder / "alertmanager.log"):
+        wait_for_http(f"http://127.0.0.1:{port}/-/ready")
+        yield f"127.0.0.1:{port}"
+
+
 # ----------------------------------------------------------------------------- message helpers
 
 
@@ -360,21 +380,9 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
         slack, webhook = captures["/slack"], captures["/webhook"]
         pagerduty, smtp = captures["/v2/enqueue"], captures["smtp"]
 
-        am_port = free_port()
-        derive_alertmanager_config(tmp_path / "am.yml", tmp_path / "secrets", http_port, smtp_port)
-        stack.enter_context(
-            running(
-                [
-                    alertmanager,
-                    f"--config.file={tmp_path / 'am.yml'}",
-                    f"--storage.path={tmp_path / 'am-data'}",
-                    f"--web.listen-address=127.0.0.1:{am_port}",
-                    "--cluster.listen-address=",
-                ],
-                tmp_path / "alertmanager.log",
-            )
+        am_address = stack.enter_context(
+            running_alertmanager(alertmanager, tmp_path, http_port, smtp_port)
         )
-        wait_for_http(f"http://127.0.0.1:{am_port}/-/ready")
 
         exporter_stack = stack.enter_context(ExitStack())
         exporter_url = exporter_stack.enter_context(
@@ -388,7 +396,7 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
             tmp_path / "prometheus.yml",
             rules,
             exporter_url.removeprefix("http://"),
-            f"127.0.0.1:{am_port}",
+            am_address,
         )
         stack.enter_context(
             running(
@@ -417,7 +425,7 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
         assert "*Exhaustion:* limit already reached" in text
         assert "*Scope:* cost_center=cc-240 team=ml" in text
         assert (
-            "<https://grafana.example.com/d/budget-detail/budget-detail?var-budget=ml-platform"
+            "<http://localhost:3000/d/budget-detail/budget-detail?var-budget=ml-platform"
             "|open the dashboard>" in text
         )
         assert "runbooks.md#budgetthresholdreached|runbook>" in text
@@ -449,7 +457,10 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
         body = plain_body(mail["message"])
         assert "Spent: 1200.00 USD of 1000.00 USD (120%)" in body
         assert "Remaining: -200.00 USD" in body
-        assert "Dashboard: https://grafana.example.com/d/budget-detail/" in body
+        assert "Dashboard: http://localhost:3000/d/budget-detail/" in body
+        html = mail["message"].get_body(preferencelist=("html",))
+        assert html is not None, "the email has no HTML part"
+        assert "<td>1200.00 USD of 1000.00 USD (120%)</td>" in html.get_content()
         smtp.wait_for(lambda m: "(warning): budget web" in m["message"]["Subject"], "web's mail")
 
         # PagerDuty: the critical only, as an Events v2 trigger.
@@ -538,3 +549,88 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
         assert len([e for e in pagerduty.items if e["body"]["event_action"] == "trigger"]) == 1
         subjects = {m["message"]["Subject"] for m in smtp.items}
         assert not [s for s in subjects if "budget data" in s], subjects
+
+
+def _alert(name: str, kind: str, severity: str, **labels: str) -> dict[str, Any]:
+    """An alert as the rules would send it, with the annotations the templates read."""
+    return {
+        "labels": {"alertname": name, "kind": kind, "severity": severity, **labels},
+        "annotations": {
+            "summary": f"{name} summary",
+            "description": f"{name} description",
+            "runbook_url": f"https://example.com/runbooks.md#{name.lower()}",
+            "dashboard_url": "http://localhost:3000/d/x",
+        },
+    }
+
+
+def _post_alerts(address: str, alerts: list[dict[str, Any]]) -> None:
+    request = urllib.request.Request(
+        f"http://{address}/api/v2/alerts",
+        data=json.dumps(alerts).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+
+
+def identity(alert: dict[str, Any]) -> tuple[str, ...]:
+    """Alert name, severity and what it is about: enough to tell the test's alerts apart."""
+    labels = alert["labels"]
+    keys = ("alertname", "severity", "budget", "slo", "provider", "instance")
+    return tuple(labels.get(key, "") for key in keys)
+
+
+def _carries(wanted: tuple[str, ...]) -> Callable[[dict[str, Any]], bool]:
+    """A webhook notification that carries the alert identified by ``wanted``."""
+    return lambda item: any(identity(got) == wanted for got in item["body"]["alerts"])
+
+
+def test_inhibition_rules_silence_what_they_should_and_nothing_else(tmp_path: Path):
+    alertmanager = require_binary("prometheus-alertmanager")
+    exporter_a = {"job": "budget-exporter", "instance": "exporter-a:10098"}
+    exporter_b = {"job": "budget-exporter", "instance": "exporter-b:10098"}
+    sources = [
+        _alert("BudgetExporterDown", "exporter", "warning", **exporter_a),
+        _alert("BudgetThresholdReached", "money", "critical", budget="b1", **exporter_b),
+        _alert("SLOErrorBudgetBurn", "error_budget", "critical", slo="s1", long="1h", short="5m"),
+        _alert("BudgetExporterProviderFailing", "exporter", "warning", provider="p1", **exporter_b),
+    ]
+    silenced = [
+        # Computed from the data of an exporter that is down, even a critical one.
+        _alert("BudgetThresholdReached", "money", "critical", budget="b0", **exporter_a),
+        _alert("BudgetExporterBadRows", "exporter", "notice", provider="p0", **exporter_a),
+        # Confirmed by b1's spend reaching its limit.
+        _alert("BudgetForecastOverrun", "money", "warning", budget="b1", **exporter_b),
+        _alert("BudgetExhaustionProjected", "money", "warning", budget="b1", **exporter_b),
+        # A ticket under the page of the same SLO.
+        _alert("SLOErrorBudgetBurn", "error_budget", "warning", slo="s1", long="1d", short="2h"),
+        # Explained by its failing provider.
+        _alert("BudgetExporterDataStale", "exporter", "warning", provider="p1", **exporter_b),
+    ]
+    delivered = [
+        _alert("BudgetForecastOverrun", "money", "warning", budget="b2", **exporter_b),
+        _alert("SLOErrorBudgetBurn", "error_budget", "warning", slo="s2", long="1d", short="2h"),
+        _alert("BudgetExporterDataStale", "exporter", "warning", provider="p2", **exporter_b),
+        # No budget label on either side: the budget inhibitions must not match on "" == "".
+        _alert("SLOErrorBudgetExhausted", "error_budget", "warning", slo="s3"),
+    ]
+
+    with ExitStack() as stack:
+        http_port, smtp_port, captures = stack.enter_context(capture_servers())
+        webhook = captures["/webhook"]
+        address = stack.enter_context(
+            running_alertmanager(alertmanager, tmp_path, http_port, smtp_port)
+        )
+        _post_alerts(address, sources + silenced + delivered)
+        for alert in sources + delivered:
+            webhook.wait_for(_carries(identity(alert)), f"{identity(alert)}")
+        # Every group of the first batch has been flushed once a later alert got through.
+        sentinel = _alert("BudgetCostAnomaly", "money", "notice", budget="sentinel")
+        _post_alerts(address, [sentinel])
+        webhook.wait_for(
+            lambda item: item["body"]["commonLabels"].get("budget") == "sentinel", "the sentinel"
+        )
+        received = {identity(got) for item in webhook.items for got in item["body"]["alerts"]}
+        assert received & {identity(alert) for alert in silenced} == set()

@@ -40,7 +40,7 @@ def problems_of(name: str) -> list[ConfigProblem]:
             "bad_period.yml",
             "budgets[0].period",
             7,
-            "'daily', 'weekly', 'monthly', 'quarterly' or 'yearly'",
+            "Input should be 'daily', 'weekly', 'monthly', 'quarterly', 'yearly'",
         ),
         ("bad_duration.yml", "refresh_interval", 2, "invalid duration '1 hour'"),
         ("invalid_timezone.yml", "timezone", 2, "unknown time zone 'Europe/Pariss'"),
@@ -80,6 +80,8 @@ def problems_of(name: str) -> list[ConfigProblem]:
         ),
         ("invalid_yaml.yml", "", 7, "invalid YAML"),
         ("not_a_mapping.yml", "", 1, "the config must be a mapping of keys"),
+        ("duplicate_key.yml", "budgets[0].amount", 8, "key given twice"),
+        ("provider_without_type.yml", "providers.billing.type", 3, "required key is missing"),
     ],
     ids=[
         "a misspelt key is an unknown key",
@@ -100,6 +102,8 @@ def problems_of(name: str) -> list[ConfigProblem]:
         "a missing environment variable is named",
         "broken YAML gives its line",
         "a list at the top level is refused",
+        "a key given twice is refused rather than the last one winning",
+        "a provider without a type misses a required key",
     ],
 )
 def test_each_config_error_names_file_key_path_and_line(monkeypatch, fixture, path, line, message):
@@ -112,10 +116,62 @@ def test_each_config_error_names_file_key_path_and_line(monkeypatch, fixture, pa
     assert str(problem) == f"{file}:{line}: {where}{problem.message}"
 
 
-def test_the_provider_type_error_lists_the_known_types():
-    (problem,) = problems_of("unknown_provider_type.yml")
+@pytest.mark.parametrize(
+    "fixture",
+    ["unknown_provider_type.yml", "provider_without_type.yml"],
+    ids=["a misspelt type lists the known types", "a missing type lists the known types"],
+)
+def test_the_provider_type_error_lists_the_known_types(fixture):
+    (problem,) = problems_of(fixture)
+    assert "known types: " in problem.message
     for known in ("csv", "demo", "focus"):
-        assert known in problem.message
+        assert known in problem.message.split("known types: ")[1].split(", ")
+
+
+@pytest.mark.parametrize(
+    ("parents", "expected"),
+    [
+        ({"a": "a"}, [("budgets[0].parent", "budget hierarchy has a cycle: a -> a")]),
+        (
+            {"a": "b", "b": "a", "c": "a"},
+            [("budgets[0].parent", "budget hierarchy has a cycle: a -> b -> a")],
+        ),
+        ({"a": None, "b": "a", "c": "b", "d": "c"}, []),
+    ],
+    ids=[
+        "a budget that is its own parent is a cycle",
+        "a two-budget cycle is reported once, not for the child hanging from it",
+        "a chain of four levels is fine",
+    ],
+)
+def test_the_hierarchy_is_checked_for_cycles(parents, expected):
+    lines = ["providers: {demo: {type: demo}}", "budgets:"]
+    for name, parent in parents.items():
+        extra = f", parent: {parent}" if parent else ""
+        lines.append(f"  - {{name: {name}, amount: 10, period: monthly{extra}}}")
+    text = "\n".join(lines) + "\n"
+    if not expected:
+        assert len(parse_config(text).budgets) == len(parents)
+        return
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert [(p.path, p.message) for p in caught.value.problems] == expected
+
+
+def test_a_key_overriding_a_yaml_merge_is_not_a_duplicate():
+    text = (
+        "providers: {demo: {type: demo}}\n"
+        "budgets:\n"
+        "  - &base {name: a, amount: 10, period: monthly}\n"
+        "  - <<: *base\n"
+        "    name: b\n"
+        "    amount: 20\n"
+    )
+    config = parse_config(text)
+    assert [(b.name, b.amount, b.period.value) for b in config.budgets] == [
+        ("a", 10.0, "monthly"),
+        ("b", 20.0, "monthly"),
+    ]
 
 
 def test_several_problems_are_reported_at_once():
@@ -330,3 +386,21 @@ def test_check_never_prints_a_secret(monkeypatch, tmp_path, capsys):
     captured = capsys.readouterr()
     assert SECRET not in captured.out + captured.err
     assert f"{config}:1: timezone: unknown time zone" in captured.err
+
+
+def test_check_warns_about_a_filter_key_that_names_no_column(tmp_path, capsys):
+    (tmp_path / "costs.csv").write_text("date,cost,team\n2024-09-01,1,web\n", encoding="utf-8")
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "providers:\n"
+        "  billing: {type: csv, paths: [costs.csv], dimensions: {tags.team: team}}\n"
+        "budgets:\n"
+        "  - {name: web, amount: 10, period: monthly, filter: {tags.teem: web}}\n",
+        encoding="utf-8",
+    )
+    assert main(["check", "--config.file", str(config), "--at", "2024-09-02"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert (
+        "warning: budget 'web': filter key 'tags.teem' is not a column of its data; "
+        "known: tags.team"
+    ) in out

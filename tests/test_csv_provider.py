@@ -10,10 +10,10 @@ import pytest
 
 from budget_exporter.budgets import BudgetSpec, CostIndex, evaluate_budget
 from budget_exporter.config import parse_config
+from budget_exporter.currency import to_reporting_currency
 from budget_exporter.errors import ProviderError
-from budget_exporter.evaluate import to_reporting_currency
 from budget_exporter.periods import PeriodKind
-from budget_exporter.providers.base import CostData, ProviderContext
+from budget_exporter.providers.base import CostData, ProviderContext, normalize
 from budget_exporter.providers.csvfile import CsvConfig, CsvProvider
 from budget_exporter.refresh import Refresher
 
@@ -87,6 +87,7 @@ def test_dimensions_come_from_the_column_mapping(tmp_path, dimensions, columns):
         ("Europe/Paris", "2024-10-27", utc(2024, 10, 26, 22), utc(2024, 10, 27, 23)),
         ("America/New_York", "2024-11-03", utc(2024, 11, 3, 4), utc(2024, 11, 4, 5)),
         ("Asia/Tokyo", "2024-09-01", utc(2024, 8, 31, 15), utc(2024, 9, 1, 15)),
+        ("America/Sao_Paulo", "2018-11-04", utc(2018, 11, 4, 3), utc(2018, 11, 5, 2)),
     ],
     ids=[
         "a UTC day is midnight to midnight UTC",
@@ -94,6 +95,7 @@ def test_dimensions_come_from_the_column_mapping(tmp_path, dimensions, columns):
         "the Paris day of the change to winter time covers 25 hours",
         "the New York day of the change to winter time covers 25 hours",
         "a Tokyo day starts at 15:00 UTC the day before",
+        "a day whose local midnight does not exist starts at 01:00",
     ],
 )
 def test_a_date_is_a_local_day_in_the_time_zone(tmp_path, zone, day, start, end):
@@ -216,11 +218,11 @@ def test_a_missing_column_names_the_file_and_what_it_has(tmp_path):
 
 CURRENCY_CONFIG = """
 currency: USD
-exchange_rates: {{EUR: 1.1, GBP: 1.25}}
+exchange_rates: {EUR: 1.1, GBP: 1.25}
 providers:
-  costs: {{type: csv, paths: [costs.csv], currency_column: currency}}
+  costs: {type: csv, paths: [costs.csv], currency_column: currency}
 budgets:
-  - {{name: all, amount: 1000, period: monthly, provider: costs}}
+  - {name: all, amount: 1000, period: monthly, provider: costs}
 """
 
 
@@ -232,7 +234,7 @@ def test_rows_in_other_currencies_are_converted_with_exchange_rates(tmp_path):
         "2024-11-02,50,USD",
         "2024-11-03,8,GBP",
     )
-    config = parse_config(CURRENCY_CONFIG.format(), str(tmp_path / "c.yml"), str(tmp_path))
+    config = parse_config(CURRENCY_CONFIG, str(tmp_path / "c.yml"), str(tmp_path))
     refresher = Refresher(config)
     refresher.refresh(NOW)
     assert refresher.health["costs"].up
@@ -244,7 +246,7 @@ def test_rows_in_other_currencies_are_converted_with_exchange_rates(tmp_path):
 
 def test_a_currency_without_a_rate_fails_the_refresh_naming_it(tmp_path):
     write(tmp_path / "costs.csv", "date,cost,currency", "2024-11-01,100,CHF", "2024-11-02,5,JPY")
-    config = parse_config(CURRENCY_CONFIG.format(), str(tmp_path / "c.yml"), str(tmp_path))
+    config = parse_config(CURRENCY_CONFIG, str(tmp_path / "c.yml"), str(tmp_path))
     refresher = Refresher(config)
     refresher.refresh(NOW)
     health = refresher.health["costs"]
@@ -270,8 +272,16 @@ def test_a_currency_without_a_rate_fails_the_refresh_naming_it(tmp_path):
     ],
 )
 def test_to_reporting_currency_multiplies_by_the_rate(currencies, expected):
-    frame = pd.DataFrame(
-        {"cost": [100.0, 10.0], "currency": pd.Categorical(currencies)},
+    frame = normalize(
+        pd.DataFrame(
+            {
+                "start": [utc(2024, 11, 1), utc(2024, 11, 2)],
+                "end": [utc(2024, 11, 2), utc(2024, 11, 3)],
+                "cost": [100.0, 10.0],
+                "currency": currencies,
+                "charge_category": "usage",
+            }
+        )
     )
     converted = to_reporting_currency(frame, "USD", {"EUR": 1.1}, "costs")
     assert list(converted["cost"]) == pytest.approx(expected)

@@ -104,8 +104,8 @@ DATES = [
 
 @pytest.fixture(scope="module")
 def demo_config():
-    # The bundled demo config with 120 days of history instead of 400: enough for every
-    # budget and forecast, and each refresh stays quick.
+    """The bundled demo config with 120 days of history instead of 400, to stay quick."""
+    # 120 days still feed every budget and forecast the story depends on.
     text = demo_config_path().read_text(encoding="utf-8")
     assert "seed: 7," in text
     return parse_config(text.replace("seed: 7,", "seed: 7, history_days: 120,"), "demo.yml")

@@ -1,12 +1,15 @@
 """Forecasts on daily series whose future is known: flat, linear, weekly, short, gappy."""
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import pytest
 from prometheus_client.registry import CollectorRegistry
+from scipy import stats
 
 from budget_exporter.anomaly import weekday_anomaly_score
 from budget_exporter.budgets import (
@@ -18,10 +21,12 @@ from budget_exporter.budgets import (
     spend_between,
 )
 from budget_exporter.collector import SnapshotCollector
-from budget_exporter.forecast import ETS, RUN_RATE, fit_daily_model, forecast_period
+from budget_exporter.config import load_config
+from budget_exporter.forecast import ETS, PROBS, RUN_RATE, fit_daily_model, forecast_period
 from budget_exporter.forecast_cache import ForecastCache
 from budget_exporter.periods import PeriodKind, period_containing
 from budget_exporter.providers.base import normalize
+from budget_exporter.refresh import Refresher
 from budget_exporter.snapshot import BudgetEntry, Snapshot
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -74,6 +79,15 @@ def test_a_flat_series_crosses_its_limit_when_the_room_is_spent():
     assert forecast.overrun_probability == 1.0
 
 
+def test_a_budget_already_over_its_limit_overruns_for_sure():
+    values = weekly(120, noise=10.0)
+    model = fit_daily_model(values, ORIGIN, PeriodKind.MONTHLY)
+    assert model is not None
+    forecast = forecast_period(model, 1100.0, 1000.0, at(), MARCH.end, UTC_ZONE)
+    assert forecast.overrun_probability == 1.0
+    assert forecast.exhaustion is None  # when it happened is the cost data's to say
+
+
 def test_a_partly_done_day_only_adds_its_remaining_share():
     model = fit_daily_model(series([48.0] * 60), ORIGIN, PeriodKind.MONTHLY)
     assert model is not None
@@ -115,6 +129,29 @@ def test_the_backtest_measures_error_and_coverage_of_a_noisy_series():
     assert 0.8 <= model.coverage["0.95"] <= 1.0
 
 
+def test_the_spread_of_the_period_total_matches_simulated_paths_of_the_model():
+    model = fit_daily_model(weekly(200, noise=10.0), ORIGIN, PeriodKind.MONTHLY)
+    assert model is not None
+    alpha, beta, gamma, phi = model.params
+    # Simulate the fitted state-space model: each day's shock moves level, trend and season.
+    rng = np.random.default_rng(7)
+    paths, days = 20000, DAYS_LEFT
+    shocks = rng.normal(0.0, model.sigma, (paths, days))
+    level = np.zeros(paths)
+    trend = np.zeros(paths)
+    season = np.zeros((paths, 7))
+    total = np.zeros(paths)
+    for day in range(days):
+        total += level + phi * trend + season[:, day % 7] + shocks[:, day]
+        level = level + phi * trend + alpha * shocks[:, day]
+        trend = phi * trend + beta * shocks[:, day]
+        season[:, day % 7] += gamma * shocks[:, day]
+    normal = dataclasses.replace(model, quantiles=stats.norm.ppf(PROBS))
+    forecast = forecast_period(normal, 0.0, 1e9, at(), MARCH.end, UTC_ZONE)
+    spread = (forecast.bounds["upper_95"] - forecast.bounds["lower_95"]) / (2 * 1.959964)
+    assert spread == pytest.approx(total.std(), rel=0.03)
+
+
 def test_overrun_probability_falls_as_the_limit_rises():
     model = fit_daily_model(weekly(200, noise=10.0), ORIGIN, PeriodKind.MONTHLY)
     assert model is not None
@@ -142,8 +179,18 @@ def test_short_history_falls_back_to_the_run_rate_with_wide_intervals():
     assert mine.backtest_mape is None and mine.coverage == {}
 
 
-def test_no_history_gives_no_model():
+@pytest.mark.parametrize("days", [14, 15, 16, 18], ids=lambda days: f"{days} days of history")
+def test_a_history_too_short_for_the_seasonal_start_falls_back_instead_of_failing(days):
+    model = fit_daily_model(weekly(days, noise=5.0), ORIGIN, PeriodKind.MONTHLY)
+    assert model is not None
+    forecast = forecast_period(model, 0.0, 1e9, at(), MARCH.end, UTC_ZONE)
+    assert np.isfinite([forecast.mean, *forecast.bounds.values()]).all()
+
+
+def test_no_history_before_the_origin_gives_no_model():
     assert fit_daily_model(series([]), ORIGIN, PeriodKind.MONTHLY) is None
+    later = series([10.0] * 5, origin=ORIGIN + timedelta(days=10))
+    assert fit_daily_model(later, ORIGIN, PeriodKind.MONTHLY) is None
 
 
 def test_zero_and_negative_days_stay_finite_and_never_forecast_negative_spend():
@@ -269,6 +316,25 @@ def test_a_cache_out_of_fits_serves_the_older_model_shifted():
     assert forecast.mean == pytest.approx(later.spend + 50.0 * (DAYS_LEFT - 2 - 9 / 24))
 
 
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2026, 3, 2, 9, tzinfo=UTC), 50.0 * 31),  # whole March at the old level
+        (datetime(2026, 4, 10, 9, tzinfo=UTC), None),  # data over a month old: no forecast
+    ],
+)
+def test_days_after_the_newest_cost_data_are_unknown_not_zero(now, expected):
+    spec = BudgetSpec(name="team-a", amount=2000.0, period=PeriodKind.MONTHLY)
+    index = CostIndex(rows(datetime(2025, 11, 1, tzinfo=UTC), 118, 50.0))  # to February 26
+    data_end = datetime(2026, 2, 27, tzinfo=UTC)
+    status = evaluate_budget(spec, index, now, UTC_ZONE, data_end)
+    forecast = ForecastCache().forecast(spec, index, status, UTC_ZONE, data_end)
+    if expected is None:
+        assert forecast is None
+    else:
+        assert forecast is not None and forecast.mean == pytest.approx(expected)
+
+
 def test_forecast_metrics_carry_the_method_and_every_bound():
     spec = BudgetSpec(name="team-a", amount=2000.0, period=PeriodKind.MONTHLY)
     index = CostIndex(rows(datetime(2025, 11, 1, tzinfo=UTC), 140, 50.0))
@@ -299,3 +365,17 @@ def test_forecast_metrics_carry_the_method_and_every_bound():
     assert registry.get_sample_value(
         "budget_cost_anomaly_score", {"budget": "team-a", "team": "a"}
     ) == pytest.approx(0.0)
+
+
+def test_the_focus_sample_serves_sane_forecasts_from_sparse_tiny_and_negative_days():
+    config = load_config(str(Path(__file__).resolve().parent / "fixtures" / "focus.yml"))
+    refresher = Refresher(config)
+    now = datetime(2024, 9, 20, 12, tzinfo=UTC)
+    refresher.refresh(now, list(refresher.providers))
+    forecasts = [entry.forecast for entry in refresher.snapshot(now).budgets]
+    assert any(forecasts)
+    for forecast in filter(None, forecasts):
+        bounds = forecast.bounds
+        assert np.isfinite([forecast.mean, *bounds.values(), *forecast.horizons.values()]).all()
+        assert bounds["lower_95"] <= bounds["lower_80"] <= bounds["upper_80"] <= bounds["upper_95"]
+        assert 0.0 <= forecast.overrun_probability <= 1.0

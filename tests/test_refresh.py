@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from budget_exporter.collector import SnapshotCollector
 from budget_exporter.config import parse_config
 from budget_exporter.refresh import RETRY_AFTER_FAILURE, Refresher
+from budget_exporter.state import StateDir
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/focus-1.0-sample/focus_sample.csv"
 T1 = datetime(2024, 9, 20, 12, tzinfo=UTC)
@@ -161,3 +162,31 @@ def test_a_refresh_only_fetches_providers_that_are_due(folder):
     assert refresher.health["costs"].last_success == T1
     refresher.refresh(T1 + timedelta(hours=1))
     assert refresher.health["costs"].last_success == T1 + timedelta(hours=1)
+
+
+def test_a_restart_serves_the_saved_data_without_fetching_again(folder):
+    state = StateDir(folder / "state")
+    config = parse_config(CONFIG.format(interval="1h"), str(folder / "c.yml"), str(folder))
+    first = Refresher(config, state)
+    first.refresh(T1, ["costs"])
+    spend_before = spend_of(first, T1, "onprem")
+
+    # The file changes, but a restarted exporter within the interval uses the saved data.
+    (folder / "costs/days.csv").write_text("date,cost\n2024-09-01,1000\n", encoding="utf-8")
+    restarted = Refresher(config, state)
+    health = restarted.health["costs"]
+    assert (health.up, health.last_success, health.rows, health.bad_rows) == (True, T1, 3, 1)
+    assert restarted.next_fetch["costs"] == T1 + timedelta(hours=1)
+    assert restarted.due(T1 + timedelta(minutes=30)) == ["billing"]
+    assert spend_of(restarted, T1 + timedelta(minutes=30), "onprem") == pytest.approx(spend_before)
+
+
+def test_saved_data_from_other_provider_settings_is_not_reused(folder):
+    state = StateDir(folder / "state")
+    config = parse_config(CONFIG.format(interval="1h"), str(folder / "c.yml"), str(folder))
+    Refresher(config, state).refresh(T1, ["costs"])
+    changed = CONFIG.format(interval="1h").replace('["costs/*.csv"]', '["costs/days.csv"]')
+    restarted = Refresher(parse_config(changed, str(folder / "c.yml"), str(folder)), state)
+    assert not restarted.health["costs"].up
+    assert "costs" not in restarted.data
+    assert "costs" in restarted.due(T1)

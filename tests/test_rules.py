@@ -280,7 +280,7 @@ RENDERED = [
             "overrun probability 97%",
             "• *Exhaustion:* limit already reached",
             "• *Scope:* cost_center=cc-240 team=ml",
-            "• *Action:* <https://grafana.example.com/d/budget-detail/budget-detail?"
+            "• *Action:* <http://localhost:3000/d/budget-detail/budget-detail?"
             "var-budget=ml-platform|open the dashboard> · <https://github.com/budget-exporter/"
             "budget-exporter/blob/main/docs/runbooks.md#budgetthresholdreached|runbook>",
         ],
@@ -291,8 +291,7 @@ RENDERED = [
         [
             "Spent: 2430.00 USD of 2400.00 USD (101.2%)",
             "Exhaustion: limit already reached",
-            "Dashboard: https://grafana.example.com/d/budget-detail/budget-detail?"
-            "var-budget=ml-platform",
+            "Dashboard: http://localhost:3000/d/budget-detail/budget-detail?var-budget=ml-platform",
         ],
     ),
     (

@@ -23,9 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .api import PREFIX, JsonApi, PublishedSnapshot
 from .collector import CONTENT_TYPE, render
 from .config import Config, load_config
+from .lifecycle import request_reload
 from .refresh import Refresher
+from .snapshot_json import render_json
 from .state import StateDir
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,7 @@ class ExporterService:
         self.config = config
         self.state = StateDir(state_dir)
         self.published = PublishedMetrics(self.state.metrics_path)
+        self.published_snapshot = PublishedSnapshot(self.state.snapshot_path)
         self.refresher: Refresher | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -130,6 +134,8 @@ class ExporterService:
             refresher.refresh(now, due)
         if due or now >= next_evaluation or not self.state.metrics_path.exists():
             snapshot = refresher.snapshot(now)
+            # JSON first: once the exposition is there (ready), the API has its data too.
+            self.state.write_snapshot(render_json(snapshot))
             self.state.write_metrics(render(snapshot))
             return now + self.config.evaluation_interval
         return next_evaluation
@@ -142,6 +148,8 @@ def _index_page() -> bytes:
             ("/metrics", "budgets and exporter health"),
             ("/-/healthy", "liveness"),
             ("/-/ready", "ready once a snapshot exists"),
+            ("/api/v1/budgets", "budgets as JSON (see /api/v1/openapi.yml)"),
+            ("/api/v1/slos", "SLOs as JSON"),
         )
     )
     return (
@@ -151,17 +159,41 @@ def _index_page() -> bytes:
     ).encode()
 
 
+def _none() -> None:
+    return None
+
+
 class MetricsApp:
     """WSGI callable for /metrics, /-/healthy, /-/ready and /."""
 
-    def __init__(self, published: PublishedMetrics, service: ExporterService | None = None):
+    def __init__(
+        self,
+        published: PublishedMetrics,
+        service: ExporterService | None = None,
+        reload: Callable[[], tuple[bool, str]] | None = None,
+    ):
         self.published = published
         self.service = service
+        self.reload = reload  # POST /-/reload, when the lifecycle API is enabled
         self._index = _index_page()
+        self.api = JsonApi(service.published_snapshot.get if service is not None else _none)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "/")
+        if path == "/-/reload" and self.reload is not None:
+            if method not in ("POST", "PUT"):
+                return self._reply(
+                    start_response,
+                    "405 Method Not Allowed",
+                    b"use POST to reload\n",
+                    extra=[("Allow", "POST, PUT")],
+                )
+            started, message = self.reload()
+            status = "200 OK" if started else "500 Internal Server Error"
+            return self._reply(start_response, status, message.encode())
+        if path.startswith(PREFIX + "/"):
+            return self.api(environ, start_response)
         if method not in ("GET", "HEAD"):
             return self._reply(
                 start_response,
@@ -234,16 +266,32 @@ class MetricsApp:
         return [] if head else [body]
 
 
-def create_app(config_path: str | None = None, state_dir: str | None = None) -> MetricsApp:
+def create_app(
+    config_path: str | None = None,
+    state_dir: str | None = None,
+    *,
+    config: Config | None = None,
+    lifecycle: bool = False,
+) -> MetricsApp:
     """Build the WSGI app and start its refresh loop.
 
     Args:
         config_path: config file; default ``$BUDGET_EXPORTER_CONFIG``, else the demo config.
         state_dir: state folder; default ``$BUDGET_EXPORTER_STATE_DIR``, the config's
             ``state_dir``, else a folder under ``$XDG_STATE_HOME``.
+        config: an already validated config, used instead of reading ``config_path``.
+        lifecycle: serve ``POST /-/reload`` (re-read the config file and restart workers).
     """
-    config = load_config(config_path or os.environ.get(CONFIG_ENV) or None)
+    if config is None:
+        config = load_config(config_path or os.environ.get(CONFIG_ENV) or None)
     folder = Path(state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
     service = ExporterService(config, folder)
     service.start()
-    return MetricsApp(service.published, service)
+    reload = None
+    if lifecycle:
+        source = config.source
+
+        def reload() -> tuple[bool, str]:
+            return request_reload(source)
+
+    return MetricsApp(service.published, service, reload)

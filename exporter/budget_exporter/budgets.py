@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from .periods import Period, PeriodKind, period_containing
+from .periods import DEFAULT_CALENDAR, Calendar, Period, PeriodKind, period_containing
 
 BURN_WINDOWS: dict[str, timedelta] = {"1d": timedelta(days=1), "7d": timedelta(days=7)}
 PERIOD_WINDOW = "period"
@@ -108,6 +108,7 @@ class BudgetSpec:
     thresholds: Mapping[str, float] = field(default_factory=dict)
     breakdown_dimensions: tuple[str, ...] = ()
     breakdown_top: int = 10
+    calendar: Calendar = DEFAULT_CALENDAR  # fiscal year, week start or custom dates
 
 
 @dataclass(frozen=True)
@@ -271,7 +272,9 @@ def evaluate_budget(
     billing data arrives with a delay, and a window ending at ``now`` would read the missing
     hours as zero spend.
     """
-    period = period_containing(spec.period, now, zone)
+    period = period_containing(spec.period, now, zone, spec.calendar)
+    # A custom period can lie wholly in the past: its figures stop at its end.
+    now = min(now, period.end)
     as_of = min(now, data_end) if data_end is not None else now
     # In UTC, so window arithmetic is real time even when ``now`` shares the budget's zone.
     as_of = max(as_of, period.start).astimezone(UTC)

@@ -1,4 +1,4 @@
-"""Command line: ``budget-exporter serve | check | once``."""
+"""Command line: ``budget-exporter serve | check | once | report | admit``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import __version__
+from .cli_report import add_report_arguments, command_admit, command_report
 from .collector import render
 from .config import Config, allocation_warnings, load_config
 from .errors import ConfigError
@@ -85,6 +86,20 @@ def _parser() -> argparse.ArgumentParser:
         help="folder for the last good data and exposition (default: config state_dir, "
         "else under $XDG_STATE_HOME)",
     )
+    serve.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        default=None,
+        help="exporter-toolkit web config: TLS and basic auth (tls_server_config, "
+        "basic_auth_users)",
+    )
+    serve.add_argument(
+        "--web.enable-lifecycle",
+        dest="lifecycle",
+        action="store_true",
+        help="accept POST /-/reload to reload the config (SIGHUP always does)",
+    )
 
     check = commands.add_parser("check", help="validate the config and try each provider once")
     common(check)
@@ -98,6 +113,17 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="fix 'now' for every calculation, e.g. 2024-09-20T12:00:00Z (reproducible output)",
     )
+
+    report = commands.add_parser("report", help="print the status of every budget and SLO now")
+    admit = commands.add_parser(
+        "admit",
+        help="does a planned spend fit a budget? exit 0 yes, 1 no, 3 fits but the forecast "
+        "overruns, 4 no data",
+    )
+    for sub in (report, admit):
+        common(sub)
+        sub.add_argument("--at", type=parse_time, default=None, help="evaluate as of this time")
+    add_report_arguments(report, admit)
     return parser
 
 
@@ -162,17 +188,33 @@ def command_serve(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_BAD_CONFIG
     from .app import create_app
+    from .lifecycle import ConfigHolder
     from .server import GunicornServer, gunicorn_settings
+    from .webconfig import load_web_config
 
-    config_file = config.source
+    web = None
+    if args.web_config_file:
+        try:
+            web = load_web_config(args.web_config_file)
+        except ConfigError as error:
+            print(f"web config invalid: {len(error.problems)} problem(s)", file=sys.stderr)
+            for problem in error.problems:
+                print(f"  {problem}", file=sys.stderr)
+            return EXIT_BAD_CONFIG
+    # Workers are forked from the master and start with its last good config (see lifecycle).
+    holder = ConfigHolder(config)
 
     def factory() -> Any:
         _configure_logging(args.log_level)
-        return create_app(config_file, args.state_dir)
+        app = create_app(state_dir=args.state_dir, config=holder.config, lifecycle=args.lifecycle)
+        return web.wrap(app) if web is not None else app
 
     settings = gunicorn_settings(args.listen, args.workers, args.log_level)
-    log.info("budget-exporter %s listening on %s", __version__, args.listen)
-    GunicornServer(factory, settings).run()
+    if web is not None:
+        settings.update(web.gunicorn_settings())
+    scheme = "https" if web is not None and web.cert_file else "http"
+    log.info("budget-exporter %s listening on %s (%s)", __version__, args.listen, scheme)
+    GunicornServer(factory, settings, before_reload=holder.reload).run()
     return EXIT_OK
 
 
@@ -189,6 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.log_level)
     handler = {"serve": command_serve, "check": command_check, "once": command_once}
+    if args.command in ("report", "admit"):
+        config = _load(args.config_file)
+        if config is None:
+            return EXIT_BAD_CONFIG
+        command = command_report if args.command == "report" else command_admit
+        return command(config, args)
     return handler[args.command](args)
 
 

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from . import __version__
 from .forecast_metrics import forecast_families
+from .insights_metrics import insights_families
 from .slo_metrics import slo_families
 from .snapshot import BudgetEntry, Snapshot
 
@@ -52,6 +53,7 @@ class SnapshotCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from self._budget_families()
         yield from forecast_families(self.snapshot)
+        yield from insights_families(self.snapshot)
         yield from slo_families(self.snapshot)
         yield from self._exporter_families()
 
@@ -213,6 +215,11 @@ class SnapshotCollector(Collector):
                 "budget_exporter_provider_data_settled_timestamp_seconds",
                 "Cost data before this time is final; later days are provisional and re-read.",
             ),
+            "max_age": _Family(
+                "budget_exporter_provider_data_max_age_seconds",
+                "Configured max_data_age of the provider: data older than this is stale and "
+                "alerts (BudgetExporterDataStale).",
+            ),
         }
         for health in self.snapshot.providers:
             labels = {"provider": health.name, "type": health.type}
@@ -227,6 +234,8 @@ class SnapshotCollector(Collector):
                 f["newest"].add(labels, _seconds(health.data_end))
             if health.settled_through is not None:
                 f["settled"].add(labels, _seconds(health.settled_through))
+            if health.max_data_age_seconds is not None:
+                f["max_age"].add(labels, health.max_data_age_seconds)
         yield from (family.metric for family in f.values())
         yield from _provider_specific_families(self.snapshot)
         build = _Family("budget_exporter_build_info", "Exporter version; always 1.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -30,8 +30,23 @@ from .configtypes import (
     redact_env,
 )
 from .errors import ConfigError, ConfigProblem
-from .periods import PeriodKind, format_duration, parse_duration
+from .periods import Calendar, PeriodKind, format_duration, parse_duration
+from .planconfig import (
+    UNION_TAGS,
+    AmountSetting,
+    AutoAmountConfig,
+    ExchangeRate,
+    InsightsConfig,
+    Planned,
+    RolloverConfig,
+    Weekday,
+    check_planned,
+    check_rates,
+    week_start_index,
+)
+from .planning import AmountPlan
 from .providers import COST_PROVIDERS, INCIDENT_PROVIDERS, ProviderConfig
+from .yamlguard import check_node
 
 # Labels the exporter itself puts on series; a budget's own labels may not reuse them.
 RESERVED_LABELS = frozenset(
@@ -57,6 +72,10 @@ RESERVED_LABELS = frozenset(
         "job",
         "instance",
         "version",
+        "recommendation",
+        "weekday",
+        "source",
+        "source_currency",
     }
 )
 DEFAULT_THRESHOLDS = {"notice": 0.75, "warning": 0.9, "critical": 1.0}
@@ -119,8 +138,13 @@ class BudgetConfig(StrictModel):
     """One money budget."""
 
     name: str = Field(pattern=NAME.pattern, max_length=128)
-    amount: float = Field(gt=0, le=MAX_AMOUNT)
+    amount: AmountSetting
     period: PeriodKind
+    start: date | None = None  # custom periods: the first day
+    end: date | None = None  # custom periods: the last day (included)
+    planned: Planned = Field(default_factory=dict)
+    rollover: RolloverConfig | None = None
+    insights: InsightsConfig | None = None
     provider: str | None = None
     filter: dict[str, TextList] = Field(default_factory=dict)
     thresholds: dict[str, float] | None = None
@@ -134,10 +158,49 @@ class BudgetConfig(StrictModel):
 
     @field_validator("amount")
     @classmethod
-    def _finite(cls, value: float) -> float:
-        if math.isnan(value) or math.isinf(value):
+    def _finite(cls, value: float | AutoAmountConfig) -> float | AutoAmountConfig:
+        if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
             raise ValueError("amount must be a finite number")
         return value
+
+    @model_validator(mode="after")
+    def _period_settings(self) -> BudgetConfig:
+        custom = self.period is PeriodKind.CUSTOM
+        if custom != (self.start is not None and self.end is not None):
+            raise ValueError(
+                "a custom period needs start and end dates (and only a custom period takes them)"
+            )
+        if self.start is not None and self.end is not None:
+            Calendar(start=self.start, end=self.end + timedelta(days=1))  # checks the span
+        problems = check_planned(self.planned, self.period)
+        if problems:
+            raise ValueError("; ".join(problems))
+        if self.rollover is not None and custom:
+            raise ValueError("a custom period has no previous period to roll money over from")
+        return self
+
+    @property
+    def fixed_amount(self) -> float | None:
+        """The configured number (an auto budget's initial amount); None when only derived."""
+        return self.amount if isinstance(self.amount, float) else self.amount.initial
+
+    @property
+    def nominal_days(self) -> float:
+        """Length of a period in days: average for calendar periods, real for custom ones."""
+        if self.start is not None and self.end is not None:
+            return float((self.end - self.start).days + 1)
+        return self.period.nominal_days
+
+    def amount_plan(self) -> AmountPlan:
+        """The planning rules of this budget."""
+        auto = self.amount if isinstance(self.amount, AutoAmountConfig) else None
+        return AmountPlan(
+            amount=self.fixed_amount,
+            auto=auto.auto if auto is not None else None,
+            periods=auto.periods if auto is not None else 1,
+            planned=dict(self.planned),
+            rollover_max=self.rollover.max if self.rollover is not None else None,
+        )
 
 
 class SloConfig(StrictModel):
@@ -220,7 +283,10 @@ class Config(StrictModel):
 
     timezone: str = "UTC"
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
-    exchange_rates: dict[str, float] = Field(default_factory=dict)
+    exchange_rates: dict[str, ExchangeRate] = Field(default_factory=dict)
+    fiscal_year_start: int = Field(default=1, ge=1, le=12)  # month a year (and Q1) starts in
+    week_start: Weekday = "monday"
+    insights: InsightsConfig = InsightsConfig()
     refresh_interval: Duration = timedelta(hours=1)
     evaluation_interval: Duration = timedelta(minutes=1)
     state_dir: str | None = None
@@ -248,13 +314,10 @@ class Config(StrictModel):
 
     @field_validator("exchange_rates")
     @classmethod
-    def _positive_rates(cls, value: dict[str, float]) -> dict[str, float]:
-        for code, rate in value.items():
-            if len(code) != 3 or not code.isupper():
-                raise ValueError(f"{code!r} is not an ISO 4217 currency code such as EUR")
-            if not rate > 0 or math.isinf(rate):
-                raise ValueError(f"rate for {code} must be a positive number")
-        return value
+    def _positive_rates(
+        cls, value: dict[str, float | dict[str, float]]
+    ) -> dict[str, float | dict[str, float]]:
+        return check_rates(value)
 
     @field_validator("refresh_interval", "evaluation_interval")
     @classmethod
@@ -277,6 +340,20 @@ class Config(StrictModel):
     def zone(self) -> ZoneInfo:
         """The configured time zone."""
         return ZoneInfo(self.timezone)
+
+    def calendar_for(self, budget: BudgetConfig) -> Calendar:
+        """Where the budget's periods begin: fiscal year, week start, or its custom dates."""
+        end = budget.end + timedelta(days=1) if budget.end is not None else None
+        return Calendar(
+            year_start_month=self.fiscal_year_start,
+            week_start=week_start_index(self.week_start),
+            start=budget.start,
+            end=end,
+        )
+
+    def insights_for(self, budget: BudgetConfig) -> InsightsConfig:
+        """A budget's own insight thresholds, or the global ones."""
+        return budget.insights or self.insights
 
     def thresholds_for(self, budget: BudgetConfig) -> dict[str, float]:
         """A budget's own thresholds, or the global defaults."""
@@ -308,6 +385,11 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(
             [ConfigProblem(str(file), "", f"cannot read: {error.strerror}")]
         ) from None
+    except UnicodeDecodeError as error:
+        line = file.read_bytes()[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            [ConfigProblem(str(file), "", f"not UTF-8 text (byte {error.start})", line)]
+        ) from None
     return parse_config(text, str(file), str(file.resolve().parent))
 
 
@@ -320,12 +402,14 @@ def parse_config(text: str, source: str = "<config>", base_dir: str = ".") -> Co
         line = mark.line + 1 if mark is not None else None
         reason = getattr(error, "problem", None) or str(error)
         raise ConfigError([ConfigProblem(source, "", f"invalid YAML: {reason}", line)]) from None
+    except ValueError as error:  # a date YAML recognises that the calendar lacks: 2026-02-30
+        raise ConfigError([ConfigProblem(source, "", f"invalid date: {error}")]) from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError([ConfigProblem(source, "", "the config must be a mapping of keys", 1)])
 
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = _duplicate_keys(node, ())
     raw = _expand_environment(raw, (), problems)
     provider_types = _provider_types(raw)
     provider_names = _validate_providers(raw, problems)
@@ -336,7 +420,7 @@ def parse_config(text: str, source: str = "<config>", base_dir: str = ".") -> Co
         config = Config.model_validate(raw)
     except ValidationError as error:
         for item in error.errors(include_input=False, include_url=False):
-            path = format_path(item["loc"])
+            path = format_path([part for part in item["loc"] if part not in UNION_TAGS])
             if path == "providers" and provider_names and "providers" not in raw:
                 continue  # every provider was invalid, and each was reported
             problems.append((path, _message(item)))
@@ -363,10 +447,38 @@ def _load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        check_node(node)  # refuse alias bombs before anything walks the data
         data = loader.construct_document(node) if node is not None else None
     finally:
         loader.dispose()
     return node, data
+
+
+def _duplicate_keys(
+    node: yaml.Node | None, loc: tuple[Any, ...], visited: set[int] | None = None
+) -> list[tuple[str, str]]:
+    """Keys given twice in one mapping: YAML would keep the last one and hide the first."""
+    problems: list[tuple[str, str]] = []
+    # An anchored node is checked once, where it is defined, however often it is aliased.
+    visited = set() if visited is None else visited
+    if node is None or id(node) in visited:
+        return problems
+    visited.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        # Keys merged in with `<<: *anchor` may be overridden; they sit outside this mapping.
+        own = range(node.start_mark.index, node.end_mark.index)
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.start_mark.index in own:
+                if key.value in seen:
+                    path = format_path([*loc, key.value])
+                    problems.append((path, "key given twice; only one may stay"))
+                seen.add(key.value)
+            problems.extend(_duplicate_keys(value, (*loc, key.value), visited))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            problems.extend(_duplicate_keys(item, (*loc, index), visited))
+    return problems
 
 
 def _message(item: Any) -> str:
@@ -384,7 +496,7 @@ def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
     for part in loc:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif "." in str(part) or " " in str(part):
+        elif any(char in str(part) for char in '. []"'):
             text += f'["{part}"]'
         else:
             text += f".{part}" if text else str(part)
@@ -452,7 +564,8 @@ def _validate_providers(raw: dict[str, Any], problems: list[tuple[str, str]]) ->
         model = COST_PROVIDERS.get(str(kind)) or INCIDENT_PROVIDERS.get(str(kind))
         if model is None:
             known = ", ".join(sorted([*COST_PROVIDERS, *INCIDENT_PROVIDERS]))
-            problems.append((f"{where}.type", f"unknown provider type {kind!r}; known: {known}"))
+            what = "required key is missing" if kind is None else f"unknown provider type {kind!r}"
+            problems.append((f"{where}.type", f"{what}; known types: {known}"))
             continue
         try:
             validated[str(name)] = model.config_model.model_validate(settings)
@@ -630,7 +743,10 @@ class _LineIndex:
 
     def line_of(self, path: str) -> int | None:
         """Line of the deepest known prefix of ``path``."""
-        parts = _split(path) if path else []
+        try:
+            parts = _split(path) if path else []
+        except ValueError:  # a key with brackets or quotes of its own: no line, no crash
+            return None
         while parts:
             line = self._lines.get(format_path(parts))
             if line is not None:
@@ -647,17 +763,21 @@ def allocation_warnings(config: Config) -> list[str]:
         if not children:
             continue
         allocated = children_limit(parent, children)
-        if allocated > parent.amount * (1 + 1e-9):
+        own = parent.fixed_amount
+        if own is not None and allocated > own * (1 + 1e-9):
             warnings.append(
                 f"budget {parent.name!r} is over-allocated: its children's limits add up to "
                 f"{allocated:,.2f} {config.currency} per {parent.period.value} period against "
-                f"its own {parent.amount:,.2f}"
+                f"its own {own:,.2f}"
             )
     return warnings
 
 
 def children_limit(parent: BudgetConfig, children: list[BudgetConfig]) -> float:
-    """Sum of children's amounts, each scaled to the parent's period length."""
+    """Sum of children's amounts, each scaled to the parent's period length.
+
+    An auto-adjusting child without an initial amount has no configured number and adds 0.
+    """
     return sum(
-        child.amount * parent.period.nominal_days / child.period.nominal_days for child in children
+        (child.fixed_amount or 0.0) * parent.nominal_days / child.nominal_days for child in children
     )

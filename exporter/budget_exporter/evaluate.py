@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-import pandas as pd
-
 from .budgets import BudgetSpec, CostIndex, evaluate_budget
 from .config import BudgetConfig, Config, SloConfig, children_limit
-from .errors import ProviderError
+from .currency import rates_in_force
+from .currency import to_reporting_currency as to_reporting_currency
 from .forecast_cache import ForecastCache
 from .periods import format_duration
+from .plan_eval import PatternCache, insights_of, plan_amount, with_insight_dimensions
 from .providers.base import CostData, concat_frames
 from .providers.incidents import FILTER_FIELDS, IncidentData
 from .slo import SloSpec, evaluate_slo
@@ -25,37 +26,15 @@ def budget_spec(config: Config, budget: BudgetConfig) -> BudgetSpec:
     breakdown = config.breakdown_for(budget)
     return BudgetSpec(
         name=budget.name,
-        amount=budget.amount,
+        amount=budget.fixed_amount or 1.0,  # the amount in force replaces it in evaluate()
         period=budget.period,
         filter=dict(budget.filter),
         excluded_categories=budget.charges.excluded_categories(),
         thresholds=config.thresholds_for(budget),
         breakdown_dimensions=tuple(breakdown.dimensions),
         breakdown_top=breakdown.top,
+        calendar=config.calendar_for(budget),
     )
-
-
-def to_reporting_currency(
-    frame: pd.DataFrame, currency: str, rates: Mapping[str, float], provider: str
-) -> pd.DataFrame:
-    """Convert every row to ``currency`` with ``rates``; a currency without a rate is an error.
-
-    Summing amounts of different currencies would be silently wrong, so it is never done.
-    """
-    codes = set(frame["currency"].astype("object").unique()) - {currency}
-    if not codes:
-        return frame
-    missing = sorted(code for code in codes if code not in rates)
-    if missing:
-        raise ProviderError(
-            f"provider {provider}: rows in {', '.join(missing)} but no exchange_rates entry "
-            f"converts them to {currency}"
-        )
-    converted = frame.copy()
-    factors = converted["currency"].astype("object").map(lambda c: rates.get(c, 1.0))
-    converted["cost"] = converted["cost"] * factors.astype("float64")
-    converted["currency"] = pd.Categorical([currency] * len(converted))
-    return converted
 
 
 def _data_end(data: Mapping[str, CostData], names: list[str], now: datetime) -> datetime | None:
@@ -70,13 +49,17 @@ def evaluate(
     now: datetime,
     forecasts: ForecastCache | None = None,
     incidents: Mapping[str, IncidentData] | None = None,
+    patterns: PatternCache | None = None,
 ) -> Snapshot:
     """Compute every budget from the latest good data of each provider.
 
     With ``forecasts``, each budget also gets a forecast; models are fit there, not here.
+    With ``patterns``, daily spend for the weekday and trend insights is read once a day.
     """
     if forecasts is not None:
         forecasts.begin()
+    if patterns is not None:
+        patterns.begin()
     indexes: dict[str, CostIndex] = {name: CostIndex(item.frame) for name, item in data.items()}
     if any(budget.provider is None for budget in config.budgets):
         indexes[ALL_PROVIDERS] = CostIndex(concat_frames([item.frame for item in data.values()]))
@@ -91,13 +74,13 @@ def evaluate(
             continue  # the provider has never delivered data: nothing true to report yet
         names = [source] if source else list(data)
         spec = budget_spec(config, budget)
-        status = evaluate_budget(
-            spec,
-            indexes[source],
-            now,
-            config.zone,
-            _data_end(data, names, now),
-        )
+        plan = plan_amount(budget, spec, indexes[source], now, config.zone)
+        if plan is None:
+            continue  # auto amount without history or initial amount: no limit to check yet
+        spec = dataclasses.replace(spec, amount=plan.amount)
+        spec = with_insight_dimensions(config, budget, spec, indexes[source])
+        data_end = _data_end(data, names, now)
+        status = evaluate_budget(spec, indexes[source], now, config.zone, data_end)
         kids = children.get(budget.name)
         entries.append(
             BudgetEntry(
@@ -107,10 +90,12 @@ def evaluate(
                 parent=budget.parent or "",
                 children_limit=children_limit(budget, kids) if kids else None,
                 forecast=(
-                    forecasts.forecast(spec, indexes[source], status, config.zone)
+                    forecasts.forecast(spec, indexes[source], status, config.zone, data_end)
                     if forecasts is not None
                     else None
                 ),
+                plan=plan,
+                insights=insights_of(config, budget, spec, status, indexes[source], patterns),
             )
         )
     return Snapshot(
@@ -119,6 +104,7 @@ def evaluate(
         budgets=tuple(entries),
         providers=health,
         slos=evaluate_slos(config, incidents or {}, now),
+        exchange_rates=rates_in_force(config.exchange_rates, now),
     )
 
 

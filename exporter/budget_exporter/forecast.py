@@ -9,6 +9,7 @@ The interval of the period total comes from the variance of the *sum* of the rem
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,10 +46,14 @@ PROBS = np.array(
 FULL_TRUST_ORIGINS = 90
 # Without a usable backtest, normal quantiles are widened by this much (models are optimistic).
 UNCALIBRATED_WIDENING = 1.5
+# Backtest totals span the budget's period, up to a quarter: a year of history cannot test
+# longer ones, whose intervals reuse the quarter's calibration.
 MAX_BACKTEST_WINDOW = 92
+# The error size at a day is the mean squared one-day error over the 8 weeks before it.
 LOCAL_DAYS = 56
 # The most recent share of backtest origins is held out to measure coverage honestly.
 HOLDOUT_SHARE = 0.3
+# Most fits converge well before this; the cap keeps a pathological series from stalling a refresh.
 _MAX_ITER = 60
 
 
@@ -100,9 +105,9 @@ def prepare_history(history: pd.Series, origin: date) -> pd.Series:
     values = values.groupby(level=0).sum()
     last = pd.Timestamp(origin) - pd.Timedelta(days=1)
     values = values[values.index <= last]
-    first = (
-        max(values.index.min(), last - pd.Timedelta(days=HISTORY_DAYS - 1)) if len(values) else last
-    )
+    if values.empty:
+        return values
+    first = max(values.index.min(), last - pd.Timedelta(days=HISTORY_DAYS - 1))
     full = values.reindex(pd.date_range(first, last, freq="D"))
     for _ in range(4):
         if not full.isna().any():
@@ -211,14 +216,10 @@ def forecast_period(
 
 
 def _path_length(origin: date, period: PeriodKind) -> int:
-    # Long enough for the longest period containing origin, the 90-day horizon and a week of
-    # reuse while a refit is pending.
-    end = period_containing(
-        period,
-        datetime(origin.year, origin.month, origin.day, tzinfo=ZoneInfo("UTC")),
-        ZoneInfo("UTC"),
-    ).end
-    return max((end.date() - origin).days, max(HORIZONS.values())) + SEASON + 1
+    # Long enough for the longest period of this kind starting at origin (fiscal years and
+    # custom spans included), the 90-day horizon and a week of reuse while a refit is pending.
+    longest = math.ceil(period.nominal_days) + 1
+    return max(longest, max(HORIZONS.values())) + SEASON + 1
 
 
 def _weights(model: DailyModel, offset: int, days: int, done: float) -> np.ndarray:
@@ -239,6 +240,7 @@ def _weighted_sum(model: DailyModel, offset: int, days: int, done: float) -> tup
     active = int(np.nonzero(weights)[0][-1]) + 1
     w = weights[:active]
     # A shock on day k moves every later day j by psi[j - k]: sum its effect over the window.
+    # For a model fit on an older origin, shocks of the days it has not seen count too.
     effect = np.convolve(w[::-1], model.psi[:active])[:active][::-1]
     variance = model.sigma**2 * float(np.dot(effect, effect)) + (model.mean_sd * w.sum()) ** 2
     return mean, float(np.sqrt(variance))
@@ -250,6 +252,8 @@ def _quantile(model: DailyModel, p: float) -> float:
 
 def _exceed_probability(model: DailyModel, threshold: float, mean: float, sd: float) -> float:
     """Probability that the remaining spend exceeds ``threshold``."""
+    if threshold < 0:
+        return 1.0  # already over: remaining spend is clipped at zero, as the bounds are
     if sd <= 0:
         return float(mean > threshold)
     z = (threshold - mean) / sd
@@ -321,19 +325,21 @@ def _fit_ets(
         flat = np.full(len(series), float(series.iloc[-1]))
         zeros = np.zeros(len(series))
         return flat, zeros, zeros, 0.0, 0.0, 0.0, 0.9, zeros
-    model = ETSModel(
-        series,
-        error="add",
-        trend="add",
-        damped_trend=True,
-        seasonal="add",
-        seasonal_periods=SEASON,
-        initialization_method="heuristic",
-    )
     with warnings.catch_warnings():
         # Non-convergence on noisy series is expected; the backtest measures the result.
         warnings.simplefilter("ignore")
         try:
+            # The heuristic start needs a few weeks of data and raises below that; the
+            # caller then serves the run-rate forecast instead.
+            model = ETSModel(
+                series,
+                error="add",
+                trend="add",
+                damped_trend=True,
+                seasonal="add",
+                seasonal_periods=SEASON,
+                initialization_method="heuristic",
+            )
             result = model.fit(
                 start_params=np.array(start) if len(start) == 4 else None,
                 disp=False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -24,6 +24,9 @@ from .forecast import HISTORY_DAYS, DailyModel, Forecast, fit_daily_model, forec
 # A first evaluation of thousands of budgets would block for minutes if every model were fit
 # at once; the rest are fit in the following evaluations (their forecast is absent until then).
 MAX_FITS_PER_EVALUATION = 1000
+# A model serves at most this many days past its origin (a refit pending, or cost data that
+# stopped before the period began); older ones would forecast from a stale level.
+MAX_STALE_DAYS = 7
 # The anomaly score of a breakdown value reads ~13 weeks of residuals plus 8 weeks before them.
 VALUE_HISTORY_DAYS = 91 + (WEEKS + 1) * SEASON
 
@@ -57,10 +60,20 @@ class ForecastCache:
         return [entry.model for entry in self._entries.values()]
 
     def forecast(
-        self, spec: BudgetSpec, index: CostIndex, status: BudgetStatus, zone: ZoneInfo
+        self,
+        spec: BudgetSpec,
+        index: CostIndex,
+        status: BudgetStatus,
+        zone: ZoneInfo,
+        data_end: datetime | None = None,
     ) -> Forecast | None:
-        """The budget's forecast at ``status.as_of``, fitting its model first if a day passed."""
-        origin = status.as_of.astimezone(zone).date()
+        """The budget's forecast at ``status.as_of``, fitting its model first if a day passed.
+
+        The model's history ends at ``data_end`` (the newest cost data) when that is older than
+        ``status.as_of``, which never starts before the period: later days are unknown, not zero.
+        """
+        newest = min(status.as_of, data_end) if data_end is not None else status.as_of
+        origin = newest.astimezone(zone).date()
         key = _key(spec)
         entry = self._entries.get(key)
         if (entry is None or entry.origin != origin) and self._fits_left > 0:
@@ -69,6 +82,8 @@ class ForecastCache:
             entry = self._fit(spec, index, status, zone, origin, entry)
             self._entries[key] = entry
         if entry is None or entry.model is None:
+            return None
+        if (status.as_of.astimezone(zone).date() - entry.model.origin).days > MAX_STALE_DAYS:
             return None
         result = forecast_period(
             entry.model, status.spend, status.limit, status.as_of, status.period.end, zone

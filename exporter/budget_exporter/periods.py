@@ -37,7 +37,10 @@ def parse_duration(text: str) -> timedelta:
             f"invalid duration {text!r}: expected a number and a unit (ms, s, m, h, d, w, y), "
             "for example 90s, 1h30m or 30d"
         )
-    return timedelta(seconds=seconds)
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"duration {text!r} is too long") from None
 
 
 def format_duration(value: timedelta) -> str:
@@ -62,6 +65,7 @@ class PeriodKind(StrEnum):
     MONTHLY = "monthly"
     QUARTERLY = "quarterly"
     YEARLY = "yearly"
+    CUSTOM = "custom"  # one fixed span of dates, given by a Calendar's start and end
 
     @property
     def nominal_days(self) -> float:
@@ -72,7 +76,46 @@ class PeriodKind(StrEnum):
             PeriodKind.MONTHLY: 365.2425 / 12,
             PeriodKind.QUARTERLY: 365.2425 / 4,
             PeriodKind.YEARLY: 365.2425,
+            # Custom spans are at most MAX_CUSTOM_DAYS long: the upper bound sizes forecasts;
+            # comparisons between budgets use a custom budget's real length.
+            PeriodKind.CUSTOM: float(MAX_CUSTOM_DAYS),
         }[self]
+
+
+MAX_CUSTOM_DAYS = 366
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Where periods begin: the first month of the (fiscal) year, the first day of the week,
+    or the fixed dates of a custom period.
+
+    Quarters follow the year: with a fiscal year starting in April, Q1 is April to June.
+    """
+
+    year_start_month: int = 1
+    week_start: int = 0  # 0 = Monday, 6 = Sunday
+    start: date | None = None  # custom periods: the first day
+    end: date | None = None  # custom periods: the day after the last
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.year_start_month <= 12:
+            raise ValueError(f"year_start_month {self.year_start_month} is not a month (1-12)")
+        if not 0 <= self.week_start <= 6:
+            raise ValueError(f"week_start {self.week_start} is not a weekday (0-6)")
+        if (self.start is None) != (self.end is None):
+            raise ValueError("a custom period needs both start and end")
+        if self.start is not None and self.end is not None:
+            days = (self.end - self.start).days
+            if not 1 <= days <= MAX_CUSTOM_DAYS:
+                raise ValueError(
+                    f"a custom period lasts 1 to {MAX_CUSTOM_DAYS} days; "
+                    f"{self.start} to {self.end} is {days}"
+                )
+
+
+DEFAULT_CALENDAR = Calendar()
 
 
 @dataclass(frozen=True)
@@ -82,6 +125,7 @@ class Period:
     kind: PeriodKind
     start: datetime
     end: datetime
+    calendar: Calendar = DEFAULT_CALENDAR
 
     @property
     def length_seconds(self) -> float:
@@ -99,7 +143,25 @@ class Period:
 
     def following(self) -> Period:
         """The period right after this one."""
-        return period_containing(self.kind, self.end, self.end.tzinfo)  # type: ignore[arg-type]
+        if self.kind is PeriodKind.CUSTOM:
+            raise ValueError("a custom period has no following period")
+        return period_containing(self.kind, self.end, self.end.tzinfo, self.calendar)  # type: ignore[arg-type]
+
+    def preceding(self) -> Period | None:
+        """The period right before this one; None for a custom period."""
+        if self.kind is PeriodKind.CUSTOM:
+            return None
+        before = datetime.fromtimestamp(self.start.timestamp() - 1, tz=self.start.tzinfo)
+        return period_containing(self.kind, before, self.start.tzinfo, self.calendar)  # type: ignore[arg-type]
+
+    @property
+    def key(self) -> str:
+        """The name of this period in planned amounts: ``2026-01`` for the month (or quarter,
+        or year) that starts in January 2026, ``2026-01-05`` for a day, week or custom span."""
+        first = self.start.date()
+        if self.kind in (PeriodKind.MONTHLY, PeriodKind.QUARTERLY, PeriodKind.YEARLY):
+            return f"{first.year:04d}-{first.month:02d}"
+        return first.isoformat()
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -110,16 +172,18 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return aware.astimezone(ZoneInfo("UTC")).astimezone(zone)
 
 
-def _first_day(kind: PeriodKind, day: date) -> date:
+def _first_day(kind: PeriodKind, day: date, calendar: Calendar = DEFAULT_CALENDAR) -> date:
     if kind is PeriodKind.DAILY:
         return day
     if kind is PeriodKind.WEEKLY:
-        return day - timedelta(days=day.weekday())
+        return day - timedelta(days=(day.weekday() - calendar.week_start) % 7)
     if kind is PeriodKind.MONTHLY:
         return day.replace(day=1)
-    if kind is PeriodKind.QUARTERLY:
-        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return date(day.year, 1, 1)
+    # Months since the (fiscal) year began, rounded down to the quarter or the year.
+    months = {PeriodKind.QUARTERLY: 3, PeriodKind.YEARLY: 12}[kind]
+    since = (day.month - calendar.year_start_month) % 12
+    month_index = day.year * 12 + day.month - 1 - since % months
+    return date(month_index // 12, month_index % 12 + 1, 1)
 
 
 def _next_first_day(kind: PeriodKind, first: date) -> date:
@@ -132,14 +196,30 @@ def _next_first_day(kind: PeriodKind, first: date) -> date:
     return date(month_index // 12, month_index % 12 + 1, 1)
 
 
-def period_containing(kind: PeriodKind, moment: datetime, zone: ZoneInfo) -> Period:
-    """The period of ``kind`` that contains ``moment`` (weeks start on Monday)."""
+def period_containing(
+    kind: PeriodKind, moment: datetime, zone: ZoneInfo, calendar: Calendar = DEFAULT_CALENDAR
+) -> Period:
+    """The period of ``kind`` that contains ``moment``.
+
+    By default weeks start on Monday and years in January; ``calendar`` changes both. A custom
+    period is the calendar's own span, whatever the moment (before it: not started yet).
+    """
     if moment.tzinfo is None:
         raise ValueError("moment must be timezone-aware")
+    if kind is PeriodKind.CUSTOM:
+        if calendar.start is None or calendar.end is None:
+            raise ValueError("a custom period needs a calendar with start and end")
+        return Period(
+            kind,
+            _local_midnight(calendar.start, zone),
+            _local_midnight(calendar.end, zone),
+            calendar,
+        )
     local_day = moment.astimezone(zone).date()
-    first = _first_day(kind, local_day)
+    first = _first_day(kind, local_day, calendar)
     return Period(
         kind=kind,
         start=_local_midnight(first, zone),
         end=_local_midnight(_next_first_day(kind, first), zone),
+        calendar=calendar,
     )

@@ -8,6 +8,8 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+import pandas as pd
+
 from .config import Config
 from .errors import ProviderError
 from .evaluate import (
@@ -17,6 +19,8 @@ from .evaluate import (
     unknown_slo_filter_keys,
 )
 from .forecast_cache import ForecastCache
+from .periods import period_containing
+from .plan_eval import PatternCache
 from .providers import CostData, IncidentData, ProviderContext, build_provider
 from .snapshot import ProviderHealth, Snapshot
 from .state import StateDir
@@ -32,6 +36,21 @@ def provider_fingerprint(config: Config, name: str) -> str:
     settings = config.providers[name].model_dump_json()
     text = f"{settings}|{config.base_dir}|{config.currency}|{config.timezone}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _rows_between(frame: pd.DataFrame, since: datetime, until: datetime) -> pd.DataFrame:
+    """Rows of a normalized cost frame whose charge period overlaps ``[since, until)``."""
+    if frame.empty:
+        return frame
+    start, end = pd.Timestamp(since), pd.Timestamp(until)
+    overlaps = ((frame["end"] > start) | (frame["start"] >= start)) & (frame["start"] < end)
+    return frame[overlaps]
+
+
+def _spend_between(frame: pd.DataFrame, since: datetime, until: datetime) -> float:
+    """Total absolute cost of the rows overlapping ``[since, until)``."""
+    rows = _rows_between(frame, since, until)
+    return float(rows["cost"].abs().sum()) if len(rows) else 0.0
 
 
 class Refresher:
@@ -54,11 +73,17 @@ class Refresher:
         self.data: dict[str, CostData] = {}
         self.incidents: dict[str, IncidentData] = {}
         self.health: dict[str, ProviderHealth] = {
-            name: ProviderHealth(name=name, type=settings.type, up=False)
+            name: ProviderHealth(
+                name=name,
+                type=settings.type,
+                up=False,
+                max_data_age_seconds=settings.max_data_age.total_seconds(),
+            )
             for name, settings in config.providers.items()
         }
         self.next_fetch: dict[str, datetime] = {}
         self.forecasts = ForecastCache()
+        self.patterns = PatternCache()
         if state is not None:
             self._load_state(state)
 
@@ -113,6 +138,8 @@ class Refresher:
             if settled is None and data_end is not None:
                 settled = data_end - provider.config.settlement_lag
             data = dataclasses.replace(data, data_end=data_end, settled_through=settled)
+            if isinstance(data, CostData):
+                self._check_not_wiped(name, data, now)
         except (ProviderError, OSError, ValueError, KeyError) as error:
             duration = time.perf_counter() - started
             message = str(error) or type(error).__name__
@@ -177,6 +204,24 @@ class Refresher:
                 {"last_success": now.isoformat(), "duration_seconds": duration},
             )
 
+    def _check_not_wiped(self, name: str, data: CostData, now: datetime) -> None:
+        """Refuse an answer with no rows in current budget periods where the last good one had
+        spend: an API that answers empty for a range it had data for is broken, not free."""
+        old = self.data.get(name)
+        if old is None:
+            return
+        kinds = {budget.period for budget in self.config.budgets if budget.provider in (None, name)}
+        if not kinds:
+            return
+        since = min(period_containing(kind, now, self.config.zone).start for kind in kinds)
+        known = _spend_between(old.frame, since, now)
+        if known and not len(_rows_between(data.frame, since, now)):
+            raise ProviderError(
+                f"provider {name}: answered with no cost data since {since:%Y-%m-%d %H:%M %Z} "
+                f"where the last good answer had {known:,.2f}; treated as a bad answer, not as "
+                "zero spend, and the last good data stays served"
+            )
+
     def snapshot(self, now: datetime) -> Snapshot:
         """Evaluate every budget at ``now`` from the data held."""
         started = time.perf_counter()
@@ -191,5 +236,6 @@ class Refresher:
             now,
             self.forecasts,
             incidents=self.incidents,
+            patterns=self.patterns,
         )
         return dataclasses.replace(snapshot, evaluation_seconds=time.perf_counter() - started)

@@ -20,6 +20,9 @@ def gunicorn_settings(bind: str, workers: int, log_level: str) -> dict[str, Any]
         "worker_class": "gthread",
         "threads": 4,
         "timeout": 60,
+        # gunicorn's default of 2 s closes kept-alive connections while a busy scraper is still
+        # reading the last answer; its next request then meets a closed socket.
+        "keepalive": 30,
         "graceful_timeout": 10,
         "accesslog": None,
         "errorlog": "-",
@@ -31,10 +34,22 @@ def gunicorn_settings(bind: str, workers: int, log_level: str) -> dict[str, Any]
 class GunicornServer(BaseApplication):
     """Runs the WSGI app that ``factory`` builds, in each worker, with ``settings``."""
 
-    def __init__(self, factory: Callable[[], Any], settings: dict[str, Any]):
+    def __init__(
+        self,
+        factory: Callable[[], Any],
+        settings: dict[str, Any],
+        before_reload: Callable[[], object] | None = None,
+    ):
         self._factory = factory
         self._settings = settings
+        self._before_reload = before_reload
         super().__init__()
+
+    def reload(self) -> None:
+        """On SIGHUP, in the master: ``before_reload`` runs before new workers start."""
+        if self._before_reload is not None:
+            self._before_reload()
+        super().reload()
 
     def load_config(self) -> None:
         for key, value in self._settings.items():

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from .budgets import BudgetStatus
 from .forecast import Forecast
+from .insights import BudgetInsights
+from .planning import PlannedAmount
 from .providers.base import ProviderMetric
 from .slo import SloStatus
 
@@ -28,6 +30,7 @@ class ProviderHealth:
     data_end: datetime | None = None
     settled_through: datetime | None = None
     last_error: str | None = None
+    max_data_age_seconds: float | None = None
     extra: tuple[ProviderMetric, ...] = ()  # provider-specific samples (API requests...)
 
 
@@ -41,6 +44,8 @@ class BudgetEntry:
     parent: str = ""
     children_limit: float | None = None
     forecast: Forecast | None = None
+    plan: PlannedAmount | None = None  # how the limit in force was derived
+    insights: BudgetInsights | None = None
 
 
 @dataclass(frozen=True)
@@ -63,3 +68,5 @@ class Snapshot:
     providers: tuple[ProviderHealth, ...]
     evaluation_seconds: float = 0.0
     slos: tuple[SloEntry, ...] = ()
+    # Rate in force at taken_at per source currency: one unit is worth this much in ``currency``.
+    exchange_rates: Mapping[str, float] = field(default_factory=dict)

@@ -7,9 +7,12 @@ paid APIs again; gunicorn workers share one refresher through a lock file in the
 from __future__ import annotations
 
 import fcntl
+import glob
+import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +25,7 @@ from .providers.base import BadRow, BadRows, CostData
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.prom"
+SNAPSHOT_FILE = "snapshot.json"  # the same snapshot for the JSON API
 LOCK_FILE = "refresh.lock"
 
 
@@ -70,17 +74,31 @@ class StateDir:
         """Publish a new exposition for every worker to serve."""
         atomic_write(self.metrics_path, payload)
 
+    @property
+    def snapshot_path(self) -> Path:
+        """Where the latest snapshot as JSON lives."""
+        return self.path / SNAPSHOT_FILE
+
+    def write_snapshot(self, payload: bytes) -> None:
+        """Publish the JSON view of a new snapshot for every worker's API."""
+        atomic_write(self.snapshot_path, payload)
+
     def save_provider(
         self, name: str, fingerprint: str, data: CostData, meta: dict[str, Any]
     ) -> None:
-        """Persist a provider's last good data; the frame first, then the record pointing at it."""
+        """Persist a provider's last good data; the frame first, then the record pointing at it.
+
+        Each frame file is named after its content, so a kill between the two writes leaves the
+        old record pointing at the old frame, which is still there: never a mixed pair.
+        """
         folder = self.path / "providers"
         folder.mkdir(parents=True, exist_ok=True)
-        frame_path = folder / f"{name}.parquet"
         buffer = data.frame.to_parquet(index=False)
-        atomic_write(frame_path, buffer)
+        frame_name = f"{name}.{hashlib.sha256(buffer).hexdigest()[:16]}.parquet"
+        atomic_write(folder / frame_name, buffer)
         record = {
             "fingerprint": fingerprint,
+            "frame": frame_name,
             "data_end": _time(data.data_end),
             "settled_through": _time(data.settled_through),
             "bad_rows": data.bad_rows.count,
@@ -91,6 +109,10 @@ class StateDir:
             **meta,
         }
         atomic_write(folder / f"{name}.json", json.dumps(record, indent=1).encode())
+        own = re.compile(rf"{re.escape(name)}(\.[0-9a-f]{{16}})?\.parquet")
+        for old in folder.glob(f"{glob.escape(name)}.*parquet"):
+            if old.name != frame_name and own.fullmatch(old.name):
+                old.unlink(missing_ok=True)
 
     def load_provider(self, name: str, fingerprint: str) -> tuple[CostData, dict[str, Any]] | None:
         """The persisted data of a provider, if it was saved with the same provider config."""
@@ -99,7 +121,7 @@ class StateDir:
             record = json.loads((folder / f"{name}.json").read_text())
             if record.get("fingerprint") != fingerprint:
                 return None
-            frame = pd.read_parquet(folder / f"{name}.parquet")
+            frame = pd.read_parquet(folder / Path(record.get("frame", f"{name}.parquet")).name)
         except FileNotFoundError:
             return None
         except Exception as error:  # a damaged cache is dropped, never trusted
@@ -132,7 +154,17 @@ class StateDir:
             os.close(handle)
             return False
         self._lock_handle = handle
+        self._remove_stale_temporaries()
         return True
+
+    def _remove_stale_temporaries(self) -> None:
+        # A process killed mid-write leaves its temporary file; only the lock holder writes,
+        # so once this process holds the lock, any temporary file left is stale.
+        for folder in (self.path, self.path / "providers"):
+            for stale in folder.glob(".*.*"):
+                if stale.is_file() and stale.name != f".{LOCK_FILE}":
+                    log.info("removing %s, left by a write that was interrupted", stale)
+                    stale.unlink(missing_ok=True)
 
     def release(self) -> None:
         """Give up the refresh lock."""

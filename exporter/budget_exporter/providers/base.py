@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar, Literal
+from typing import ClassVar, Generic, Literal, TypeVar
 
 import pandas as pd
 
@@ -84,10 +84,15 @@ class ProviderConfig(StrictModel):
     # Billing data for the most recent days is provisional: the newest data minus this lag is
     # reported as settled, and files or APIs are re-read until then.
     settlement_lag: Duration = timedelta(days=3)
+    # Data older than this is stale: exported so the data-age alert needs no per-provider rule.
+    max_data_age: Duration = timedelta(days=2)
 
 
-class CostProvider(ABC):
-    """A source of cost data. Implementations do I/O only in ``fetch``."""
+DataT = TypeVar("DataT")
+
+
+class Provider(ABC, Generic[DataT]):
+    """A data source. Implementations do I/O only in ``fetch``."""
 
     type_name: ClassVar[str]
     config_model: ClassVar[type[ProviderConfig]]
@@ -98,8 +103,8 @@ class CostProvider(ABC):
         self.context = context
 
     @abstractmethod
-    def fetch(self, now: datetime) -> CostData:
-        """Read the source and return normalized cost data up to ``now``.
+    def fetch(self, now: datetime) -> DataT:
+        """Read the source and return its data up to ``now``.
 
         Raises ProviderError (or OSError/ValueError) when the source as a whole is unusable.
         """
@@ -107,6 +112,10 @@ class CostProvider(ABC):
     def metrics(self) -> tuple[ProviderMetric, ...]:
         """Provider-specific samples (API requests made, their cost...); none by default."""
         return ()
+
+
+class CostProvider(Provider[CostData]):
+    """A source of cost data: ``fetch`` returns the normalized cost frame."""
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,17 @@ from .base import (
     CostProvider,
     ProviderConfig,
     ProviderContext,
-    concat_frames,
     normalize,
 )
-from .files import FileCache, collect_bad_rows, expand_paths, null_mask, read_table
+from .files import (
+    FileCache,
+    absurd_costs,
+    collect_bad_rows,
+    expand_paths,
+    null_mask,
+    read_cost_files,
+    read_table,
+)
 
 CATEGORY_ALIASES = {
     "usage": "usage",
@@ -32,6 +39,13 @@ CATEGORY_ALIASES = {
     "refund": "refund",
     "adjustment": "refund",
 }
+
+
+def _as_text(value: object) -> str | None:
+    """A cell as text for date parsing; missing values stay missing."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value if isinstance(value, str) else str(value)
 
 
 class CsvConfig(ProviderConfig):
@@ -87,18 +101,7 @@ class CsvProvider(CostProvider):
 
     def fetch(self, now: datetime) -> CostData:
         paths = expand_paths(self.settings.paths, self.context.base_dir, self.name)
-        frames, bad, ends = [], BadRows(), []
-        for path in paths:
-            frame, file_bad, end = self._cache.get(path, self._parse_file)
-            frames.append(frame)
-            bad = bad + file_bad
-            if end is not None:
-                ends.append(end)
-        self._cache.forget_except(paths)
-        data_end = max(ends).to_pydatetime() if ends else None
-        return CostData(
-            frame=concat_frames(frames), data_end=data_end, bad_rows=bad, sources=len(paths)
-        )
+        return read_cost_files(paths, self._cache, self._parse_file)
 
     def _parse_file(self, path: Path) -> tuple[pd.DataFrame, BadRows, pd.Timestamp | None]:
         settings = self.settings
@@ -115,6 +118,8 @@ class CsvProvider(CostProvider):
             )
         zone = ZoneInfo(settings.timezone or self.context.timezone)
         dates = raw[settings.date_column].where(~null_mask(raw[settings.date_column]))
+        # Parquet may hold dates as numbers (20240101); parsed as text they stay dates.
+        dates = dates.map(_as_text)
         parsed = pd.to_datetime(dates, errors="coerce", format=settings.date_format or "ISO8601")
         if parsed.dt.tz is None:
             start = parsed.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
@@ -128,6 +133,8 @@ class CsvProvider(CostProvider):
             ),
             errors="coerce",
         )
+        absurd = absurd_costs(cost)
+        cost = cost.where(~absurd)
         if settings.currency_column:
             currency = raw[settings.currency_column].where(
                 ~null_mask(raw[settings.currency_column])
@@ -137,7 +144,16 @@ class CsvProvider(CostProvider):
         bad = (
             collect_bad_rows(start.isna(), f"{settings.date_column} is not a date", path, 2)
             + collect_bad_rows(
-                start.notna() & cost.isna(), f"{settings.cost_column} is not a number", path, 2
+                start.notna() & cost.isna() & ~absurd,
+                f"{settings.cost_column} is not a number",
+                path,
+                2,
+            )
+            + collect_bad_rows(
+                start.notna() & absurd,
+                f"{settings.cost_column} is infinite or beyond ±1e12",
+                path,
+                2,
             )
             + collect_bad_rows(
                 start.notna() & cost.notna() & currency.isna(), "currency is empty", path, 2

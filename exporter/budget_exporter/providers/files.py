@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 import pandas as pd
 
 from ..errors import ProviderError
-from .base import BadRow, BadRows
+from .base import BadRow, BadRows, CostData, concat_frames
 
 T = TypeVar("T")
 
@@ -68,6 +68,30 @@ class FileCache(Generic[T]):
                 del self._entries[path]
 
 
+ParsedFile = tuple[pd.DataFrame, BadRows, "pd.Timestamp | None"]
+
+
+def read_cost_files(
+    paths: list[Path], cache: FileCache[ParsedFile], parse: Callable[[Path], ParsedFile]
+) -> CostData:
+    """Parse each file (or take it from ``cache``) and stack them into one provider answer.
+
+    ``parse`` returns a file's normalized frame, its bad rows and the end of its newest data.
+    """
+    frames, bad, ends = [], BadRows(), []
+    for path in paths:
+        frame, file_bad, end = cache.get(path, parse)
+        frames.append(frame)
+        bad = bad + file_bad
+        if end is not None:
+            ends.append(end)
+    cache.forget_except(paths)
+    data_end = max(ends).to_pydatetime() if ends else None
+    return CostData(
+        frame=concat_frames(frames), data_end=data_end, bad_rows=bad, sources=len(paths)
+    )
+
+
 def read_table(path: Path, provider: str) -> pd.DataFrame:
     """Read a CSV (plain or gzip) or Parquet file with every column as text.
 
@@ -77,7 +101,7 @@ def read_table(path: Path, provider: str) -> pd.DataFrame:
     try:
         if name.endswith(".parquet") or name.endswith(".pq"):
             frame = pd.read_parquet(path)
-            return frame.astype("object").where(frame.notna(), None)
+            return _decode_binary(frame.astype("object").where(frame.notna(), None))
         return pd.read_csv(
             path,
             dtype=str,
@@ -95,9 +119,33 @@ def read_table(path: Path, provider: str) -> pd.DataFrame:
         ) from None
 
 
+def _decode_binary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Parquet BINARY columns as text: UTF-8, with bytes that are not UTF-8 replaced (U+FFFD)."""
+    for column in frame.columns:
+        present = frame[column].dropna()
+        if len(present) and isinstance(present.iloc[0], bytes | bytearray):
+            frame[column] = frame[column].map(
+                lambda cell: (
+                    bytes(cell).decode("utf-8", "replace")
+                    if isinstance(cell, bytes | bytearray)
+                    else cell
+                )
+            )
+    return frame
+
+
 def first_data_line(path: Path) -> int:
     """Line number of the first data row: 2 for CSV (after the header), 1 for Parquet rows."""
     return 1 if path.name.lower().endswith((".parquet", ".pq")) else 2
+
+
+# No single charge line comes near this; beyond it (or infinite) a number is a broken export.
+MAX_ROW_COST = 1e12
+
+
+def absurd_costs(cost: pd.Series) -> pd.Series:
+    """Mask of costs that are infinite or beyond ±MAX_ROW_COST."""
+    return cost.notna() & ~(cost.abs() <= MAX_ROW_COST)
 
 
 def null_mask(series: pd.Series) -> pd.Series:

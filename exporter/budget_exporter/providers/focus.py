@@ -17,16 +17,17 @@ from .base import (
     CostProvider,
     ProviderConfig,
     ProviderContext,
-    concat_frames,
     normalize,
 )
 from .files import (
     FileCache,
+    absurd_costs,
     collect_bad_rows,
     expand_paths,
     first_data_line,
     null_mask,
     parse_tags,
+    read_cost_files,
     read_table,
 )
 
@@ -88,17 +89,7 @@ class FocusProvider(CostProvider):
 
     def fetch(self, now: datetime) -> CostData:
         paths = expand_paths(self.settings.paths, self.context.base_dir, self.name)
-        frames, bad, ends = [], BadRows(), []
-        for path in paths:
-            frame, file_bad, end = self._cache.get(path, self._parse_file)
-            frames.append(frame)
-            bad = bad + file_bad
-            if end is not None:
-                ends.append(end)
-        self._cache.forget_except(paths)
-        combined = concat_frames(frames)
-        data_end = max(ends).to_pydatetime() if ends else None
-        return CostData(frame=combined, data_end=data_end, bad_rows=bad, sources=len(paths))
+        return read_cost_files(paths, self._cache, self._parse_file)
 
     def _parse_file(self, path: Path) -> tuple[pd.DataFrame, BadRows, pd.Timestamp | None]:
         raw = read_table(path, self.name)
@@ -117,6 +108,8 @@ class FocusProvider(CostProvider):
             format="ISO8601",
         )
         cost = pd.to_numeric(raw[cost_column].where(~null_mask(raw[cost_column])), errors="coerce")
+        absurd = absurd_costs(cost)
+        cost = cost.where(~absurd)
         if "BillingCurrency" in raw.columns:
             currency = raw["BillingCurrency"].where(~null_mask(raw["BillingCurrency"]))
         else:
@@ -124,7 +117,16 @@ class FocusProvider(CostProvider):
         bad = (
             collect_bad_rows(start.isna(), "ChargePeriodStart is not a date-time", path, first_line)
             + collect_bad_rows(
-                start.notna() & cost.isna(), f"{cost_column} is not a number", path, first_line
+                start.notna() & cost.isna() & ~absurd,
+                f"{cost_column} is not a number",
+                path,
+                first_line,
+            )
+            + collect_bad_rows(
+                start.notna() & absurd,
+                f"{cost_column} is infinite or beyond ±1e12",
+                path,
+                first_line,
             )
             + collect_bad_rows(
                 start.notna() & cost.notna() & currency.isna(),

@@ -9,16 +9,15 @@ priority, team...) that SLO filters match on.
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..configtypes import Duration
 from ..periods import parse_duration
-from .base import BadRows, ProviderConfig, ProviderContext, ProviderMetric
+from .base import BadRows, Provider, ProviderConfig
 
 DEFAULT_CATEGORY = "incident"
 # Keys of the record itself; every other key is a filterable attribute.
@@ -70,27 +69,8 @@ class IncidentProviderConfig(ProviderConfig):
     lookback: Duration = timedelta(days=100)
 
 
-class IncidentProvider(ABC):
-    """A source of incident records. Implementations do I/O only in ``fetch``."""
-
-    type_name: ClassVar[str]
-    config_model: ClassVar[type[ProviderConfig]]
-
-    def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
-        self.name = name
-        self.config = config
-        self.context = context
-
-    @abstractmethod
-    def fetch(self, now: datetime) -> IncidentData:
-        """Read the source and return the incidents that overlap the lookback up to ``now``.
-
-        Raises ProviderError (or OSError/ValueError) when the source as a whole is unusable.
-        """
-
-    def metrics(self) -> tuple[ProviderMetric, ...]:
-        """Provider-specific samples; none by default."""
-        return ()
+class IncidentProvider(Provider[IncidentData]):
+    """A source of incident records: ``fetch`` returns those overlapping the lookback."""
 
     def since(self, now: datetime) -> datetime:
         """Oldest moment the provider asks its source about."""

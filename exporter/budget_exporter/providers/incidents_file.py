@@ -20,6 +20,7 @@ from pydantic import Field
 
 from ..configtypes import TextList
 from ..errors import ProviderError
+from ..yamlguard import MAX_DEPTH, YamlRefused, check_node
 from .base import BadRow, BadRows, ProviderConfig
 from .files import FileCache, expand_paths, first_data_line, read_table
 from .incidents import (
@@ -31,6 +32,8 @@ from .incidents import (
 )
 
 _LINE_KEY = "__line__"
+# An incident file holds at most some thousands of records of a few fields each.
+MAX_INCIDENT_NODES = 1_000_000
 
 
 class IncidentsFileConfig(IncidentProviderConfig):
@@ -74,7 +77,7 @@ def parse_structured(path: Path, provider: str, zone: ZoneInfo, service: str) ->
     except (OSError, UnicodeDecodeError) as error:
         raise ProviderError(f"provider {provider}: cannot read {path}: {error}") from None
     try:
-        document = yaml.load(text, Loader=_LineLoader)
+        document = _load_yaml(text)
     except yaml.YAMLError as error:
         # Most JSON is YAML too, which gives line numbers; JSON that is not (tabs) is read as
         # JSON, and its bad records are then numbered by position instead.
@@ -101,11 +104,38 @@ def parse_structured(path: Path, provider: str, zone: ZoneInfo, service: str) ->
     return tuple(incidents), bad
 
 
+def _load_yaml(text: str) -> Any:
+    # Alias bombs and deep nesting (JSON bombs) are refused on the node graph, before loading.
+    loader = _LineLoader(text)
+    try:
+        node = loader.get_single_node()
+        check_node(node, max_nodes=MAX_INCIDENT_NODES)
+        return loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise YamlRefused("the document nests too deeply") from None
+    finally:
+        loader.dispose()
+
+
 def _json_or_none(text: str) -> Any:
     try:
-        return json.loads(text)
-    except ValueError:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
         return None
+    return document if _depth_ok(document) else None
+
+
+def _depth_ok(document: Any) -> bool:
+    stack = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(value, dict):
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+    return True
 
 
 def parse_csv(path: Path, provider: str, zone: ZoneInfo, service: str) -> _Parsed:

@@ -1,0 +1,233 @@
+"""The status report of every budget and SLO, as terminal text, CSV or JSON.
+
+Pure: the JSON view of a snapshot (see ``snapshot_json``) in, text out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+BAR_WIDTH = 20
+FORMATS = ("text", "json", "csv")
+CSV_COLUMNS = (
+    "kind",
+    "name",
+    "period",
+    "unit",
+    "limit",
+    "spend",
+    "remaining",
+    "utilization",
+    "burn_rate_1d",
+    "burn_rate_7d",
+    "burn_rate_period",
+    "forecast_mean",
+    "forecast_lower_80",
+    "forecast_upper_80",
+    "overrun_probability",
+    "exhaustion_pace",
+    "exhaustion_forecast",
+    "variance",
+    "variance_ratio",
+    "variance_category",
+    "amount_source",
+    "recommendations",
+)
+
+
+def bar(ratio: float | None, width: int = BAR_WIDTH) -> str:
+    """A utilization bar: ``[#####-----]``, with ``!`` past the end when over 100%."""
+    if ratio is None:
+        return "[" + "?" * width + "]"
+    filled = round(min(max(ratio, 0.0), 1.0) * width)
+    return "[" + "#" * filled + "-" * (width - filled) + "]" + ("!" if ratio > 1 else "")
+
+
+def _money(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.2f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _times(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return "-"
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    sign = "-" if seconds < 0 else ""
+    minutes = round(abs(seconds) / 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    text = (f"{days}d" if days else "") + (f"{hours}h" if hours else "") + f"{mins}m"
+    return sign + text
+
+
+def _budget_text(budget: Mapping[str, Any]) -> list[str]:
+    currency = budget["currency"]
+    period = budget["period"]
+    amount = budget.get("amount") or {}
+    source = amount.get("source", "fixed")
+    if amount.get("rollover"):
+        source += f", {_money(amount['rollover'])} rolled over"
+    lines = [f"{budget['name']}  ({period['kind']} {period['key']}, amount {source})"]
+    lines.append(
+        f"  spend     {_money(budget['spend'])} / {_money(budget['limit'])} {currency}  "
+        f"{bar(budget['utilization'])} {_ratio(budget['utilization'])}  "
+        f"remaining {_money(budget['remaining'])}"
+    )
+    rates = budget["burn_rates"]
+    lines.append(
+        "  burn rate " + "  ".join(f"{window} {_times(rate)}" for window, rate in rates.items())
+    )
+    forecast = budget.get("forecast")
+    if forecast is not None:
+        bounds = forecast["bounds"]
+        lines.append(
+            f"  forecast  {_money(forecast['mean'])} {currency} (80%: "
+            f"{_money(bounds.get('lower_80'))} to {_money(bounds.get('upper_80'))}, 95%: "
+            f"{_money(bounds.get('lower_95'))} to {_money(bounds.get('upper_95'))}), "
+            f"overrun {_ratio(forecast['overrun_probability'])}"
+        )
+    else:
+        lines.append("  forecast  not enough history yet")
+    exhaustion = budget["projected_exhaustion"]
+    lines.append(
+        f"  runs out  pace: {_when(exhaustion['pace'])}, forecast: {_when(exhaustion['forecast'])}"
+    )
+    variance = budget.get("variance")
+    if variance is not None:
+        lines.append(
+            f"  variance  {_money(variance['amount'])} {currency} "
+            f"({variance['ratio']:+.1%}) against {_money(variance['expected'])} expected: "
+            f"{variance['category'].replace('_', ' ')}"
+        )
+    for item in budget.get("recommendations", []):
+        lines.append(f"  advice    {item['recommendation']}: {item['message']}")
+    return lines
+
+
+def _slo_text(slo: Mapping[str, Any]) -> list[str]:
+    consumed = slo.get("consumed_ratio")
+    objective = f"{slo['objective'] * 100:g}%"
+    lines = [f"{slo['name']}  (SLO {objective} over {slo.get('period', '')})"]
+    lines.append(
+        f"  budget    {_duration(slo['consumed_seconds'])} used of "
+        f"{_duration(slo['error_budget_seconds'])}  {bar(consumed)} {_ratio(consumed)}  "
+        f"remaining {_duration(slo['remaining_seconds'])}"
+    )
+    rates = slo["burn_rates"]
+    lines.append(
+        "  burn rate " + "  ".join(f"{window} {_times(rate)}" for window, rate in rates.items())
+    )
+    exhaustion = slo.get("projected_exhaustion") or {}
+    if exhaustion:
+        lines.append(
+            "  runs out  "
+            + ", ".join(f"{method}: {_when(moment)}" for method, moment in exhaustion.items())
+        )
+    chances = slo.get("exhaustion_probability") or {}
+    if chances:
+        lines.append(
+            "  chance    "
+            + ", ".join(f"{_ratio(p)} to run out within {h}" for h, p in chances.items())
+        )
+    return lines
+
+
+def render_text(data: Mapping[str, Any]) -> str:
+    """The report for a terminal."""
+    out = [f"Budgets and SLOs at {_when(data['taken_at'])} (money in {data['currency']})", ""]
+    for budget in data["budgets"]:
+        out.extend([*_budget_text(budget), ""])
+    for slo in data["slos"]:
+        out.extend([*_slo_text(slo), ""])
+    if not data["budgets"] and not data["slos"]:
+        out.append("No budget or SLO has data yet.")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _budget_row(budget: Mapping[str, Any]) -> dict[str, Any]:
+    forecast = budget.get("forecast") or {}
+    bounds = forecast.get("bounds", {})
+    variance = budget.get("variance") or {}
+    rates = budget["burn_rates"]
+    return {
+        "kind": "budget",
+        "name": budget["name"],
+        "period": budget["period"]["key"],
+        "unit": budget["currency"],
+        "limit": budget["limit"],
+        "spend": budget["spend"],
+        "remaining": budget["remaining"],
+        "utilization": budget["utilization"],
+        "burn_rate_1d": rates.get("1d"),
+        "burn_rate_7d": rates.get("7d"),
+        "burn_rate_period": rates.get("period"),
+        "forecast_mean": forecast.get("mean"),
+        "forecast_lower_80": bounds.get("lower_80"),
+        "forecast_upper_80": bounds.get("upper_80"),
+        "overrun_probability": forecast.get("overrun_probability"),
+        "exhaustion_pace": budget["projected_exhaustion"]["pace"],
+        "exhaustion_forecast": budget["projected_exhaustion"]["forecast"],
+        "variance": variance.get("amount"),
+        "variance_ratio": variance.get("ratio"),
+        "variance_category": variance.get("category"),
+        "amount_source": (budget.get("amount") or {}).get("source"),
+        "recommendations": "; ".join(item["message"] for item in budget["recommendations"]),
+    }
+
+
+def _slo_row(slo: Mapping[str, Any]) -> dict[str, Any]:
+    rates = slo["burn_rates"]
+    exhaustion = slo.get("projected_exhaustion") or {}
+    return {
+        "kind": "slo",
+        "name": slo["name"],
+        "period": slo.get("period"),
+        "unit": "seconds",
+        "limit": slo["error_budget_seconds"],
+        "spend": slo["consumed_seconds"],
+        "remaining": slo["remaining_seconds"],
+        "utilization": slo.get("consumed_ratio"),
+        "burn_rate_1d": rates.get("1d"),
+        "exhaustion_pace": exhaustion.get("burn_rate"),
+        "exhaustion_forecast": exhaustion.get("linear_regression"),
+    }
+
+
+def render_csv(data: Mapping[str, Any]) -> str:
+    """One row per budget and per SLO, for spreadsheets (SLO amounts in seconds)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for budget in data["budgets"]:
+        writer.writerow(_budget_row(budget))
+    for slo in data["slos"]:
+        writer.writerow(_slo_row(slo))
+    return buffer.getvalue()
+
+
+def render_report(data: Mapping[str, Any], fmt: str) -> str:
+    """The report in ``fmt``: text, json or csv."""
+    if fmt == "json":
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    if fmt == "csv":
+        return render_csv(data)
+    if fmt == "text":
+        return render_text(data)
+    raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -1,0 +1,74 @@
+"""Limits on YAML documents: aliases that expand too much and nesting that is too deep.
+
+PyYAML shares the object an alias points to, so a "billion laughs" document loads into little
+memory; every walk over the loaded data (environment expansion, validation, line lookup) follows
+each alias again, though, and would take hours. Documents are measured on their node graph first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+# A config with 10,000 budgets has a few hundred thousand nodes; anchors legitimately shared
+# by many budgets add a few times that. A bomb adds orders of magnitude.
+MAX_EXPANDED_NODES = 2_000_000
+MAX_DEPTH = 64
+
+
+class YamlRefused(yaml.YAMLError):
+    """A document refused before loading; mimics the attributes of PyYAML's own errors."""
+
+    def __init__(self, problem: str, mark: Any = None):
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+
+
+def check_node(
+    node: yaml.Node | None, max_nodes: int = MAX_EXPANDED_NODES, max_depth: int = MAX_DEPTH
+) -> None:
+    """Raise YamlRefused when ``node`` expands to more than ``max_nodes`` or nests too deep."""
+    if node is None:
+        return
+    sizes: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    # Post-order walk without recursion, sizes memoized per node object (aliases share nodes).
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    on_path: set[int] = set()
+    while stack:
+        current, done = stack.pop()
+        key = id(current)
+        if done:
+            on_path.discard(key)
+            children = _children(current)
+            size = 1 + sum(sizes[id(child)] for child in children)
+            depth = 1 + max((depths[id(child)] for child in children), default=0)
+            sizes[key], depths[key] = size, depth
+            if depth > max_depth:
+                raise YamlRefused(
+                    f"the document nests deeper than {max_depth} levels", current.start_mark
+                )
+            if size > max_nodes:
+                raise YamlRefused(
+                    f"aliases expand the document to more than {max_nodes:,} values "
+                    "(an alias bomb?); write the values out or share fewer anchors",
+                    current.start_mark,
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            raise YamlRefused("an alias refers to a node that contains it", current.start_mark)
+        on_path.add(key)
+        stack.append((current, True))
+        stack.extend((child, False) for child in _children(current) if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
