@@ -408,7 +408,7 @@ def cost_overview() -> Any:
             "Cost anomaly score",
             "Spend of the newest complete day against the median of the same weekday in recent "
             "weeks, in robust standard deviations; above 4 is unusual spend worth a look.",
-            [q(f"budget_cost_anomaly_score{{{TEAM}}}", "{{budget}} {{dimension}} {{value}}")],
+            [q(f"budget_cost_anomaly_score{{{TEAM}}}", "{{budget}}")],
             "none",
             w=16,
             thresholds=steps((None, GREEN), (4, ORANGE), (6, RED)),
@@ -827,7 +827,10 @@ def budget_detail() -> Any:
             "Anomaly score",
             "How unusual the newest complete day is for this budget (and its top dimension "
             "values), in robust standard deviations from the same weekday; above 4 is unusual.",
-            [q(f"budget_cost_anomaly_score{{{B}}}", "score {{dimension}} {{value}}")],
+            [
+                q(f"budget_cost_anomaly_score{{{B}}}", "total"),
+                q(f"budget_cost_anomaly_score_by_dimension{{{B}}}", "{{dimension}}={{value}}"),
+            ],
             "none",
             w=16,
             h=6,

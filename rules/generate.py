@@ -502,16 +502,15 @@ money_alerts: Group = (
         ),
         (
             f"The newest day's spend is far from what that weekday usually costs (score above "
-            f"{ANOMALY_SCORE} robust standard deviations). Per budget, and per dimension value "
-            "where the exporter scores one.",
+            f"{ANOMALY_SCORE} robust standard deviations). On the budget total only, so one spike "
+            "is one alert; budget_cost_anomaly_score_by_dimension shows which value drove it.",
             alert(
                 "BudgetCostAnomaly",
                 f"max without(method) (budget_cost_anomaly_score) > {ANOMALY_SCORE}",
                 "30m",
                 {"kind": "money", "severity": "notice"},
                 "A budget's daily cost is unusual for the day of the week.",
-                "Budget {{ $labels.budget }}{{ with $labels.dimension }} ({{ . }}="
-                "{{ $labels.value }}){{ end }} has a cost anomaly score of "
+                "Budget {{ $labels.budget }} has a cost anomaly score of "
                 '{{ printf "%.1f" $value }}. ' + MONEY_SENTENCE,
                 MONEY_FACTS,
             ),
@@ -659,6 +658,19 @@ exporter_alerts: Group = (
                 "Provider " + PROVIDER + ' rejected {{ printf "%.0f" $value }} row(s) in its '
                 "last refresh; their cost is missing from every budget that uses it. The "
                 "exporter log names the file and line of the first ones.",
+            ),
+        ),
+        (
+            "The served snapshot is not renewed: the refresh loop is stuck or no worker leads it.",
+            alert(
+                "BudgetExporterSnapshotStale",
+                "time() - budget_exporter_snapshot_timestamp_seconds > 15 * 60",
+                "5m",
+                {"kind": "exporter", "severity": "warning"},
+                "The exporter keeps serving an old snapshot.",
+                "The numbers served by {{ $labels.instance }} were computed "
+                "{{ $value | humanizeDuration }} ago; budgets and SLOs no longer move until "
+                "the refresh loop runs again.",
             ),
         ),
     ],

@@ -1,5 +1,6 @@
 """The JSON API: routes and statuses in-process, then the running exporter against its OpenAPI."""
 
+import gzip
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,8 +11,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from budget_exporter.api import JsonApi, openapi_text
+from budget_exporter.api import JsonApi, PublishedSnapshot, openapi_text
 from budget_exporter.app import MetricsApp, PublishedMetrics
+from budget_exporter.snapshot_json import listing_bodies
+from budget_exporter.state import StateDir, atomic_write
 from conftest import running_exporter, wait_for_http
 
 OPENAPI = Path(__file__).resolve().parent.parent / "exporter" / "budget_exporter" / "openapi.yml"
@@ -145,6 +148,70 @@ def test_the_metrics_app_serves_the_api_and_its_description(tmp_path):
     assert call(app, "/api/v1/budgets")[0] == "503 Service Unavailable"
     status, text = call(app, "/api/v1/openapi.yml")
     assert status == "200 OK" and text == openapi_text() == OPENAPI.read_bytes()
+
+
+def scrape(app: Any, encoding: str = "gzip") -> tuple[dict[str, str], bytes]:
+    """Headers and raw body of GET /metrics."""
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        seen["headers"] = dict(headers)
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/metrics", "HTTP_ACCEPT_ENCODING": encoding}
+    body = b"".join(app(environ, start_response))
+    return seen["headers"], body
+
+
+def test_a_scrape_serves_the_gzip_the_leader_wrote_without_compressing(tmp_path, monkeypatch):
+    state = StateDir(tmp_path)
+    state.write_metrics(b"budget_spend 1\n")
+    assert gzip.decompress(state.metrics_gzip_path.read_bytes()) == b"budget_spend 1\n"
+
+    def no_compression(*args: Any, **kwargs: Any) -> bytes:
+        raise AssertionError("a scrape compressed the exposition")
+
+    monkeypatch.setattr(gzip, "compress", no_compression)
+    app = MetricsApp(PublishedMetrics(state.metrics_path))
+    headers, body = scrape(app)
+    assert headers["Content-Encoding"] == "gzip"
+    assert body == state.metrics_gzip_path.read_bytes()
+    headers, body = scrape(app, encoding="identity")
+    assert "Content-Encoding" not in headers and body == b"budget_spend 1\n"
+
+
+def test_a_gzip_of_another_exposition_is_never_served_with_the_plain_file(tmp_path):
+    state = StateDir(tmp_path)
+    state.write_metrics(b"budget_spend 1\n")
+    # The plain file of a newer snapshot next to the old gzip (or a newer gzip, old plain file).
+    atomic_write(state.metrics_path, b"budget_spend 2\n")
+    app = MetricsApp(PublishedMetrics(state.metrics_path))
+    headers, body = scrape(app)
+    assert "Content-Encoding" not in headers and body == b"budget_spend 2\n"
+    state.write_metrics(b"budget_spend 3\n")
+    headers, body = scrape(app)
+    assert headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(body) == b"budget_spend 3\n"
+
+
+def test_the_api_lists_serve_the_bodies_published_with_the_snapshot(tmp_path):
+    published = tmp_path / "snapshot.json"
+    listings = listing_bodies(SNAPSHOT)
+    # Marked, to show the listing is served from the published bytes, not encoded again.
+    listings["budgets"] = listings["budgets"].replace('"USD"', '"USD" ', 1)
+    published.write_text(json.dumps({**SNAPSHOT, "listings": listings}))
+    api = JsonApi(PublishedSnapshot(published).get)
+    seen: dict[str, Any] = {}
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/v1/budgets"}
+    body = b"".join(api(environ, lambda status, headers: seen.update(status=status)))
+    assert seen["status"] == "200 OK" and body == listings["budgets"].encode()
+    assert call(api, "/api/v1/slos")[1] == json.loads(listings["slos"])
+    # A snapshot file without listings (an older version's) still answers the same bodies.
+    published.write_text(json.dumps(SNAPSHOT) + " ")
+    assert call(api, "/api/v1/budgets")[1] == {
+        "taken_at": SNAPSHOT["taken_at"],
+        "currency": "USD",
+        "budgets": SNAPSHOT["budgets"],
+    }
 
 
 CONFIG = """

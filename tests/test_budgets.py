@@ -484,3 +484,13 @@ def test_threshold_reached_compares_utilization_with_each_ratio(spend_per_day, r
         spec(1000.0, thresholds=thresholds), index, utc(2024, 9, 21), UTC_ZONE, data_end=None
     )
     assert {name: status.threshold_reached(name) for name in thresholds} == reached
+
+
+def test_a_limit_of_zero_or_below_gives_infinite_ratios_instead_of_failing():
+    # Only a direct caller can pass such a limit (evaluation leaves such budgets out).
+    index = index_of(daily_rows(1, 30, 100.0))
+    for limit in (0.0, -50.0):
+        status = evaluate_budget(spec(limit), index, NOW, UTC_ZONE, data_end=None)
+        assert status.utilization == float("inf")
+        assert status.burn_rates == {"1d": float("inf"), "7d": float("inf"), "period": float("inf")}
+    assert burn_rate(0.0, DAY, 0.0, 30 * DAY) == 0.0

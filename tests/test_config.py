@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from budget_exporter.cli import EXIT_BAD_CONFIG, EXIT_OK, EXIT_PROVIDER_FAILED, main
 from budget_exporter.config import (
@@ -303,12 +304,38 @@ def test_a_missing_variable_is_named_without_the_value_of_another(monkeypatch):
 def test_read_secret_reads_a_file_and_names_an_unreadable_one(tmp_path):
     token = tmp_path / "token"
     token.write_text(f"{SECRET}\n", encoding="utf-8")
-    assert read_secret(None, token, "providers.x.token_file") == SECRET
-    assert read_secret("inline", None, "providers.x.token") == "inline"
+    assert read_secret(None, token, "/elsewhere", "providers.x.token_file") == SECRET
+    assert read_secret(SecretStr("inline"), None, ".", "providers.x.token") == "inline"
+    assert read_secret(None, None, ".", "providers.x.token") is None
     with pytest.raises(ValueError) as caught:
-        read_secret(None, tmp_path / "absent", "providers.x.token_file")
+        read_secret(None, tmp_path / "absent", ".", "providers.x.token_file")
     assert "providers.x.token_file" in str(caught.value)
     assert str(tmp_path / "absent") in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "timezone: Europe\nproviders:\n  p: {type: demo}\n",
+        "providers:\n  p: {type: csv, paths: a.csv, timezone: Europe}\n",
+        "providers:\n  p: {type: gcp_bigquery, table: p.d.t, timezone: Europe}\n",
+    ],
+    ids=["exporter", "csv provider", "gcp_bigquery provider"],
+)
+def test_a_folder_of_the_zone_database_is_not_a_time_zone(text):
+    # ZoneInfo("Europe") raises IsADirectoryError, which must become a config problem.
+    with pytest.raises(ConfigError, match="timezone: unknown time zone 'Europe'"):
+        parse_config(text)
+
+
+def test_read_secret_reads_a_relative_file_from_the_config_folder(tmp_path, monkeypatch):
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "token").write_text(f"{SECRET}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "secrets")  # the working folder plays no part
+    assert read_secret(None, Path("secrets/token"), str(tmp_path), "p: token_file") == SECRET
+    with pytest.raises(ValueError) as caught:
+        read_secret(None, Path("token"), str(tmp_path), "p: token_file")
+    assert str(tmp_path / "token") in str(caught.value)
 
 
 def test_over_allocation_scales_children_to_the_parent_period():

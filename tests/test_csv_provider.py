@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from pydantic import ValidationError
 
 from budget_exporter.budgets import BudgetSpec, CostIndex, evaluate_budget
 from budget_exporter.config import parse_config
@@ -119,6 +120,62 @@ def test_a_date_with_a_time_is_one_hour(tmp_path):
     data = fetch(tmp_path, paths=["costs.csv"])
     assert list(data.frame["end"] - data.frame["start"]) == [pd.Timedelta(hours=1)] * 2
     assert spend(data, utc(2024, 11, 2, 11)) == pytest.approx(6.0)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "start", "end"),
+    [
+        ("2026-11-01T00:00:00Z", "2026-11-02T00:00:00Z", utc(2026, 11, 1), utc(2026, 11, 3)),
+        (
+            "2026-11-01T00:00:00+01:00",
+            "2026-11-02T00:00:00+01:00",
+            utc(2026, 10, 31, 23),
+            utc(2026, 11, 2, 23),
+        ),
+    ],
+    ids=["midnights in UTC", "midnights in their own offset, not the exporter's zone"],
+)
+def test_midnights_with_a_time_zone_are_daily_rows(tmp_path, first, second, start, end):
+    write(tmp_path / "costs.csv", "date,cost", f"{first},24", f"{second},24")
+    data = fetch(tmp_path, paths=["costs.csv"])
+    assert list(data.frame["end"] - data.frame["start"]) == [pd.Timedelta(days=1)] * 2
+    assert data.frame["start"].min() == pd.Timestamp(start)
+    assert data.data_end == end
+
+
+def test_daily_rows_with_a_time_zone_do_not_inflate_the_first_day(tmp_path):
+    write(tmp_path / "costs.csv", "date,cost", "2026-11-01T00:00:00Z,24")
+    data = fetch(tmp_path, paths=["costs.csv"])
+    # Six hours into the day, a quarter of the day's cost has been spent, not all of it.
+    assert spend(data, utc(2026, 11, 1, 6)) == pytest.approx(6.0)
+
+
+def test_granularity_hourly_makes_midnight_rows_one_hour(tmp_path):
+    write(tmp_path / "costs.csv", "date,cost", "2026-11-01,6", "2026-11-02,4")
+    data = fetch(tmp_path, paths=["costs.csv"], granularity="hourly")
+    assert list(data.frame["end"] - data.frame["start"]) == [pd.Timedelta(hours=1)] * 2
+    assert data.data_end == utc(2026, 11, 2, 1)
+
+
+def test_granularity_daily_spreads_a_row_over_the_day_that_holds_it(tmp_path):
+    write(tmp_path / "costs.csv", "date,cost", "2026-11-01T10:00:00,24", "2026-11-02T07:30:00,24")
+    data = fetch(tmp_path, zone="Europe/Paris", paths=["costs.csv"], granularity="daily")
+    assert list(data.frame["start"]) == [
+        pd.Timestamp(utc(2026, 10, 31, 23)),
+        pd.Timestamp(utc(2026, 11, 1, 23)),
+    ]
+    assert data.data_end == utc(2026, 11, 2, 23)
+
+
+def test_an_unknown_granularity_is_rejected():
+    with pytest.raises(ValidationError, match="granularity"):
+        CsvConfig.model_validate({"type": "csv", "paths": ["a.csv"], "granularity": "weekly"})
+
+
+@pytest.mark.parametrize("zone", ["Europe/Pariss", "Europe", ""])
+def test_an_unknown_provider_time_zone_is_rejected_with_the_config(zone):
+    with pytest.raises(ValidationError, match=f"unknown time zone '{zone}'"):
+        CsvConfig.model_validate({"type": "csv", "paths": ["a.csv"], "timezone": zone})
 
 
 def test_costs_with_thousands_separators_are_read(tmp_path):

@@ -367,6 +367,44 @@ def test_forecast_metrics_carry_the_method_and_every_bound():
     ) == pytest.approx(0.0)
 
 
+def test_the_anomaly_score_of_a_breakdown_value_is_its_own_family():
+    spec = BudgetSpec(name="team-a", amount=2000.0, period=PeriodKind.MONTHLY)
+    index = CostIndex(rows(datetime(2025, 11, 1, tzinfo=UTC), 140, 50.0))
+    status = evaluate_budget(spec, index, at(hour=9), UTC_ZONE, None)
+    forecast = ForecastCache().forecast(spec, index, status, UTC_ZONE)
+    assert forecast is not None
+    scored = dataclasses.replace(
+        forecast, anomaly_score=5.0, value_anomaly_scores={"ServiceName": {"EC2": 6.0, "S3": 1.0}}
+    )
+    snapshot = Snapshot(
+        taken_at=at(hour=9),
+        currency="USD",
+        budgets=(BudgetEntry(status=status, labels={"team": "a"}, forecast=scored),),
+        providers=(),
+    )
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(snapshot))
+    samples = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in registry.collect()
+        if family.name.startswith("budget_cost_anomaly_score")
+        for sample in family.samples
+    }
+    base = (("budget", "team-a"), ("team", "a"))
+    # One total series, so an alert on it fires once per spike, not once per breakdown value.
+    assert samples == {
+        ("budget_cost_anomaly_score", frozenset(base)): 5.0,
+        (
+            "budget_cost_anomaly_score_by_dimension",
+            frozenset((*base, ("dimension", "ServiceName"), ("value", "EC2"))),
+        ): 6.0,
+        (
+            "budget_cost_anomaly_score_by_dimension",
+            frozenset((*base, ("dimension", "ServiceName"), ("value", "S3"))),
+        ): 1.0,
+    }
+
+
 def test_the_focus_sample_serves_sane_forecasts_from_sparse_tiny_and_negative_days():
     config = load_config(str(Path(__file__).resolve().parent / "fixtures" / "focus.yml"))
     refresher = Refresher(config)

@@ -637,3 +637,58 @@ def test_demo_incidents_are_the_same_for_the_same_moment_and_one_is_open():
     assert [(i.service, i.start) for i in open_ones] == [("checkout", NOW - timedelta(minutes=25))]
     assert all(i.end <= NOW for i in first.incidents if i.end is not None)
     assert {"maintenance", "incident"} <= {i.category for i in first.incidents}
+
+
+# --- secrets --------------------------------------------------------------------------------
+
+SECRET_FILE_SOURCES = [
+    ("pagerduty", "token_file", "/incidents", {"incidents": [], "more": False}, "Token token="),
+    ("opsgenie", "api_key_file", "/v1/incidents", {"data": []}, "GenieKey "),
+    ("statuspage", "api_key_file", "/v1/pages/p1/incidents", [], "OAuth "),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "route", "answer", "scheme"),
+    SECRET_FILE_SOURCES,
+    ids=[source[0] for source in SECRET_FILE_SOURCES],
+)
+def test_a_relative_secret_file_is_read_from_the_config_folder(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+    key: str,
+    route: str,
+    answer: Any,
+    scheme: str,
+):
+    folder = tmp_path / "conf"
+    (folder / "secrets").mkdir(parents=True)
+    (folder / "secrets" / "key").write_text(SECRET + "\n")
+    monkeypatch.chdir(tmp_path)  # secrets/key does not exist from the working folder
+    with running() as api:
+        api.add("GET", route, *[Reply(answer)] * 2)
+        where = f"page_id: p1, api_url: '{api.url}/v1'" if kind == "statuspage" else ""
+        where = where or f"base_url: '{api.url}'"
+        provider = provider_for(
+            f"providers:\n  src: {{type: {kind}, {key}: secrets/key, {where}}}\n",
+            base_dir=str(folder),
+        )
+        provider.fetch(NOW)
+        calls = api.calls("GET", route)
+    assert calls[0].headers["authorization"] == f"{scheme}{SECRET}"
+
+
+@pytest.mark.parametrize(("kind", "key"), [(s[0], s[1]) for s in SECRET_FILE_SOURCES])
+def test_an_unreadable_secret_file_names_the_setting_and_the_file(
+    tmp_path: Path, kind: str, key: str
+):
+    where = "page_id: p1" if kind == "statuspage" else "base_url: 'http://127.0.0.1:9'"
+    provider = provider_for(
+        f"providers:\n  src: {{type: {kind}, {key}: absent, {where}}}\n", base_dir=str(tmp_path)
+    )
+    with pytest.raises(ValueError) as caught:
+        provider.fetch(NOW)
+    assert f"provider src: {key}: cannot read secret file {tmp_path / 'absent'}" in str(
+        caught.value
+    )

@@ -1,11 +1,13 @@
 """Planning: fiscal, weekly and custom periods; planned, auto-adjusted and rolled-over amounts."""
 
+import dataclasses
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
 
+from budget_exporter.collector import render
 from budget_exporter.config import parse_config
 from budget_exporter.evaluate import evaluate
 from budget_exporter.periods import Calendar, Period, PeriodKind, period_containing
@@ -358,3 +360,106 @@ def test_evaluation_follows_fiscal_weekly_and_custom_periods():
         "week": (utc(2026, 4, 12), 100.0, pytest.approx(40.0)),
         "february": (utc(2026, 2, 1), 500.0, pytest.approx(280.0)),
     }
+
+
+@pytest.mark.parametrize(
+    ("method", "totals", "initial", "expected"),
+    [
+        (AutoMethod.LAST_PERIOD, [100.0, 200.0, 0.0], 250.0, 250.0),
+        (AutoMethod.TRAILING_AVERAGE, [-90.0, 30.0, 0.0], 250.0, 250.0),
+        (AutoMethod.LAST_PERIOD, [100.0, 200.0, 0.0], None, None),
+        (AutoMethod.TRAILING_AVERAGE, [-90.0, 30.0, 0.0], None, None),
+    ],
+    ids=[
+        "a period without spend falls back to the initial amount",
+        "credits that outweigh spend fall back to the initial amount",
+        "a period without spend and no initial amount gives no limit",
+        "credits and no initial amount give no limit",
+    ],
+)
+def test_an_auto_amount_of_zero_or_less_is_no_limit(method, totals, initial, expected):
+    spend = dict(zip(["2026-01", "2026-02", "2026-03"], totals, strict=True))
+    plan = AmountPlan(initial, method, periods=3)
+    planned = amount_in_force(plan, month(2026, 4), lambda period: spend[period.key], JANUARY)
+    if expected is None:
+        assert planned is None
+    else:
+        assert planned is not None
+        assert (planned.amount, planned.source) == (expected, AmountSource.INITIAL)
+
+
+ZERO_SPEND_CONFIG = """
+timezone: UTC
+providers:
+  costs: {type: csv, paths: [costs.csv]}
+budgets:
+  - {name: fixed, period: monthly, amount: 100}
+  - {name: auto, period: monthly, amount: {auto: last_period}}
+  - {name: auto-initial, period: monthly, amount: {auto: last_period, initial: 500}}
+"""
+
+
+def test_a_month_without_spend_leaves_the_other_budgets_evaluated():
+    days = pd.date_range("2026-02-01", "2026-04-15", freq="D", tz="UTC")
+    frame = pd.DataFrame(
+        {"start": days, "end": days + pd.Timedelta(days=1), "cost": 10.0, "currency": "USD"}
+    )
+    frame.loc[frame["start"].dt.month == 3, "cost"] = 0.0  # March: nothing spent
+    frame["charge_category"] = "usage"
+    data = {"costs": CostData(frame=normalize(frame), data_end=utc(2026, 4, 16))}
+    snapshot = evaluate(parse_config(ZERO_SPEND_CONFIG), data, (), utc(2026, 4, 16))
+    found = {entry.status.name: entry.status.limit for entry in snapshot.budgets}
+    # The auto budget derives 0 from March: no limit yet, left out like one without history.
+    assert found == {"fixed": 100.0, "auto-initial": 500.0}
+
+
+CHILDREN_CONFIG = """
+timezone: UTC
+providers:
+  costs: {type: csv, paths: [costs.csv]}
+budgets:
+  - {name: all, period: monthly, amount: 5000}
+  # Children listed after the parent: their amounts in force are known all the same.
+  - {name: planned, period: monthly, amount: 300, planned: {2026-04: 700}, parent: all}
+  - {name: auto, period: monthly, amount: {auto: last_period}, parent: all}
+  - {name: carried, period: monthly, amount: 400, rollover: {max: 0.5}, parent: all}
+  - {name: weekly, period: weekly, amount: {auto: last_period}, parent: all}
+"""
+
+
+def test_the_children_limit_adds_the_amounts_in_force_of_the_children():
+    days = pd.date_range("2026-02-01", "2026-04-15", freq="D", tz="UTC")
+    frame = pd.DataFrame(
+        {"start": days, "end": days + pd.Timedelta(days=1), "cost": 10.0, "currency": "USD"}
+    )
+    frame["charge_category"] = "usage"
+    data = {"costs": CostData(frame=normalize(frame), data_end=utc(2026, 4, 16))}
+    snapshot = evaluate(parse_config(CHILDREN_CONFIG), data, (), utc(2026, 4, 16))
+    entries = {entry.status.name: entry for entry in snapshot.budgets}
+    # planned: 700 in April; auto: March's 310; carried: 400 + 90 unused of March's 400
+    # (capped at 200); weekly: the week before's 70, scaled to a month of 365.2425 / 12 days.
+    month_days = 365.2425 / 12
+    expected = 700.0 + 310.0 + 490.0 + 70.0 * month_days / 7
+    assert entries["carried"].status.limit == pytest.approx(490.0)
+    assert entries["all"].children_limit == pytest.approx(expected)
+
+
+def test_a_parent_limit_of_zero_is_exposed_as_an_infinite_allocation():
+    days = pd.date_range("2026-02-01", "2026-04-15", freq="D", tz="UTC")
+    frame = pd.DataFrame(
+        {"start": days, "end": days + pd.Timedelta(days=1), "cost": 10.0, "currency": "USD"}
+    )
+    frame["charge_category"] = "usage"
+    data = {"costs": CostData(frame=normalize(frame), data_end=utc(2026, 4, 16))}
+    snapshot = evaluate(parse_config(CHILDREN_CONFIG), data, (), utc(2026, 4, 16))
+    # Only a hand-made snapshot has such a limit; rendering it must not fail.
+    entries = tuple(
+        dataclasses.replace(entry, status=dataclasses.replace(entry.status, limit=0.0))
+        if entry.status.name == "all"
+        else entry
+        for entry in snapshot.budgets
+    )
+    text = render(dataclasses.replace(snapshot, budgets=entries)).decode()
+    assert 'budget_children_allocation_ratio{budget="all"' in text
+    line = next(row for row in text.splitlines() if row.startswith("budget_children_allocation"))
+    assert line.endswith(" +Inf")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from budget_exporter.budgets import BudgetSpec, CostIndex, evaluate_budget
@@ -44,6 +44,7 @@ def test_parse_duration_returns_a_duration_or_a_value_error(text: str) -> None:
 
 @QUICK
 @given(st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(UNITS)), min_size=1, max_size=4))
+@example([(942, "ms"), (6641, "h"), (6836, "w"), (2252, "d")])  # float sums drifted by 1 us
 def test_a_formatted_duration_reads_back_as_the_same_duration(parts: list[tuple[int, str]]) -> None:
     text = "".join(f"{count}{unit}" for count, unit in parts)
     try:

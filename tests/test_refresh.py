@@ -1,6 +1,7 @@
 """The Refresher: schedules, failures that keep the last good data, and provider health."""
 
 import gzip
+import json
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -188,5 +189,116 @@ def test_saved_data_from_other_provider_settings_is_not_reused(folder):
     changed = CONFIG.format(interval="1h").replace('["costs/*.csv"]', '["costs/days.csv"]')
     restarted = Refresher(parse_config(changed, str(folder / "c.yml"), str(folder)), state)
     assert not restarted.health["costs"].up
+    assert "costs" not in restarted.data
+    assert "costs" in restarted.due(T1)
+
+
+CUSTOM_CONFIG = """
+providers:
+  costs: {{type: csv, paths: ["costs/*.csv"]}}
+budgets:
+  - {{name: launch, amount: 100, period: custom, start: {start}, end: {end}, provider: costs}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "wiped_refused"),
+    [("2024-09-01", "2024-09-30", True), ("2025-01-01", "2025-03-31", False)],
+    ids=[
+        "a running custom span checks a wiped answer against its own start",
+        "a custom span that has not begun is not checked",
+    ],
+)
+def test_a_custom_period_budget_keeps_its_provider_refreshing(folder, start, end, wiped_refused):
+    text = CUSTOM_CONFIG.format(start=start, end=end)
+    refresher = Refresher(parse_config(text, str(folder / "config.yml"), str(folder)))
+    refresher.refresh(T1)
+    refresher.refresh(T2, ["costs"])
+    assert refresher.health["costs"].up
+    assert refresher.health["costs"].errors_total == 0
+
+    (folder / "costs/days.csv").write_text("date,cost\n", encoding="utf-8")
+    refresher.refresh(T3, ["costs"])
+    health = refresher.health["costs"]
+    assert health.up is not wiped_refused
+    if wiped_refused:
+        assert "no cost data since 2024-09-01" in (health.last_error or "")
+
+
+class _BrokenProvider:
+    def __init__(self, provider):
+        self.config = provider.config
+
+    def fetch(self, now):
+        raise RuntimeError("unexpected provider bug")
+
+    def metrics(self):
+        return {}
+
+
+def test_an_unexpected_provider_exception_is_that_provider_failure_only(folder, caplog):
+    refresher = refresher_for(folder)
+    refresher.providers["billing"] = _BrokenProvider(refresher.providers["billing"])
+    with caplog.at_level("ERROR", logger="budget_exporter.refresh"):
+        refresher.refresh(T1)
+    health = refresher.health["billing"]
+    assert (health.up, health.errors_total, health.last_error) == (
+        False,
+        1,
+        "unexpected provider bug",
+    )
+    assert refresher.next_fetch["billing"] == T1 + RETRY_AFTER_FAILURE
+    assert refresher.health["costs"].up
+    assert [entry.status.name for entry in refresher.snapshot(T1).budgets] == ["onprem"]
+    failure = [record for record in caplog.records if "billing" in record.getMessage()]
+    assert failure and failure[0].exc_info is not None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        {"bad_row_examples": [["only", "two"]]},
+        {"bad_row_examples": 5},
+        {"bad_rows": "many"},
+        {"data_end": 42},
+        {"data_end": "2024-09-20T12:00:00"},
+        {"last_success": None},
+        {"last_success": "2024-09-20T12:00:00"},
+        {"duration_seconds": [1]},
+    ],
+    ids=[
+        "a bad row example of the wrong length",
+        "bad row examples that are not a list",
+        "a bad row count that is not a number",
+        "a data end that is not a time",
+        "a data end without UTC offset",
+        "no last success",
+        "a last success without UTC offset",
+        "a duration that is not a number",
+    ],
+)
+def test_a_state_record_of_the_wrong_shape_is_dropped(folder, caplog, damage):
+    state = StateDir(folder / "state")
+    config = parse_config(CONFIG.format(interval="1h"), str(folder / "c.yml"), str(folder))
+    Refresher(config, state).refresh(T1, ["costs"])
+    path = folder / "state/providers/costs.json"
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, **damage}))
+    with caplog.at_level("WARNING"):
+        restarted = Refresher(config, state)
+    assert "costs" not in restarted.data
+    assert not restarted.health["costs"].up
+    assert "costs" in restarted.due(T1)
+    assert any("costs" in record.getMessage() for record in caplog.records)
+
+
+def test_cached_data_is_not_reused_once_the_exchange_rates_change(folder):
+    state = StateDir(folder / "state")
+    text = "currency: USD\nexchange_rates: {EUR: 1.1}\n" + CONFIG.format(interval="1h")
+    config = parse_config(text, str(folder / "c.yml"), str(folder))
+    Refresher(config, state).refresh(T1, ["costs"])
+    assert "costs" in Refresher(config, state).data
+    changed = parse_config(text.replace("1.1", "1.2"), str(folder / "c.yml"), str(folder))
+    restarted = Refresher(changed, state)
     assert "costs" not in restarted.data
     assert "costs" in restarted.due(T1)

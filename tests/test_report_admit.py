@@ -3,12 +3,17 @@
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from budget_exporter import cli_report
 from budget_exporter.admission import Verdict, admit
+from budget_exporter.app import ExporterService
 from budget_exporter.cli import main
+from budget_exporter.config import load_config
 from budget_exporter.report import bar, render_report
 
 
@@ -165,6 +170,71 @@ def test_the_csv_and_json_reports_carry_the_same_figures(config_file, capsys):
     assert row["variance_category"] == budget["variance"]["category"] == "under"
     message = "resource ServiceName=EC2 is 100% of this budget's spend (above 50%); review it first"
     assert row["recommendations"] == budget["recommendations"][0]["message"] == message
+
+
+def publish(config_file: Path, folder: Path) -> None:
+    """What a running exporter's leader publishes in its state folder, as of AT."""
+    service = ExporterService(load_config(str(config_file)), folder)
+    service.step(datetime.fromisoformat(AT), datetime.min.replace(tzinfo=UTC))
+
+
+@pytest.fixture
+def fetches(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Each fresh evaluation of the commands (each one calls every provider), run as of AT."""
+    calls: list[Any] = []
+    real = cli_report.evaluate_now
+
+    def counted(config: Any, now: datetime) -> dict[str, Any]:
+        calls.append(config)
+        return real(config, datetime.fromisoformat(AT))
+
+    monkeypatch.setattr(cli_report, "evaluate_now", counted)
+    return calls
+
+
+def test_report_and_admit_answer_from_the_published_snapshot_without_fetching(
+    config_file, tmp_path, capsys, fetches
+):
+    state = tmp_path / "state"
+    publish(config_file, state)
+    (tmp_path / "costs.csv").unlink()  # the provider is never read again
+    admit = ["admit", "--config.file", str(config_file), "--state.dir", str(state)]
+    assert main([*admit, "--budget", "team", "--amount", "250.01"]) == 1
+    assert capsys.readouterr().out.startswith("reject: 250.01 USD does not fit: 250.00 USD")
+    assert main([*admit, "--budget", "team", "--amount", "50"]) == 0
+    report = ["report", "--config.file", str(config_file), "--state.dir", str(state)]
+    capsys.readouterr()
+    assert main([*report, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"taken_at", "currency", "exchange_rates", "budgets", "slos"}
+    assert data["taken_at"] == AT and [b["name"] for b in data["budgets"]] == ["team"]
+    assert data["budgets"][0]["spend"] == 150.0
+    assert main([*report, "--budget", "team"]) == 0
+    assert "team  (monthly 2026-04, amount fixed)" in capsys.readouterr().out
+    assert fetches == []
+
+
+def test_report_and_admit_fetch_without_a_snapshot_or_when_asked(
+    config_file, tmp_path, capsys, fetches
+):
+    state = tmp_path / "state"
+    admit = ["admit", "--config.file", str(config_file), "--budget", "team", "--amount", "250.01"]
+    assert main([*admit, "--state.dir", str(state)]) == 1  # nothing published: fetched once
+    assert [[b.name for b in config.budgets] for config in fetches] == [["team"]]
+    publish(config_file, state)
+    # Newer costs the published snapshot does not have yet: --refresh reads them.
+    (tmp_path / "costs.csv").write_text("date,cost,ServiceName\n2026-04-01,10,EC2\n")
+    capsys.readouterr()
+    assert main([*admit, "--state.dir", str(state), "--refresh"]) == 3  # fits 390, not forecast
+    assert "fits the remaining 390.00 USD" in capsys.readouterr().out
+    assert main(["report", "--config.file", str(config_file), "--state.dir", str(state)]) == 0
+    assert "spend     150.00 / 400.00 USD" in capsys.readouterr().out  # the snapshot again
+    assert (
+        main(["report", "--config.file", str(config_file), "--state.dir", str(state), "--refresh"])
+        == 0
+    )
+    assert "spend     10.00 / 400.00 USD" in capsys.readouterr().out
+    assert len(fetches) == 3
 
 
 def test_an_unknown_format_is_refused():

@@ -137,3 +137,29 @@ def test_a_secret_quoted_by_a_validation_error_is_replaced_by_its_variable(
     text = str(caught.value)
     assert "PLANTED-zone" not in text
     assert "unknown time zone '${PLANTED_ZONE}'" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "extra"), SECRET_FIELDS, ids=[f"{kind}.{key}" for kind, key, _ in SECRET_FIELDS]
+)
+def test_a_secret_setting_never_shows_in_the_config_text(
+    kind: str, key: str, extra: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    secret = plant(0, "REPR")
+    monkeypatch.setenv("PLANTED_REPR", secret)
+    settings = extra.format(url="http://127.0.0.1:9")
+    path = tmp_path / "config.yml"
+    path.write_text(f"providers:\n  p: {{type: {kind}, {key}: '${{PLANTED_REPR}}', {settings}}}\n")
+    config = load_config(path)
+    provider = config.providers["p"]
+    assert getattr(provider, key).get_secret_value() == secret
+    for text in (
+        str(provider),
+        repr(provider),
+        provider.model_dump_json(),
+        str(provider.model_dump()),
+        str(config),
+        repr(config),
+        config.model_dump_json(),
+    ):
+        assert not leaks(text, {secret})

@@ -95,6 +95,17 @@ def test_projection_and_probability_series_use_their_fixed_label_values(tmp_path
     assert 0.0 <= horizons["7d"] <= horizons["30d"] <= 1.0
 
 
+def test_the_slo_info_help_names_the_label_it_carries(tmp_path):
+    (tmp_path / "incidents.yaml").write_text(INCIDENTS)
+    refresher = Refresher(parse_config(CONFIG, base_dir=str(tmp_path)))
+    refresher.refresh(NOW)
+    text = render(refresher.snapshot(NOW)).decode()
+    (family,) = [f for f in text_string_to_metric_families(text) if f.name == "slo_info"]
+    assert "period" in family.samples[0].labels
+    assert "period (30d rolling" in family.documentation
+    assert "window" not in family.documentation
+
+
 def test_no_slo_families_are_exposed_without_slos(tmp_path):
     (tmp_path / "incidents.yaml").write_text(INCIDENTS)
     config = parse_config(

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from .admission import admit_budget_json
+from .snapshot_json import listing_bodies
 
 PREFIX = "/api/v1"
 JSON_TYPE = "application/json"
@@ -52,7 +53,11 @@ class PublishedSnapshot:
         signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         with self._lock:
             if self._signature != signature:
-                self._data = json.loads(self.path.read_bytes())
+                data = json.loads(self.path.read_bytes())
+                # The list bodies come serialised (a file of an older version: rendered here).
+                listings = data.get("listings") or listing_bodies(data)
+                data["listings"] = {kind: body.encode() for kind, body in listings.items()}
+                self._data = data
                 self._signature = signature
             return self._data
 
@@ -90,11 +95,10 @@ class JsonApi:
                 "no snapshot yet: the first refresh is running",
                 head,
             )
-        common = {"taken_at": data["taken_at"], "currency": data["currency"]}
-        if parts == ["slos"]:
-            return _json(start_response, "200 OK", {**common, "slos": data["slos"]}, head)
-        if parts == ["budgets"]:
-            return _json(start_response, "200 OK", {**common, "budgets": data["budgets"]}, head)
+        if len(parts) == 1:  # a listing: bytes rendered once per snapshot, served as they are
+            listings = data.get("listings")
+            body = listings[parts[0]] if listings else listing_bodies(data)[parts[0]].encode()
+            return _reply(start_response, "200 OK", body, JSON_TYPE, head)
         if parts[0] != "budgets" or (len(parts) == 3 and parts[2] != "admit"):
             return _error(start_response, "404 Not Found", "no such API route", head)
         name = parts[1]

@@ -10,7 +10,6 @@ Run it with ``budget-exporter serve``, or under your own gunicorn with
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import html
 import logging
@@ -29,7 +28,7 @@ from .config import Config, load_config
 from .lifecycle import request_reload
 from .refresh import Refresher
 from .snapshot_json import render_json
-from .state import StateDir
+from .state import StateDir, gzip_matches
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +52,19 @@ def default_state_dir(config: Config) -> Path:
 class _Exposition:
     signature: tuple[int, int, int]
     plain: bytes
-    compressed: bytes
+    compressed: bytes | None  # None when no gzip of this very exposition is there (yet)
 
 
 class PublishedMetrics:
-    """The exposition file of the state directory, re-read only when it changes."""
+    """The exposition file of the state directory and its gzip, re-read only when they change.
+
+    The leader compresses once per snapshot (see ``StateDir.write_metrics``); a worker only
+    reads bytes, and serves the gzip only when its trailer says it is that of the plain file.
+    """
 
     def __init__(self, path: Path):
         self.path = path
+        self.gzip_path = path.with_name(path.name + ".gz")
         self._current: _Exposition | None = None
         self._lock = threading.Lock()
 
@@ -77,8 +81,15 @@ class PublishedMetrics:
         with self._lock:
             if self._current is None or self._current.signature != signature:
                 plain = self.path.read_bytes()
-                self._current = _Exposition(signature, plain, gzip.compress(plain, 6))
+                self._current = _Exposition(signature, plain, self._gzip_of(plain))
             return self._current
+
+    def _gzip_of(self, plain: bytes) -> bytes | None:
+        try:
+            compressed = self.gzip_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return compressed if gzip_matches(plain, compressed) else None
 
 
 class ExporterService:
@@ -107,6 +118,15 @@ class ExporterService:
         self.state.release()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException:
+            # A leader without a loop would hold the lock forever: let another worker lead.
+            log.exception("refresh loop stopped; releasing the refresh lock")
+            self.state.release()
+            raise
+
+    def _loop(self) -> None:
         next_evaluation = datetime.min.replace(tzinfo=UTC)
         while not self._stop.is_set():
             if not self.state.try_lead():
@@ -114,10 +134,10 @@ class ExporterService:
                 continue
             try:
                 next_evaluation = self.step(datetime.now(UTC), next_evaluation)
+                wake = min([next_evaluation, *self._refresher().next_fetch.values()])
             except Exception:  # the loop must survive anything and keep serving the last data
                 log.exception("refresh loop failed; retrying")
-                next_evaluation = datetime.now(UTC) + timedelta(seconds=30)
-            wake = min([next_evaluation, *self._refresher().next_fetch.values()])
+                next_evaluation = wake = datetime.now(UTC) + timedelta(seconds=30)
             delay = (wake - datetime.now(UTC)).total_seconds()
             self._stop.wait(min(max(delay, 0.5), 60.0))
 
@@ -212,11 +232,12 @@ class MetricsApp:
                     b"no snapshot yet: the first refresh is running\n",
                     head=head,
                 )
-            if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+            gzipped = exposition.compressed
+            if gzipped is not None and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
                 return self._reply(
                     start_response,
                     "200 OK",
-                    exposition.compressed,
+                    gzipped,
                     content_type=CONTENT_TYPE,
                     extra=[("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")],
                     head=head,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -134,12 +135,19 @@ class BudgetStatus:
 
     @property
     def utilization(self) -> float:
-        """Spend as a ratio of the limit."""
-        return self.spend / self.limit
+        """Spend as a ratio of the limit; any spend against no limit (0 or below) is infinite."""
+        return ratio_of(self.spend, self.limit)
 
     def threshold_reached(self, severity: str) -> bool:
         """Whether utilization has reached the threshold of ``severity``."""
         return self.utilization >= self.thresholds[severity]
+
+
+def ratio_of(part: float, whole: float) -> float:
+    """``part / whole``; with no whole (0 or below), infinite for a positive part, else 0."""
+    if whole > 0:
+        return part / whole
+    return math.inf if part > 0 else 0.0
 
 
 def _ns(moment: datetime) -> int:
@@ -167,9 +175,9 @@ def spend_between(index: CostIndex, mask: np.ndarray, start: datetime, end: date
 
 def burn_rate(spend: float, window_seconds: float, limit: float, period_seconds: float) -> float:
     """Spend pace over a window relative to the pace that exactly uses the budget (1.0)."""
-    if window_seconds <= 0:
+    if window_seconds <= 0 or period_seconds <= 0:
         return 0.0
-    return (spend / window_seconds) / (limit / period_seconds)
+    return ratio_of(spend / window_seconds, limit / period_seconds)
 
 
 def pace_exhaustion(spend: float, limit: float, period: Period, as_of: datetime) -> datetime | None:

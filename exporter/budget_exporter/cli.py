@@ -117,12 +117,17 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="print the status of every budget and SLO now")
     admit = commands.add_parser(
         "admit",
-        help="does a planned spend fit a budget? exit 0 yes, 1 no, 3 fits but the forecast "
-        "overruns, 4 no data",
+        help="does a planned spend fit a budget? exit 0 yes, 1 no, 2 usage or unknown budget, "
+        "3 fits but the forecast overruns, 4 no figures",
     )
     for sub in (report, admit):
         common(sub)
-        sub.add_argument("--at", type=parse_time, default=None, help="evaluate as of this time")
+        sub.add_argument(
+            "--at",
+            type=parse_time,
+            default=None,
+            help="evaluate as of this time (fetches the providers instead of reading the snapshot)",
+        )
     add_report_arguments(report, admit)
     return parser
 

@@ -1,17 +1,30 @@
-"""The ``report`` and ``admit`` commands: one fresh evaluation, read by people or scripts."""
+"""The ``report`` and ``admit`` commands, read by people or scripts.
+
+They answer from the snapshot a running exporter published in its state folder, so they never
+multiply paid provider calls; only without one (or with ``--refresh`` or ``--at``) do they fetch
+the providers and evaluate once themselves.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import os
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .admission import admit_budget_json
+from .app import STATE_DIR_ENV, default_state_dir
 from .config import Config
 from .refresh import Refresher
 from .report import FORMATS, render_report
 from .snapshot_json import snapshot_json
+from .state import SNAPSHOT_FILE
+
+log = logging.getLogger(__name__)
 
 # admit: 0 admitted, 1 does not fit, 3 fits now but the forecast overruns (Verdict.exit_code);
 # 2 config or usage problem; 4 no answer: the budget's provider has no data.
@@ -31,6 +44,19 @@ def add_report_arguments(report: argparse.ArgumentParser, admit: argparse.Argume
         type=_amount,
         help="planned spend in the reporting currency, e.g. 8.00",
     )
+    for sub in (report, admit):
+        sub.add_argument(
+            "--state.dir",
+            dest="state_dir",
+            default=None,
+            help="answer from the snapshot a running exporter published in this folder (default: "
+            "as serve's); the providers are fetched only when it holds none",
+        )
+        sub.add_argument(
+            "--refresh",
+            action="store_true",
+            help="fetch every provider now instead of reading the published snapshot",
+        )
 
 
 def _amount(text: str) -> float:
@@ -63,6 +89,40 @@ def evaluate_now(config: Config, now: datetime) -> dict[str, Any]:
     return snapshot_json(refresher.snapshot(now))
 
 
+def published_snapshot(folder: Path, budget: str | None) -> dict[str, Any] | None:
+    """The JSON view a running exporter published in ``folder`` (one budget, no SLOs, when
+    ``budget`` is given), or None when there is none to read."""
+    try:
+        data = json.loads((folder / SNAPSHOT_FILE).read_bytes())
+        view = {key: data[key] for key in ("taken_at", "currency", "budgets", "slos")}
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        log.warning("ignoring the unreadable snapshot in %s: %s", folder, error)
+        return None
+    view = {**view, "exchange_rates": data.get("exchange_rates", {})}
+    if budget is not None:
+        view["budgets"] = [item for item in view["budgets"] if item["name"] == budget]
+        view["slos"] = []
+    return view
+
+
+def _figures(config: Config, scoped: Config, args: argparse.Namespace) -> dict[str, Any]:
+    """The published snapshot, so paid provider calls are not multiplied; a fresh evaluation
+    when there is none, with ``--refresh``, or with ``--at`` (a snapshot is of its own time)."""
+    if not args.refresh and args.at is None:
+        folder = Path(args.state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
+        data = published_snapshot(folder, args.budget)
+        if data is not None:
+            log.info(
+                "figures of the snapshot published at %s in %s; --refresh fetches them now",
+                data["taken_at"],
+                folder,
+            )
+            return data
+    return evaluate_now(scoped, args.at or datetime.now(UTC))
+
+
 def _unknown(config: Config, name: str) -> int:
     known = ", ".join(sorted(budget.name for budget in config.budgets)) or "none"
     print(f"unknown budget {name!r}; budgets: {known}", file=sys.stderr)
@@ -74,7 +134,7 @@ def command_report(config: Config, args: argparse.Namespace) -> int:
     scoped = _scoped(config, args.budget)
     if scoped is None:
         return _unknown(config, args.budget)
-    data = evaluate_now(scoped, args.at or datetime.now(UTC))
+    data = _figures(config, scoped, args)
     sys.stdout.write(render_report(data, args.fmt))
     return 0
 
@@ -84,7 +144,7 @@ def command_admit(config: Config, args: argparse.Namespace) -> int:
     scoped = _scoped(config, args.budget)
     if scoped is None:
         return _unknown(config, args.budget)
-    data = evaluate_now(scoped, args.at or datetime.now(UTC))
+    data = _figures(config, scoped, args)
     if not data["budgets"]:
         print(
             f"budget {args.budget!r} has no figures yet: its provider has no data, or its "

@@ -21,6 +21,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from . import __version__
+from .budgets import ratio_of
 from .forecast_metrics import forecast_families
 from .insights_metrics import insights_families
 from .slo_metrics import slo_families
@@ -171,7 +172,7 @@ class SnapshotCollector(Collector):
             f["reached"].add({**base, "severity": severity}, status.threshold_reached(severity))
         if entry.children_limit is not None:
             f["children"].add(money, entry.children_limit)
-            f["allocation"].add(base, entry.children_limit / status.limit)
+            f["allocation"].add(base, ratio_of(entry.children_limit, status.limit))
         for dimension, values in status.breakdown.items():
             for value, amount in values:
                 f["breakdown"].add({**money, "dimension": dimension, "value": value}, amount)

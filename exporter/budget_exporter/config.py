@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import (
@@ -26,6 +27,7 @@ from .configtypes import (
     ScalarText,
     StrictModel,
     TextList,
+    ZoneName,
     expand_env,
     redact_env,
 )
@@ -281,7 +283,7 @@ class SloConfig(StrictModel):
 class Config(StrictModel):
     """The whole exporter configuration."""
 
-    timezone: str = "UTC"
+    timezone: ZoneName = "UTC"
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     exchange_rates: dict[str, ExchangeRate] = Field(default_factory=dict)
     fiscal_year_start: int = Field(default=1, ge=1, le=12)  # month a year (and Q1) starts in
@@ -300,17 +302,6 @@ class Config(StrictModel):
     _base_dir: str = PrivateAttr(default=".")
 
     _check_thresholds = field_validator("thresholds")(_check_thresholds)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
-            ) from None
-        return value
 
     @field_validator("exchange_rates")
     @classmethod
@@ -773,11 +764,20 @@ def allocation_warnings(config: Config) -> list[str]:
     return warnings
 
 
-def children_limit(parent: BudgetConfig, children: list[BudgetConfig]) -> float:
+def children_limit(
+    parent: BudgetConfig,
+    children: list[BudgetConfig],
+    amounts: Mapping[str, float] | None = None,
+) -> float:
     """Sum of children's amounts, each scaled to the parent's period length.
 
-    An auto-adjusting child without an initial amount has no configured number and adds 0.
+    ``amounts`` holds the amounts in force (planned, auto, rollover) by child name; a child not
+    in it counts its configured amount. An auto child without an initial amount adds 0.
     """
+    in_force = amounts or {}
     return sum(
-        (child.fixed_amount or 0.0) * parent.nominal_days / child.nominal_days for child in children
+        in_force.get(child.name, child.fixed_amount or 0.0)
+        * parent.nominal_days
+        / child.nominal_days
+        for child in children
     )

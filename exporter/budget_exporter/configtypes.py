@@ -7,8 +7,16 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    SecretStr,
+)
 
 from .periods import format_duration, parse_duration
 
@@ -58,17 +66,37 @@ def _one_or_many(value: Any) -> Any:
 TextList = Annotated[tuple[ScalarText, ...], BeforeValidator(_one_or_many)]
 
 
-def read_secret(value: str | None, file: Path | None, what: str) -> str | None:
+def _known_zone(value: str) -> str:
+    # Checked with the config, not at the first refresh, so `check` reports it.
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: a folder of the zone database such as "Europe" is not a zone.
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
+        ) from None
+    return value
+
+
+ZoneName = Annotated[str, AfterValidator(_known_zone)]
+
+
+def read_secret(value: SecretStr | None, file: Path | None, base_dir: str, what: str) -> str | None:
     """Return a secret given inline (already expanded from ``${ENV}``) or read from a file.
 
-    Error messages name the setting and the file, never the secret.
+    A relative ``file`` is read from ``base_dir``, the folder of the config file, as every
+    other path of the config. ``what`` names the setting, as in ``provider pd: token_file``;
+    error messages name it and the file, never the secret.
     """
     if file is not None:
+        path = file.expanduser()
+        if not path.is_absolute():
+            path = Path(base_dir) / path
         try:
-            return file.read_text(encoding="utf-8").strip()
+            return path.read_text(encoding="utf-8").strip()
         except OSError as error:
-            raise ValueError(f"{what}: cannot read secret file {file}: {error.strerror}") from None
-    return value
+            raise ValueError(f"{what}: cannot read secret file {path}: {error.strerror}") from None
+    return value.get_secret_value() if value is not None else None
 
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -13,6 +13,7 @@ from .currency import to_reporting_currency as to_reporting_currency
 from .forecast_cache import ForecastCache
 from .periods import format_duration
 from .plan_eval import PatternCache, insights_of, plan_amount, with_insight_dimensions
+from .planning import PlannedAmount
 from .providers.base import CostData, concat_frames
 from .providers.incidents import FILTER_FIELDS, IncidentData
 from .slo import SloSpec, evaluate_slo
@@ -67,16 +68,24 @@ def evaluate(
     for budget in config.budgets:
         if budget.parent:
             children.setdefault(budget.parent, []).append(budget)
-    entries = []
+    plans: dict[str, tuple[BudgetSpec, PlannedAmount]] = {}
     for budget in config.budgets:
         source = budget.provider if budget.provider is not None else ALL_PROVIDERS
         if source not in indexes:
             continue  # the provider has never delivered data: nothing true to report yet
-        names = [source] if source else list(data)
         spec = budget_spec(config, budget)
         plan = plan_amount(budget, spec, indexes[source], now, config.zone)
-        if plan is None:
-            continue  # auto amount without history or initial amount: no limit to check yet
+        if plan is not None:  # None: auto amount without history or initial amount, no limit
+            plans[budget.name] = spec, plan
+    # A parent's children count with their amounts in force now, not their configured ones.
+    in_force = {name: plan.amount for name, (_, plan) in plans.items()}
+    entries = []
+    for budget in config.budgets:
+        if budget.name not in plans:
+            continue
+        spec, plan = plans[budget.name]
+        source = budget.provider if budget.provider is not None else ALL_PROVIDERS
+        names = [source] if source else list(data)
         spec = dataclasses.replace(spec, amount=plan.amount)
         spec = with_insight_dimensions(config, budget, spec, indexes[source])
         data_end = _data_end(data, names, now)
@@ -88,7 +97,7 @@ def evaluate(
                 labels=dict(budget.labels),
                 provider=budget.provider or "",
                 parent=budget.parent or "",
-                children_limit=children_limit(budget, kids) if kids else None,
+                children_limit=children_limit(budget, kids, in_force) if kids else None,
                 forecast=(
                     forecasts.forecast(spec, indexes[source], status, config.zone, data_end)
                     if forecasts is not None

@@ -53,8 +53,13 @@ def forecast_families(snapshot: Snapshot) -> Iterator[Metric]:
     anomaly = _family(
         "budget_cost_anomaly_score",
         "Spend of the newest complete day against the median of the same weekday in recent "
-        "weeks, in robust standard deviations; above 4 is unusual spend worth a look. With "
-        "dimension and value: the same for one top value of the budget's breakdown.",
+        "weeks, in robust standard deviations; above 4 is unusual spend worth a look. The "
+        "budget total only: see budget_cost_anomaly_score_by_dimension for its breakdown.",
+    )
+    anomaly_by_value = _family(
+        "budget_cost_anomaly_score_by_dimension",
+        "The anomaly score of budget_cost_anomaly_score for one top value of the budget's "
+        "breakdown dimension, to find which value drove a spike of the total.",
     )
     currency = snapshot.currency
     for entry in snapshot.budgets:
@@ -79,5 +84,5 @@ def forecast_families(snapshot: Snapshot) -> Iterator[Metric]:
         for dimension, scores in forecast.value_anomaly_scores.items():
             for top_value, score in scores.items():
                 labels = {**base, "dimension": dimension, "value": top_value}
-                anomaly.add_sample(anomaly.name, labels, score)
-    yield from (spend, overrun, horizon, mape, coverage, anomaly)
+                anomaly_by_value.add_sample(anomaly_by_value.name, labels, score)
+    yield from (spend, overrun, horizon, mape, coverage, anomaly, anomaly_by_value)

@@ -26,11 +26,11 @@ def parse_duration(text: str) -> timedelta:
     if not text:
         raise ValueError("empty duration")
     position = 0
-    seconds = 0.0
+    milliseconds = 0  # whole numbers: summing float seconds drifts on long durations
     for match in _DURATION_PART.finditer(text):
         if match.start() != position:
             break
-        seconds += int(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        milliseconds += int(match.group(1)) * round(_DURATION_UNITS[match.group(2)] * 1000)
         position = match.end()
     if position != len(text):
         raise ValueError(
@@ -38,7 +38,7 @@ def parse_duration(text: str) -> timedelta:
             "for example 90s, 1h30m or 30d"
         )
     try:
-        return timedelta(seconds=seconds)
+        return timedelta(milliseconds=milliseconds)
     except OverflowError:
         raise ValueError(f"duration {text!r} is too long") from None
 

@@ -124,7 +124,8 @@ def base_amount(
 ) -> tuple[float, AmountSource, int] | None:
     """The period's amount before rollover, its source and the periods it read.
 
-    None for an auto budget without history nor initial amount: nothing true to report.
+    None for an auto budget without history nor initial amount: nothing true to report. An
+    auto amount of 0 or below (no spend, or credits) is no limit either: ``initial`` or None.
     """
     if period.key in plan.planned:
         return plan.planned[period.key], AmountSource.PLANNED, 0
@@ -133,12 +134,12 @@ def base_amount(
         return plan.amount, AmountSource.FIXED, 0
     count = 1 if plan.auto is AutoMethod.LAST_PERIOD else plan.periods
     earlier = earlier_periods(period, count, data_start)
-    if not earlier:
+    derived = auto_amount(plan.auto, [spend_of(item) for item in earlier]) if earlier else 0.0
+    if derived <= 0:
         if plan.amount is None:
             return None
         return plan.amount, AmountSource.INITIAL, 0
-    totals = [spend_of(item) for item in earlier]
-    return auto_amount(plan.auto, totals), AmountSource(plan.auto.value), len(earlier)
+    return derived, AmountSource(plan.auto.value), len(earlier)
 
 
 def amount_in_force(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 import time
 from datetime import datetime, timedelta
@@ -34,7 +35,9 @@ RETRY_AFTER_FAILURE = timedelta(minutes=5)
 def provider_fingerprint(config: Config, name: str) -> str:
     """Identifies a provider's settings; cached data from other settings is not reused."""
     settings = config.providers[name].model_dump_json()
-    text = f"{settings}|{config.base_dir}|{config.currency}|{config.timezone}"
+    # Cached frames are stored converted to the reporting currency: other rates, other data.
+    rates = json.dumps(config.exchange_rates, sort_keys=True, default=str)
+    text = f"{settings}|{config.base_dir}|{config.currency}|{config.timezone}|{rates}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -93,14 +96,21 @@ class Refresher:
             if loaded is None:
                 continue
             data, record = loaded
+            try:
+                last_success = datetime.fromisoformat(record["last_success"])
+                duration = float(record.get("duration_seconds", 0.0))
+                if last_success.tzinfo is None:
+                    raise ValueError(f"last_success {record['last_success']!r} has no UTC offset")
+            except Exception as error:  # a malformed record is dropped, never trusted
+                log.warning("ignoring malformed cached state of provider %s: %s", name, error)
+                continue
             self.data[name] = data
-            last_success = datetime.fromisoformat(record["last_success"])
             self.health[name] = dataclasses.replace(
                 self.health[name],
                 up=True,
                 last_success=last_success,
                 last_attempt=last_success,
-                duration_seconds=float(record.get("duration_seconds", 0.0)),
+                duration_seconds=duration,
                 bad_rows=data.bad_rows.count,
                 rows=len(data.frame),
                 data_end=data.data_end,
@@ -140,10 +150,13 @@ class Refresher:
             data = dataclasses.replace(data, data_end=data_end, settled_through=settled)
             if isinstance(data, CostData):
                 self._check_not_wiped(name, data, now)
-        except (ProviderError, OSError, ValueError, KeyError) as error:
+        except Exception as error:  # one provider's failure must not stop the others
             duration = time.perf_counter() - started
             message = str(error) or type(error).__name__
-            log.error("provider %s: refresh failed: %s", name, message)
+            if isinstance(error, (ProviderError, OSError, ValueError, KeyError)):
+                log.error("provider %s: refresh failed: %s", name, message)
+            else:  # unexpected: a bug in the provider, keep the traceback
+                log.error("provider %s: refresh failed: %s", name, message, exc_info=True)
             self.health[name] = dataclasses.replace(
                 previous,
                 up=False,
@@ -210,10 +223,18 @@ class Refresher:
         old = self.data.get(name)
         if old is None:
             return
-        kinds = {budget.period for budget in self.config.budgets if budget.provider in (None, name)}
-        if not kinds:
+        # The same periods the evaluation uses: fiscal years, week starts and custom spans.
+        starts = [
+            period_containing(
+                budget.period, now, self.config.zone, self.config.calendar_for(budget)
+            ).start
+            for budget in self.config.budgets
+            if budget.provider in (None, name)
+        ]
+        started = [start for start in starts if start <= now]  # a custom span may not have begun
+        if not started:
             return
-        since = min(period_containing(kind, now, self.config.zone).start for kind in kinds)
+        since = min(started)
         known = _spend_between(old.frame, since, now)
         if known and not len(_rows_between(data.frame, since, now)):
             raise ProviderError(

@@ -23,7 +23,7 @@ _FAMILIES = (
     (
         "info",
         "slo_info",
-        "SLO metadata: incident provider, window (30d rolling, or month/quarter) and the SLO's "
+        "SLO metadata: incident provider, period (30d rolling, or month/quarter) and the SLO's "
         "own labels; always 1. Join on slo to add these labels to queries.",
     ),
     ("objective", "slo_objective_ratio", "Target share of good time, e.g. 0.999."),

@@ -150,6 +150,24 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
+LISTINGS = ("budgets", "slos")  # the API routes whose bodies are rendered once per snapshot
+
+
+def _compact(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+def listing_bodies(data: dict[str, Any]) -> dict[str, str]:
+    """The bodies of ``/api/v1/budgets`` and ``/api/v1/slos`` for a snapshot's JSON view."""
+    common = {"taken_at": data["taken_at"], "currency": data["currency"]}
+    return {kind: _compact({**common, kind: data[kind]}) for kind in LISTINGS}
+
+
 def render_json(snapshot: Snapshot) -> bytes:
-    """The snapshot as compact JSON bytes, published next to the exposition."""
-    return json.dumps(snapshot_json(snapshot), separators=(",", ":"), allow_nan=False).encode()
+    """The snapshot as compact JSON bytes, published next to the exposition.
+
+    Under ``listings`` it carries the API's list bodies already serialised, so a worker
+    serves them as bytes instead of encoding every budget on each request.
+    """
+    data = snapshot_json(snapshot)
+    return _compact({**data, "listings": listing_bodies(data)}).encode()

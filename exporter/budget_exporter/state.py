@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import fcntl
 import glob
+import gzip
 import hashlib
 import json
 import logging
 import os
 import re
 import tempfile
+import zlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from .providers.base import BadRow, BadRows, CostData
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.prom"
+METRICS_GZIP_FILE = "metrics.prom.gz"  # the same exposition, compressed once by the leader
 SNAPSHOT_FILE = "snapshot.json"  # the same snapshot for the JSON API
 LOCK_FILE = "refresh.lock"
 
@@ -49,12 +52,31 @@ def atomic_write(path: Path, payload: bytes) -> None:
         os.close(directory)
 
 
+def gzip_matches(plain: bytes, compressed: bytes) -> bool:
+    """Whether ``compressed`` is the gzip of ``plain``, read from its trailer (CRC-32 and size).
+
+    Cheap enough for a reader to pair the two files without decompressing.
+    """
+    if len(compressed) < 18 or compressed[:2] != b"\x1f\x8b":  # a gzip header and trailer
+        return False
+    crc, size = compressed[-8:-4], compressed[-4:]
+    return (
+        int.from_bytes(crc, "little") == zlib.crc32(plain)
+        and int.from_bytes(size, "little") == len(plain) % 2**32
+    )
+
+
 def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
 def _parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"time {value!r} has no UTC offset")
+    return moment
 
 
 class StateDir:
@@ -70,8 +92,18 @@ class StateDir:
         """Where the latest rendered exposition lives."""
         return self.path / METRICS_FILE
 
+    @property
+    def metrics_gzip_path(self) -> Path:
+        """Where the gzip of the latest exposition lives."""
+        return self.path / METRICS_GZIP_FILE
+
     def write_metrics(self, payload: bytes) -> None:
-        """Publish a new exposition for every worker to serve."""
+        """Publish a new exposition, and its gzip, for every worker to serve as they are.
+
+        The gzip is written first, so a reader that sees the new plain file finds its gzip
+        already there; ``gzip_matches`` tells a reader which plain file a gzip belongs to.
+        """
+        atomic_write(self.metrics_gzip_path, gzip.compress(payload, 6, mtime=0))
         atomic_write(self.metrics_path, payload)
 
     @property
@@ -122,22 +154,25 @@ class StateDir:
             if record.get("fingerprint") != fingerprint:
                 return None
             frame = pd.read_parquet(folder / Path(record.get("frame", f"{name}.parquet")).name)
+            # Valid JSON of the wrong shape is as damaged as a torn file: check all of it here.
+            bad = BadRows(
+                int(record.get("bad_rows", 0)),
+                tuple(
+                    BadRow(str(s), int(n), str(r)) for s, n, r in record.get("bad_row_examples", [])
+                ),
+            )
+            data = CostData(
+                frame=frame,
+                data_end=_parse_time(record.get("data_end")),
+                bad_rows=bad,
+                settled_through=_parse_time(record.get("settled_through")),
+                sources=int(record.get("sources", 0)),
+            )
         except FileNotFoundError:
             return None
         except Exception as error:  # a damaged cache is dropped, never trusted
             log.warning("ignoring unreadable cached data of provider %s: %s", name, error)
             return None
-        bad = BadRows(
-            int(record.get("bad_rows", 0)),
-            tuple(BadRow(str(s), int(n), str(r)) for s, n, r in record.get("bad_row_examples", [])),
-        )
-        data = CostData(
-            frame=frame,
-            data_end=_parse_time(record.get("data_end")),
-            bad_rows=bad,
-            settled_through=_parse_time(record.get("settled_through")),
-            sources=int(record.get("sources", 0)),
-        )
         return data, record
 
     def try_lead(self) -> bool:

@@ -20,14 +20,19 @@ from .pagerduty import PagerDutyProvider
 from .statuspage import StatuspageProvider
 
 COST_PROVIDERS: dict[str, type[CostProvider]] = {
-    provider.type_name: provider for provider in (FocusProvider, CsvProvider, DemoProvider)
+    provider.type_name: provider
+    for provider in (
+        FocusProvider,
+        CsvProvider,
+        DemoProvider,
+        GcpBigQueryProvider,
+        AzureCostManagementProvider,
+        DatabricksProvider,
+        OpenCostProvider,
+        AwsCostExplorerProvider,
+        AwsCurProvider,
+    )
 }
-COST_PROVIDERS[GcpBigQueryProvider.type_name] = GcpBigQueryProvider
-COST_PROVIDERS[AzureCostManagementProvider.type_name] = AzureCostManagementProvider
-COST_PROVIDERS[DatabricksProvider.type_name] = DatabricksProvider
-COST_PROVIDERS[OpenCostProvider.type_name] = OpenCostProvider
-COST_PROVIDERS[AwsCostExplorerProvider.type_name] = AwsCostExplorerProvider
-COST_PROVIDERS[AwsCurProvider.type_name] = AwsCurProvider
 # Incident sources feed SLOs, never money budgets.
 INCIDENT_PROVIDERS: dict[str, type[IncidentProvider]] = {
     provider.type_name: provider

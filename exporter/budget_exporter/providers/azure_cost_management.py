@@ -231,10 +231,9 @@ class AzureCostManagementProvider(CostProvider):
         if settings.auth == "azure_identity":
             return _identity_token(self.name, scope)
         secret = read_secret(
-            settings.client_secret.get_secret_value() if settings.client_secret else None,
-            Path(self.context.base_dir) / settings.client_secret_file
-            if settings.client_secret_file
-            else None,
+            settings.client_secret,
+            settings.client_secret_file,
+            self.context.base_dir,
             f"provider {self.name}: client_secret_file",
         )
         url = f"{settings.authority_host.rstrip('/')}/{settings.tenant_id}/oauth2/v2.0/token"

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from pydantic import Field, field_validator
 
-from ..configtypes import TextList
+from ..configtypes import TextList, ZoneName
 from ..errors import ProviderError
 from .base import (
     BadRows,
@@ -49,7 +49,13 @@ def _as_text(value: object) -> str | None:
 
 
 class CsvConfig(ProviderConfig):
-    """Config of a ``csv`` provider. Dates without a time are days in ``timezone``."""
+    """Config of a ``csv`` provider. Dates without a time or offset are read in ``timezone``.
+
+    A file whose dates all fall on midnight (in their own offset, else in ``timezone``) holds
+    daily rows, each covering its day; any other file holds hourly rows. ``granularity``
+    overrides the guess: ``daily`` spreads a row over the day that holds it, ``hourly`` over
+    the hour from its time.
+    """
 
     type: Literal["csv"]
     paths: TextList = Field(min_length=1)
@@ -60,27 +66,15 @@ class CsvConfig(ProviderConfig):
     category_column: str | None = None
     # Either a list of column names, or a mapping of dimension name -> column name.
     dimensions: dict[str, str] = Field(default_factory=dict)
-    timezone: str | None = None
+    timezone: ZoneName | None = None
     date_format: str | None = None
+    granularity: Literal["daily", "hourly"] | None = None
 
     @field_validator("dimensions", mode="before")
     @classmethod
     def _list_to_mapping(cls, value: Any) -> Any:
         if isinstance(value, list | tuple):
             return {str(item): str(item) for item in value}
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        # Checked with the config, not at the first refresh, so `check` reports it.
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(
-                    f"unknown time zone {value!r}; use an IANA name such as Europe/Paris"
-                ) from None
         return value
 
 
@@ -121,10 +115,23 @@ class CsvProvider(CostProvider):
         # Parquet may hold dates as numbers (20240101); parsed as text they stay dates.
         dates = dates.map(_as_text)
         parsed = pd.to_datetime(dates, errors="coerce", format=settings.date_format or "ISO8601")
+        # Daily when every time is a midnight, in its own offset (Z, +02:00) or else in the
+        # zone: a daily export stamped 2026-11-01T00:00:00Z is still one row per day.
+        if settings.granularity is not None:
+            daily = settings.granularity == "daily"
+        else:
+            times = parsed.dropna()
+            daily = bool((times.dt.normalize() == times).all())
+        if daily:
+            parsed = parsed.dt.normalize()  # a row covers the day that holds it
         if parsed.dt.tz is None:
             start = parsed.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
+            following = (parsed + pd.Timedelta(days=1)).dt.tz_localize(
+                zone, ambiguous="NaT", nonexistent="shift_forward"
+            )
         else:
             start = parsed
+            following = parsed + pd.Timedelta(days=1)
         start = start.dt.tz_convert("UTC")
         # Cell by cell: text columns may be str-typed (pandas 3) and Parquet columns hold floats.
         cost = pd.to_numeric(
@@ -159,15 +166,7 @@ class CsvProvider(CostProvider):
                 start.notna() & cost.notna() & currency.isna(), "currency is empty", path, 2
             )
         )
-        # A date row covers its local day; a date-time row one hour.
-        has_time = bool((parsed.dropna().dt.normalize() != parsed.dropna()).any())
-        if has_time or parsed.dt.tz is not None:
-            end = start + pd.Timedelta(hours=1)
-        else:
-            next_day = (parsed + pd.Timedelta(days=1)).dt.tz_localize(
-                zone, ambiguous="NaT", nonexistent="shift_forward"
-            )
-            end = next_day.dt.tz_convert("UTC")
+        end = following.dt.tz_convert("UTC") if daily else start + pd.Timedelta(hours=1)
         frame = pd.DataFrame({"start": start, "end": end, "cost": cost, "currency": currency})
         if settings.category_column:
             text = raw[settings.category_column].astype("object").str.strip().str.lower()

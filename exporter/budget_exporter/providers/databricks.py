@@ -282,8 +282,9 @@ class DatabricksProvider(CostProvider):
         settings = self.settings
         if settings.client_id is None:
             token = read_secret(
-                settings.token.get_secret_value() if settings.token else None,
-                self._path(settings.token_file),
+                settings.token,
+                settings.token_file,
+                self.context.base_dir,
                 f"provider {self.name}: token_file",
             )
             return {"Authorization": f"Bearer {token}"}
@@ -295,8 +296,9 @@ class DatabricksProvider(CostProvider):
         """OAuth machine-to-machine token of a service principal (client credentials)."""
         settings = self.settings
         secret = read_secret(
-            settings.client_secret.get_secret_value() if settings.client_secret else None,
-            self._path(settings.client_secret_file),
+            settings.client_secret,
+            settings.client_secret_file,
+            self.context.base_dir,
             f"provider {self.name}: client_secret_file",
         )
         try:
@@ -311,9 +313,6 @@ class DatabricksProvider(CostProvider):
             raise ProviderError(f"provider {self.name}: the token endpoint gave no access_token")
         lifetime = float(answer.get("expires_in") or 3600)
         return str(answer["access_token"]), time.time() + max(0.0, lifetime - 300)
-
-    def _path(self, path: Path | None) -> Path | None:
-        return Path(self.context.base_dir) / path if path is not None else None
 
 
 def _state(answer: dict[str, Any]) -> str:

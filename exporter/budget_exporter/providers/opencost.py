@@ -169,8 +169,9 @@ class OpenCostProvider(CostProvider):
     def _auth_header(self) -> dict[str, str]:
         settings = self.settings
         token = read_secret(
-            settings.token.get_secret_value() if settings.token else None,
-            Path(self.context.base_dir) / settings.token_file if settings.token_file else None,
+            settings.token,
+            settings.token_file,
+            self.context.base_dir,
             f"provider {self.name}: token_file",
         )
         return {"Authorization": f"Bearer {token}"} if token else {}

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from ..configtypes import read_secret
 from ..errors import ProviderError
@@ -42,7 +42,7 @@ class OpsgenieConfig(IncidentProviderConfig):
     type: Literal["opsgenie"]
     region: Literal["us", "eu"] = "us"
     base_url: str | None = None  # overrides the region's host
-    api_key: str | None = None
+    api_key: SecretStr | None = None
     api_key_file: Path | None = None
     query: str = ""  # an Opsgenie search query, e.g. "tag:customer-facing"
     service_names: dict[str, str] = Field(default_factory=dict)
@@ -118,7 +118,10 @@ class OpsgenieProvider(IncidentProvider):
 
     def fetch(self, now: datetime) -> IncidentData:
         key = read_secret(
-            self.settings.api_key, self.settings.api_key_file, f"provider {self.name}"
+            self.settings.api_key,
+            self.settings.api_key_file,
+            self.context.base_dir,
+            f"provider {self.name}: api_key_file",
         )
         host = self.settings.base_url or HOSTS[self.settings.region]
         url = f"{host.rstrip('/')}/v1/incidents"

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from ..configtypes import TextList, read_secret
 from ..errors import ProviderError
@@ -40,7 +40,7 @@ class PagerDutyConfig(IncidentProviderConfig):
 
     type: Literal["pagerduty"]
     base_url: str = "https://api.pagerduty.com"
-    token: str | None = None
+    token: SecretStr | None = None
     token_file: Path | None = None
     service_ids: TextList = ()
     team_ids: TextList = ()
@@ -125,7 +125,12 @@ class PagerDutyProvider(IncidentProvider):
         return self.config
 
     def fetch(self, now: datetime) -> IncidentData:
-        token = read_secret(self.settings.token, self.settings.token_file, f"provider {self.name}")
+        token = read_secret(
+            self.settings.token,
+            self.settings.token_file,
+            self.context.base_dir,
+            f"provider {self.name}: token_file",
+        )
         headers = {"Authorization": f"Token token={token}"}
         filters: dict[str, Any] = {"time_zone": "UTC"}
         for key, values in (

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from ..configtypes import read_secret
 from ..errors import ProviderError
@@ -44,7 +44,7 @@ class StatuspageConfig(IncidentProviderConfig):
     url: str | None = None
     page_id: str | None = None
     api_url: str = "https://api.statuspage.io/v1"
-    api_key: str | None = None
+    api_key: SecretStr | None = None
     api_key_file: Path | None = None
     impact_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_IMPACT_WEIGHTS))
     page_size: int = Field(default=100, ge=1, le=100)
@@ -162,7 +162,10 @@ class StatuspageProvider(IncidentProvider):
 
     def _managed(self, now: datetime) -> Iterator[Any]:
         key = read_secret(
-            self.settings.api_key, self.settings.api_key_file, f"provider {self.name}"
+            self.settings.api_key,
+            self.settings.api_key_file,
+            self.context.base_dir,
+            f"provider {self.name}: api_key_file",
         )
         url = f"{self.settings.api_url.rstrip('/')}/pages/{self.settings.page_id}/incidents"
         since = self.since(now)
