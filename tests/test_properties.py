@@ -20,7 +20,13 @@ from budget_exporter.periods import PeriodKind, format_duration, parse_duration,
 from budget_exporter.providers.base import normalize
 from budget_exporter.slo import bad_seconds, burn_rate, union_segments
 
-QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: CI runs the same examples every time, so a failure is reproducible.
+QUICK = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"]
 UNITS = ["ms", "s", "m", "h", "d", "w", "y"]
 CALENDAR_KINDS = [
@@ -161,7 +167,8 @@ def test_the_union_of_bad_intervals_never_exceeds_the_window(
     assert all(s.start < s.end and 0 < s.weight <= 1 for s in segments)
     end = start + length
     total = bad_seconds(segments, start, end)
-    assert 0 <= total <= length * (1 + 1e-12)
+    # Against the window as the floats hold it, with a nanosecond for rounding of the sums.
+    assert 0 <= total <= (end - start) * (1 + 1e-12) + 1e-9
     # Each span alone is covered by the union, at least with its own weight.
     for left, right, weight in bad:
         alone = max(0.0, min(right, end) - max(left, start)) * weight

@@ -123,9 +123,7 @@ class AzureCostManagementProvider(CostProvider):
         plan = self._days.plan(now, settings.history, settings.settlement_lag, UTC)
         frames = [self._query_days(first, last, now) for first, last in _chunks(plan, settings)]
         fresh = pd.concat(frames, ignore_index=True) if frames else empty_cost_frame()
-        frame = self._days.merge(plan, normalize_frame(fresh))
-        data_end = frame["end"].max().to_pydatetime() if not frame.empty else None
-        return CostData(frame=frame, data_end=data_end, sources=len(frames))
+        return self._days.cost_data(plan, normalize_frame(fresh), sources=len(frames))
 
     def _query_days(self, first: date, last: date, now: datetime) -> pd.DataFrame:
         settings = self.settings

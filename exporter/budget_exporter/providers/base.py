@@ -16,11 +16,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import ClassVar, Generic, Literal, TypeVar
 
 import pandas as pd
+from pydantic import SecretStr
 
-from ..configtypes import Duration, StrictModel
+from ..configtypes import Duration, StrictModel, read_secret
 
 FIXED_COLUMNS = ("start", "end", "cost", "currency", "charge_category")
 CHARGE_CATEGORIES = ("usage", "purchase", "tax", "credit", "refund")
@@ -112,6 +114,10 @@ class Provider(ABC, Generic[DataT]):
     def metrics(self) -> tuple[ProviderMetric, ...]:
         """Provider-specific samples (API requests made, their cost...); none by default."""
         return ()
+
+    def secret(self, value: SecretStr | None, file: Path | None, file_key: str) -> str | None:
+        """The secret given inline or in the file set as ``file_key`` (None when neither is)."""
+        return read_secret(value, file, self.context.base_dir, f"provider {self.name}: {file_key}")
 
 
 class CostProvider(Provider[CostData]):

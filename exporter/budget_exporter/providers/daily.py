@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from .base import ProviderConfig, ProviderContext, concat_frames
+from .base import BadRows, CostData, ProviderConfig, ProviderContext, concat_frames
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,19 @@ class RecentDays:
         self._frame = combined
         self._save()
         return combined
+
+    def cost_data(
+        self, plan: ReadPlan, fresh: pd.DataFrame, bad: BadRows | None = None, sources: int = 1
+    ) -> CostData:
+        """``merge`` the fresh rows and deliver the result, data ending with its last row."""
+        frame = self.merge(plan, fresh)
+        data_end = frame["end"].max().to_pydatetime() if not frame.empty else None
+        return CostData(
+            frame=frame,
+            data_end=data_end,
+            bad_rows=BadRows() if bad is None else bad,
+            sources=sources,
+        )
 
     def _load(self) -> None:
         if self._loaded or self.path is None:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from pydantic import Field, SecretStr, model_validator
 
-from ..configtypes import Duration, TextList, read_secret
+from ..configtypes import Duration, TextList
 from ..errors import ProviderError
 from .base import (
     BadRow,
@@ -144,9 +144,7 @@ class DatabricksProvider(CostProvider):
             ],
         )
         fresh, bad = self._to_frame(columns, rows, now)
-        frame = self._days.merge(plan, fresh)
-        data_end = frame["end"].max().to_pydatetime() if not frame.empty else None
-        return CostData(frame=frame, data_end=data_end, bad_rows=bad, sources=1)
+        return self._days.cost_data(plan, fresh, bad)
 
     def _run(self, statement: str, parameters: list[dict[str, str]]) -> tuple[list[str], list]:
         """Execute a statement, wait for it, and return its column names and every row."""
@@ -281,12 +279,7 @@ class DatabricksProvider(CostProvider):
     def _auth_header(self) -> dict[str, str]:
         settings = self.settings
         if settings.client_id is None:
-            token = read_secret(
-                settings.token,
-                settings.token_file,
-                self.context.base_dir,
-                f"provider {self.name}: token_file",
-            )
+            token = self.secret(settings.token, settings.token_file, "token_file")
             return {"Authorization": f"Bearer {token}"}
         if self._token is None or time.time() >= self._token[1]:
             self._token = self._oauth_token()
@@ -295,11 +288,8 @@ class DatabricksProvider(CostProvider):
     def _oauth_token(self) -> tuple[str, float]:
         """OAuth machine-to-machine token of a service principal (client credentials)."""
         settings = self.settings
-        secret = read_secret(
-            settings.client_secret,
-            settings.client_secret_file,
-            self.context.base_dir,
-            f"provider {self.name}: client_secret_file",
+        secret = self.secret(
+            settings.client_secret, settings.client_secret_file, "client_secret_file"
         )
         try:
             answer = self.http.post_json(

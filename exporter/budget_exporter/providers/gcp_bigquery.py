@@ -125,9 +125,7 @@ class GcpBigQueryProvider(CostProvider):
         plan = self._days.plan(now, settings.history, settings.settlement_lag, self.zone)
         rows = self._query(plan.since, min(plan.until, now))
         fresh = self._to_frame(rows, now)
-        frame = self._days.merge(plan, fresh)
-        data_end = frame["end"].max().to_pydatetime() if not frame.empty else None
-        return CostData(frame=frame, data_end=data_end, sources=1)
+        return self._days.cost_data(plan, fresh)
 
     def _query(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
         bigquery, exceptions, auth_exceptions = _sdk(self.name)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from pydantic import Field, SecretStr, field_validator
 
-from ..configtypes import Duration, TextList, read_secret
+from ..configtypes import Duration, TextList
 from ..errors import ProviderError
 from .base import (
     BadRow,
@@ -127,9 +127,7 @@ class OpenCostProvider(CostProvider):
             headers=self._auth_header(),
         )
         fresh, bad = self._to_frame(answer, now)
-        frame = self._days.merge(plan, fresh)
-        data_end = frame["end"].max().to_pydatetime() if not frame.empty else None
-        return CostData(frame=frame, data_end=data_end, bad_rows=bad, sources=1)
+        return self._days.cost_data(plan, fresh, bad)
 
     def _to_frame(self, answer: Any, now: datetime) -> tuple[pd.DataFrame, BadRows]:
         if not isinstance(answer, dict):
@@ -168,12 +166,7 @@ class OpenCostProvider(CostProvider):
 
     def _auth_header(self) -> dict[str, str]:
         settings = self.settings
-        token = read_secret(
-            settings.token,
-            settings.token_file,
-            self.context.base_dir,
-            f"provider {self.name}: token_file",
-        )
+        token = self.secret(settings.token, settings.token_file, "token_file")
         return {"Authorization": f"Bearer {token}"} if token else {}
 
 

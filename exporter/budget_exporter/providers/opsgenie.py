@@ -17,18 +17,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from ..configtypes import read_secret
-from ..errors import ProviderError
-from .base import BadRow, BadRows, ProviderConfig
-from .http import HttpClient
-from .incidents import (
-    Incident,
-    IncidentData,
-    IncidentProvider,
-    IncidentProviderConfig,
-    as_dict,
-    as_list,
-)
+from .base import BadRows, ProviderConfig
+from .incident_api import ApiIncidentConfig, ApiIncidentProvider, created_before
+from .incident_api import text as _text
+from .incidents import Incident, IncidentData, as_dict, as_list
 from .incidents import parse_time as _parse_time
 
 HOSTS = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
@@ -36,7 +28,7 @@ CLOSED_STATUSES = frozenset({"resolved", "closed"})
 MAX_PAGES = 200
 
 
-class OpsgenieConfig(IncidentProviderConfig):
+class OpsgenieConfig(ApiIncidentConfig):
     """Config of an ``opsgenie`` provider."""
 
     type: Literal["opsgenie"]
@@ -46,18 +38,12 @@ class OpsgenieConfig(IncidentProviderConfig):
     api_key_file: Path | None = None
     query: str = ""  # an Opsgenie search query, e.g. "tag:customer-facing"
     service_names: dict[str, str] = Field(default_factory=dict)
-    page_size: int = Field(default=100, ge=1, le=100)
-    timeout: float = Field(default=30.0, gt=0, le=600)
 
     @model_validator(mode="after")
     def _one_key(self) -> OpsgenieConfig:
         if (self.api_key is None) == (self.api_key_file is None):
             raise ValueError("set exactly one of api_key (from ${ENV}) or api_key_file")
         return self
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def incidents_from_opsgenie(item: Any, service_names: dict[str, str]) -> list[Incident]:
@@ -101,15 +87,11 @@ def incidents_from_opsgenie(item: Any, service_names: dict[str, str]) -> list[In
     ]
 
 
-class OpsgenieProvider(IncidentProvider):
+class OpsgenieProvider(ApiIncidentProvider):
     """Reads incidents from Opsgenie's Incident API."""
 
     type_name: ClassVar[str] = "opsgenie"
     config_model: ClassVar[type[ProviderConfig]] = OpsgenieConfig
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.client = HttpClient(self.name, timeout=self.settings.timeout)
 
     @property
     def settings(self) -> OpsgenieConfig:
@@ -117,12 +99,7 @@ class OpsgenieProvider(IncidentProvider):
         return self.config
 
     def fetch(self, now: datetime) -> IncidentData:
-        key = read_secret(
-            self.settings.api_key,
-            self.settings.api_key_file,
-            self.context.base_dir,
-            f"provider {self.name}: api_key_file",
-        )
+        key = self.secret(self.settings.api_key, self.settings.api_key_file, "api_key_file")
         host = self.settings.base_url or HOSTS[self.settings.region]
         url = f"{host.rstrip('/')}/v1/incidents"
         since = self.since(now)
@@ -141,15 +118,16 @@ class OpsgenieProvider(IncidentProvider):
                 url, params=params, headers={"Authorization": f"GenieKey {key}"}
             )
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-                raise ProviderError(
-                    f"provider {self.name}: GET {url} answered a malformed payload: "
-                    "expected an object with a 'data' list"
-                )
+                raise self.malformed(url, "an object with a 'data' list")
             data = body["data"]
             items.extend(data)
             paging = as_dict(body.get("paging"))
             # Newest first: stop once the page reaches back past the lookback.
-            if not paging.get("next") or len(data) < limit or _older(data[-1], since):
+            if (
+                not paging.get("next")
+                or len(data) < limit
+                or created_before(data[-1], "createdAt", since)
+            ):
                 break
         incidents: list[Incident] = []
         bad = BadRows()
@@ -157,7 +135,7 @@ class OpsgenieProvider(IncidentProvider):
             try:
                 found = incidents_from_opsgenie(item, self.settings.service_names)
             except ValueError as error:
-                bad += BadRows(1, (BadRow(f"provider {self.name}", position, str(error)),))
+                bad += self.bad_row(position, error)
                 continue
             # Open incidents count whatever their age; closed ones only if they reach the lookback.
             incidents.extend(i for i in found if i.end is None or i.end >= since)
@@ -168,10 +146,3 @@ class OpsgenieProvider(IncidentProvider):
             sources=1,
             covers_from=since,
         )
-
-
-def _older(item: Any, since: datetime) -> bool:
-    try:
-        return _parse_time(item["createdAt"]) < since
-    except (KeyError, TypeError, ValueError):
-        return False

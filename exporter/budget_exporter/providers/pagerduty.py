@@ -12,20 +12,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import SecretStr, model_validator
 
-from ..configtypes import TextList, read_secret
-from ..errors import ProviderError
-from .base import BadRow, BadRows, ProviderConfig
-from .http import HttpClient, RetryPolicy
-from .incidents import (
-    Incident,
-    IncidentData,
-    IncidentProvider,
-    IncidentProviderConfig,
-    as_dict,
-    as_list,
-)
+from ..configtypes import TextList
+from .base import BadRows, ProviderConfig
+from .http import RetryPolicy
+from .incident_api import ApiIncidentConfig, ApiIncidentProvider
+from .incident_api import text as _text
+from .incidents import Incident, IncidentData, as_dict, as_list
 from .incidents import parse_time as _parse_time
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
@@ -35,7 +29,7 @@ ALL_STATUSES = (*OPEN_STATUSES, "resolved")
 MAX_OFFSET = 10_000
 
 
-class PagerDutyConfig(IncidentProviderConfig):
+class PagerDutyConfig(ApiIncidentConfig):
     """Config of a ``pagerduty`` provider."""
 
     type: Literal["pagerduty"]
@@ -45,18 +39,12 @@ class PagerDutyConfig(IncidentProviderConfig):
     service_ids: TextList = ()
     team_ids: TextList = ()
     urgencies: TextList = ()
-    page_size: int = Field(default=100, ge=1, le=100)
-    timeout: float = Field(default=30.0, gt=0, le=600)
 
     @model_validator(mode="after")
     def _one_token(self) -> PagerDutyConfig:
         if (self.token is None) == (self.token_file is None):
             raise ValueError("set exactly one of token (from ${ENV}) or token_file")
         return self
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def _summary(value: Any) -> str:
@@ -104,20 +92,17 @@ def incident_from_pagerduty(item: Any) -> Incident:
     )
 
 
-class PagerDutyProvider(IncidentProvider):
+class PagerDutyProvider(ApiIncidentProvider):
     """Reads incidents from PagerDuty's REST API."""
 
     type_name: ClassVar[str] = "pagerduty"
     config_model: ClassVar[type[ProviderConfig]] = PagerDutyConfig
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.client = HttpClient(
-            self.name,
-            timeout=self.settings.timeout,
-            retry=RetryPolicy(retry_after_headers=("Retry-After", "ratelimit-reset")),
-            headers={"Accept": ACCEPT},
-        )
+    def client_options(self) -> dict[str, Any]:
+        return {
+            "retry": RetryPolicy(retry_after_headers=("Retry-After", "ratelimit-reset")),
+            "headers": {"Accept": ACCEPT},
+        }
 
     @property
     def settings(self) -> PagerDutyConfig:
@@ -125,12 +110,7 @@ class PagerDutyProvider(IncidentProvider):
         return self.config
 
     def fetch(self, now: datetime) -> IncidentData:
-        token = read_secret(
-            self.settings.token,
-            self.settings.token_file,
-            self.context.base_dir,
-            f"provider {self.name}: token_file",
-        )
+        token = self.secret(self.settings.token, self.settings.token_file, "token_file")
         headers = {"Authorization": f"Token token={token}"}
         filters: dict[str, Any] = {"time_zone": "UTC"}
         for key, values in (
@@ -156,7 +136,7 @@ class PagerDutyProvider(IncidentProvider):
                 try:
                     incident = incident_from_pagerduty(item)
                 except ValueError as error:
-                    bad += BadRows(1, (BadRow(f"provider {self.name}", position, str(error)),))
+                    bad += self.bad_row(position, error)
                     continue
                 incidents[incident.id] = incident
         return IncidentData(
@@ -175,10 +155,7 @@ class PagerDutyProvider(IncidentProvider):
             params = {**query, "limit": self.settings.page_size, "offset": offset}
             body = self.client.get_json(url, params=params, headers=headers)
             if not isinstance(body, dict) or not isinstance(body.get("incidents"), list):
-                raise ProviderError(
-                    f"provider {self.name}: GET {url} answered a malformed payload: "
-                    "expected an object with an 'incidents' list"
-                )
+                raise self.malformed(url, "an object with an 'incidents' list")
             page = body["incidents"]
             items.extend(page)
             offset += len(page)

@@ -18,18 +18,10 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from ..configtypes import read_secret
-from ..errors import ProviderError
-from .base import BadRow, BadRows, ProviderConfig
-from .http import HttpClient
-from .incidents import (
-    Incident,
-    IncidentData,
-    IncidentProvider,
-    IncidentProviderConfig,
-    as_dict,
-    as_list,
-)
+from .base import BadRows, ProviderConfig
+from .incident_api import ApiIncidentConfig, ApiIncidentProvider, created_before
+from .incident_api import text as _text
+from .incidents import Incident, IncidentData, as_dict, as_list
 from .incidents import parse_time as _parse_time
 
 DEFAULT_IMPACT_WEIGHTS = {"none": 0.0, "minor": 0.25, "major": 0.5, "critical": 1.0}
@@ -37,7 +29,7 @@ RESOLVED_STATUSES = frozenset({"resolved", "postmortem", "completed"})
 MAX_PAGES = 100
 
 
-class StatuspageConfig(IncidentProviderConfig):
+class StatuspageConfig(ApiIncidentConfig):
     """Config of a ``statuspage`` provider: a public ``url``, or a ``page_id`` and API key."""
 
     type: Literal["statuspage"]
@@ -47,8 +39,6 @@ class StatuspageConfig(IncidentProviderConfig):
     api_key: SecretStr | None = None
     api_key_file: Path | None = None
     impact_weights: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_IMPACT_WEIGHTS))
-    page_size: int = Field(default=100, ge=1, le=100)
-    timeout: float = Field(default=30.0, gt=0, le=600)
 
     @model_validator(mode="after")
     def _one_source(self) -> StatuspageConfig:
@@ -63,10 +53,6 @@ class StatuspageConfig(IncidentProviderConfig):
             if not 0.0 <= weight <= 1.0:
                 raise ValueError(f"impact_weights.{name} must be between 0 and 1")
         return self
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
 
 
 def incidents_from_statuspage(item: Any, weights: dict[str, float]) -> list[Incident]:
@@ -113,15 +99,11 @@ def incidents_from_statuspage(item: Any, weights: dict[str, float]) -> list[Inci
     ]
 
 
-class StatuspageProvider(IncidentProvider):
+class StatuspageProvider(ApiIncidentProvider):
     """Reads a Statuspage page's incidents from its public feed or the management API."""
 
     type_name: ClassVar[str] = "statuspage"
     config_model: ClassVar[type[ProviderConfig]] = StatuspageConfig
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.client = HttpClient(self.name, timeout=self.settings.timeout)
 
     @property
     def settings(self) -> StatuspageConfig:
@@ -136,7 +118,7 @@ class StatuspageProvider(IncidentProvider):
             try:
                 incidents.extend(incidents_from_statuspage(item, self.settings.impact_weights))
             except ValueError as error:
-                bad += BadRows(1, (BadRow(f"provider {self.name}", position, str(error)),))
+                bad += self.bad_row(position, error)
         # The public feed holds the latest 50 incidents only: its history has no known start.
         covers_from = self.since(now) if self.settings.page_id is not None else None
         return IncidentData(
@@ -147,26 +129,16 @@ class StatuspageProvider(IncidentProvider):
             covers_from=covers_from,
         )
 
-    def _malformed(self, url: str, expected: str) -> ProviderError:
-        return ProviderError(
-            f"provider {self.name}: GET {url} answered a malformed payload: expected {expected}"
-        )
-
     def _public(self) -> list[Any]:
         assert self.settings.url is not None
         url = f"{self.settings.url.rstrip('/')}/api/v2/incidents.json"
         body = self.client.get_json(url)
         if not isinstance(body, dict) or not isinstance(body.get("incidents"), list):
-            raise self._malformed(url, "an object with an 'incidents' list")
+            raise self.malformed(url, "an object with an 'incidents' list")
         return list(body["incidents"])
 
     def _managed(self, now: datetime) -> Iterator[Any]:
-        key = read_secret(
-            self.settings.api_key,
-            self.settings.api_key_file,
-            self.context.base_dir,
-            f"provider {self.name}: api_key_file",
-        )
+        key = self.secret(self.settings.api_key, self.settings.api_key_file, "api_key_file")
         url = f"{self.settings.api_url.rstrip('/')}/pages/{self.settings.page_id}/incidents"
         since = self.since(now)
         items: list[Any] = []
@@ -177,16 +149,11 @@ class StatuspageProvider(IncidentProvider):
                 headers={"Authorization": f"OAuth {key}"},
             )
             if not isinstance(body, list):
-                raise self._malformed(url, "a list of incidents")
+                raise self.malformed(url, "a list of incidents")
             items.extend(body)
             # Newest first: once a whole page was created before the lookback, stop.
-            if len(body) < self.settings.page_size or all(_created_before(i, since) for i in body):
+            if len(body) < self.settings.page_size or all(
+                created_before(i, "created_at", since) for i in body
+            ):
                 break
         return iter(items)
-
-
-def _created_before(item: Any, since: datetime) -> bool:
-    try:
-        return _parse_time(item["created_at"]) < since
-    except (KeyError, TypeError, ValueError):
-        return False
