@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -67,30 +65,7 @@ def running_exporter(
     config: Path | None, state_dir: Path, workers: int = 1, log_file: Path | None = None
 ) -> Iterator[str]:
     """Run ``budget-exporter serve`` on a free loopback port; yield its base URL."""
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "budget_exporter.cli",
-        "serve",
-        "--web.listen-address",
-        f"127.0.0.1:{port}",
-        "--state.dir",
-        str(state_dir),
-        "--web.workers",
-        str(workers),
-    ]
-    if config is not None:
-        command += ["--config.file", str(config)]
-    log = open(log_file or state_dir.parent / f"exporter-{port}.log", "ab")  # noqa: SIM115
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    from exporterproc import exporter  # imports this module: load it only when used
+
+    with exporter(config, state_dir, log=log_file, workers=workers) as running:
+        yield running.url()

@@ -30,7 +30,9 @@ class Exporter:
         return self.log.read_text(errors="replace")
 
 
-def serve_command(config: Path | None, state_dir: Path, port: int, *extra: str) -> list[str]:
+def serve_command(
+    config: Path | None, state_dir: Path, port: int, *extra: str, workers: int = 1
+) -> list[str]:
     """The command line of ``budget-exporter serve`` on ``127.0.0.1:port``."""
     command = [
         sys.executable,
@@ -42,7 +44,7 @@ def serve_command(config: Path | None, state_dir: Path, port: int, *extra: str) 
         "--state.dir",
         str(state_dir),
         "--web.workers",
-        "1",
+        str(workers),
         *extra,
     ]
     if config is not None:
@@ -57,13 +59,14 @@ def exporter(
     extra: Sequence[str] = (),
     log: Path | None = None,
     env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> Iterator[Exporter]:
     """Run the exporter until the block ends (SIGTERM, then SIGKILL after 15 s)."""
     port = free_port()
     log = log or state_dir.parent / f"exporter-{port}.log"
     with open(log, "ab") as stream:
         process = subprocess.Popen(
-            serve_command(config, state_dir, port, *extra),
+            serve_command(config, state_dir, port, *extra, workers=workers),
             stdout=stream,
             stderr=subprocess.STDOUT,
             env=env,
