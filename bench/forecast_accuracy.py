@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from budget_exporter.forecast import PROBS, fit_daily_model, forecast_period
-from budget_exporter.periods import PeriodKind, period_containing
+from budget_exporter.model.periods import PeriodKind, period_containing
+from budget_exporter.money.forecast import PROBS, fit_daily_model, forecast_period
 
 UTC_ZONE = ZoneInfo("UTC")
 

@@ -25,11 +25,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from budget_exporter.budgets import BudgetSpec, CostIndex, evaluate_budget
-from budget_exporter.forecast import forecast_period
-from budget_exporter.forecast_cache import ForecastCache
-from budget_exporter.periods import PeriodKind
-from budget_exporter.providers.base import normalize
+from budget_exporter.evaluation.forecast_cache import ForecastCache
+from budget_exporter.model.costs import normalize
+from budget_exporter.model.periods import PeriodKind
+from budget_exporter.money.budgets import BudgetSpec, CostIndex, evaluate_budget
+from budget_exporter.money.forecast import forecast_period
 
 ZONE = ZoneInfo("UTC")
 PERIODS = (PeriodKind.DAILY, PeriodKind.WEEKLY, PeriodKind.MONTHLY, PeriodKind.QUARTERLY)

@@ -58,8 +58,8 @@ def write_config(path: Path, budgets: int) -> None:
 
 def serve(config: str, state_dir: str, port: int, workers: int) -> None:
     """Run the shipped server with one extra route, /static, holding a copy of the exposition."""
-    from budget_exporter.app import create_app
-    from budget_exporter.server import GunicornServer, gunicorn_settings
+    from budget_exporter.service.server import GunicornServer, gunicorn_settings
+    from budget_exporter.service.wsgi import create_app
 
     def factory() -> Any:
         app = create_app(config, state_dir)

@@ -11,13 +11,20 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from budget_exporter.api import JsonApi, PublishedSnapshot, openapi_text
-from budget_exporter.app import MetricsApp, PublishedMetrics
-from budget_exporter.snapshot_json import listing_bodies
-from budget_exporter.state import StateDir, atomic_write
+from budget_exporter.providers.support.atomic import atomic_write
+from budget_exporter.service.state import StateDir
+from budget_exporter.service.wsgi import MetricsApp, PublishedMetrics
+from budget_exporter.views.api import JsonApi, PublishedSnapshot, openapi_text
+from budget_exporter.views.snapshot_json import listing_bodies
 from conftest import running_exporter, wait_for_http
 
-OPENAPI = Path(__file__).resolve().parent.parent / "exporter" / "budget_exporter" / "openapi.yml"
+OPENAPI = (
+    Path(__file__).resolve().parent.parent
+    / "exporter"
+    / "budget_exporter"
+    / "views"
+    / "openapi.yml"
+)
 
 
 def budget(name: str, limit: float, spend: float, forecast: float | None = None) -> dict[str, Any]:

@@ -12,11 +12,11 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from budget_exporter.config import parse_config
-from budget_exporter.errors import ConfigError, ProviderError
-from budget_exporter.providers.aws_ce_config import AwsCostExplorerConfig
-from budget_exporter.providers.aws_cost_explorer import AwsCostExplorerProvider
+from budget_exporter.config.loader import parse_config
+from budget_exporter.model.errors import ConfigError, ProviderError
 from budget_exporter.providers.base import ProviderContext
+from budget_exporter.providers.cost.aws_ce_config import AwsCostExplorerConfig
+from budget_exporter.providers.cost.aws_cost_explorer import AwsCostExplorerProvider
 
 NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
 KEY_ID = "AKIAEXAMPLEKEYID0000"

@@ -16,10 +16,10 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from budget_exporter.config import parse_config
-from budget_exporter.errors import ProviderError
-from budget_exporter.providers.aws_cur import AwsCurConfig, AwsCurProvider
+from budget_exporter.config.loader import parse_config
+from budget_exporter.model.errors import ProviderError
 from budget_exporter.providers.base import ProviderContext
+from budget_exporter.providers.cost.aws_cur import AwsCurConfig, AwsCurProvider
 
 NOW = datetime(2026, 3, 20, 12, tzinfo=UTC)
 PAYER = "012345678901"

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from budget_exporter.config import parse_config
-from budget_exporter.errors import ConfigError, ProviderError
-from budget_exporter.providers.azure_cost_management import (
+from budget_exporter.config.loader import parse_config
+from budget_exporter.model.errors import ConfigError, ProviderError
+from budget_exporter.providers.base import ProviderContext
+from budget_exporter.providers.cost.azure_cost_management import (
     AzureCostManagementConfig,
     AzureCostManagementProvider,
 )
-from budget_exporter.providers.base import ProviderContext
 from fakeapi import Recorded, Reply, running
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from budget_exporter.config import load_config, parse_config
-from budget_exporter.errors import ConfigError, ProviderError
-from budget_exporter.refresh import Refresher
+from budget_exporter.config.loader import load_config, parse_config
+from budget_exporter.model.errors import ConfigError, ProviderError
+from budget_exporter.service.refresh import Refresher
 
 CORPUS = Path(__file__).resolve().parent / "badinput"
 NOW = datetime(2024, 9, 20, tzinfo=UTC)

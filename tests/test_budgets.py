@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from budget_exporter.budgets import (
+from budget_exporter.model.costs import normalize
+from budget_exporter.model.periods import PeriodKind, period_containing
+from budget_exporter.money.budgets import (
     BudgetSpec,
     CostIndex,
     burn_rate,
@@ -16,8 +18,6 @@ from budget_exporter.budgets import (
     pace_exhaustion,
     top_n,
 )
-from budget_exporter.periods import PeriodKind, period_containing
-from budget_exporter.providers.base import normalize
 
 UTC_ZONE = ZoneInfo("UTC")
 PARIS = ZoneInfo("Europe/Paris")

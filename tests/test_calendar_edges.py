@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from budget_exporter.config import parse_config
-from budget_exporter.refresh import Refresher
-from budget_exporter.snapshot import Snapshot
+from budget_exporter.config.loader import parse_config
+from budget_exporter.evaluation.snapshot import Snapshot
+from budget_exporter.service.refresh import Refresher
 
 PARIS = ZoneInfo("Europe/Paris")
 DAILY_COST = 10.0

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from budget_exporter.cli import DEFAULT_PORT
+from budget_exporter.cli.commands import DEFAULT_PORT
 from conftest import ROOT
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -8,16 +8,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from budget_exporter.cli import EXIT_BAD_CONFIG, EXIT_OK, EXIT_PROVIDER_FAILED, main
-from budget_exporter.config import (
-    DEFAULT_THRESHOLDS,
-    allocation_warnings,
-    children_limit,
-    load_config,
-    parse_config,
-)
-from budget_exporter.configtypes import read_secret
-from budget_exporter.errors import ConfigError, ConfigProblem
+from budget_exporter.cli.commands import EXIT_BAD_CONFIG, EXIT_OK, EXIT_PROVIDER_FAILED, main
+from budget_exporter.config.hierarchy import allocation_warnings, children_limit
+from budget_exporter.config.loader import load_config, parse_config
+from budget_exporter.config.schema import DEFAULT_THRESHOLDS
+from budget_exporter.model.errors import ConfigError, ConfigProblem
+from budget_exporter.model.fields import read_secret
 
 CONFFILES = Path(__file__).resolve().parent / "conffiles"
 SECRET = "s3cr3t-token-value"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from budget_exporter.errors import ProviderError
+from budget_exporter.model.errors import ProviderError
 from test_aws_cur import LISTING, NOW, listing, s3_provider
 
 

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from budget_exporter.config import load_config
-from budget_exporter.providers.base import CostData
-from budget_exporter.refresh import provider_fingerprint
-from budget_exporter.state import StateDir
+from budget_exporter.config.loader import load_config
+from budget_exporter.model.costs import CostData
+from budget_exporter.service.refresh import provider_fingerprint
+from budget_exporter.service.state import StateDir
 from conftest import free_port, wait_for_http
 from exporterproc import serve_command
 

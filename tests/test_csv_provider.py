@@ -9,14 +9,15 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from budget_exporter.budgets import BudgetSpec, CostIndex, evaluate_budget
-from budget_exporter.config import parse_config
-from budget_exporter.currency import to_reporting_currency
-from budget_exporter.errors import ProviderError
-from budget_exporter.periods import PeriodKind
-from budget_exporter.providers.base import CostData, ProviderContext, normalize
-from budget_exporter.providers.csvfile import CsvConfig, CsvProvider
-from budget_exporter.refresh import Refresher
+from budget_exporter.config.loader import parse_config
+from budget_exporter.model.costs import CostData, normalize
+from budget_exporter.model.errors import ProviderError
+from budget_exporter.model.periods import PeriodKind
+from budget_exporter.money.budgets import BudgetSpec, CostIndex, evaluate_budget
+from budget_exporter.money.currency import to_reporting_currency
+from budget_exporter.providers.base import ProviderContext
+from budget_exporter.providers.cost.csvfile import CsvConfig, CsvProvider
+from budget_exporter.service.refresh import Refresher
 
 NOW = datetime(2024, 11, 20, tzinfo=UTC)
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from budget_exporter.config import parse_config
-from budget_exporter.errors import ConfigError, ProviderError
+from budget_exporter.config.loader import parse_config
+from budget_exporter.model.errors import ConfigError, ProviderError
 from budget_exporter.providers.base import ProviderContext
-from budget_exporter.providers.databricks import DatabricksConfig, DatabricksProvider
+from budget_exporter.providers.cost.databricks import DatabricksConfig, DatabricksProvider
 from fakeapi import Reply, running
 
 STATEMENTS = "/api/2.0/sql/statements"

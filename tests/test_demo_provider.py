@@ -5,10 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from budget_exporter.config import demo_config_path, parse_config
-from budget_exporter.providers.base import CostData, ProviderContext
-from budget_exporter.providers.demo import DemoConfig, DemoProvider
-from budget_exporter.refresh import Refresher
+from budget_exporter.config.loader import demo_config_path, parse_config
+from budget_exporter.model.costs import CostData
+from budget_exporter.providers.base import ProviderContext
+from budget_exporter.providers.cost.demo import DemoConfig, DemoProvider
+from budget_exporter.service.refresh import Refresher
 
 NOW = datetime(2025, 6, 18, 14, 30, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from budget_exporter.periods import format_duration, parse_duration
+from budget_exporter.model.periods import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from budget_exporter.collector import SnapshotCollector
-from budget_exporter.config import parse_config
-from budget_exporter.refresh import Refresher
+from budget_exporter.config.loader import parse_config
+from budget_exporter.metrics.exposition import SnapshotCollector
+from budget_exporter.service.refresh import Refresher
 from fakeapi import Recorded, Reply, running
 from test_opencost import ALLOCATION, allocation
 

@@ -23,12 +23,13 @@ import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from budget_exporter.budgets import BudgetSpec, CostIndex, evaluate_budget, spend_between
-from budget_exporter.cli import main
-from budget_exporter.errors import ProviderError
-from budget_exporter.periods import PeriodKind
-from budget_exporter.providers.base import CostData, ProviderContext
-from budget_exporter.providers.focus import FocusConfig, FocusProvider
+from budget_exporter.cli.commands import main
+from budget_exporter.model.costs import CostData
+from budget_exporter.model.errors import ProviderError
+from budget_exporter.model.periods import PeriodKind
+from budget_exporter.money.budgets import BudgetSpec, CostIndex, evaluate_budget, spend_between
+from budget_exporter.providers.base import ProviderContext
+from budget_exporter.providers.cost.focus import FocusConfig, FocusProvider
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/focus-1.0-sample/focus_sample.csv"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

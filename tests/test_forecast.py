@@ -11,8 +11,14 @@ import pytest
 from prometheus_client.registry import CollectorRegistry
 from scipy import stats
 
-from budget_exporter.anomaly import weekday_anomaly_score
-from budget_exporter.budgets import (
+from budget_exporter.config.loader import load_config
+from budget_exporter.evaluation.forecast_cache import ForecastCache
+from budget_exporter.evaluation.snapshot import BudgetEntry, Snapshot
+from budget_exporter.metrics.exposition import SnapshotCollector
+from budget_exporter.model.costs import normalize
+from budget_exporter.model.periods import PeriodKind, period_containing
+from budget_exporter.money.anomaly import weekday_anomaly_score
+from budget_exporter.money.budgets import (
     BudgetSpec,
     CostIndex,
     budget_mask,
@@ -20,14 +26,8 @@ from budget_exporter.budgets import (
     evaluate_budget,
     spend_between,
 )
-from budget_exporter.collector import SnapshotCollector
-from budget_exporter.config import load_config
-from budget_exporter.forecast import ETS, PROBS, RUN_RATE, fit_daily_model, forecast_period
-from budget_exporter.forecast_cache import ForecastCache
-from budget_exporter.periods import PeriodKind, period_containing
-from budget_exporter.providers.base import normalize
-from budget_exporter.refresh import Refresher
-from budget_exporter.snapshot import BudgetEntry, Snapshot
+from budget_exporter.money.forecast import ETS, PROBS, RUN_RATE, fit_daily_model, forecast_period
+from budget_exporter.service.refresh import Refresher
 
 UTC_ZONE = ZoneInfo("UTC")
 ORIGIN = date(2026, 3, 11)  # a Wednesday: the model forecasts from here on

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from budget_exporter.config import parse_config
-from budget_exporter.errors import ConfigError, ProviderError
+from budget_exporter.config.loader import parse_config
+from budget_exporter.model.errors import ConfigError, ProviderError
 from budget_exporter.providers.base import ProviderContext
-from budget_exporter.providers.gcp_bigquery import GcpBigQueryConfig, GcpBigQueryProvider
+from budget_exporter.providers.cost.gcp_bigquery import GcpBigQueryConfig, GcpBigQueryProvider
 from fakeapi import Recorded, Reply, running
 
 pytest.importorskip("google.cloud.bigquery")

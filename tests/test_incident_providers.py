@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from budget_exporter.collector import render
-from budget_exporter.config import parse_config
-from budget_exporter.errors import ProviderError
-from budget_exporter.providers import ProviderContext, build_provider
-from budget_exporter.providers.incidents import IncidentData
-from budget_exporter.refresh import Refresher
+from budget_exporter.config.loader import parse_config
+from budget_exporter.metrics.exposition import render
+from budget_exporter.model.errors import ProviderError
+from budget_exporter.model.incidents import IncidentData
+from budget_exporter.providers.base import ProviderContext
+from budget_exporter.providers.registry import build_provider
+from budget_exporter.service.refresh import Refresher
 from fakeapi import FakeApi, Reply, running
 
 NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)
@@ -607,7 +608,7 @@ def test_opsgenie_pages_through_incidents_and_survives_a_500(tmp_path: Path):
 def test_opsgenie_region_picks_the_eu_host():
     provider = provider_for("providers:\n  og: {type: opsgenie, region: eu, api_key: k}\n")
     assert provider.settings.base_url is None
-    from budget_exporter.providers.opsgenie import HOSTS
+    from budget_exporter.providers.incidents.opsgenie import HOSTS
 
     assert HOSTS[provider.settings.region] == "https://api.eu.opsgenie.com"
 

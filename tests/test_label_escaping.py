@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prometheus_client.parser import text_string_to_metric_families
 
-from budget_exporter.collector import render
-from budget_exporter.config import parse_config
-from budget_exporter.refresh import Refresher
+from budget_exporter.config.loader import parse_config
+from budget_exporter.metrics.exposition import render
+from budget_exporter.service.refresh import Refresher
 from test_server import promtool_lint
 
 NOW = datetime(2024, 9, 20, tzinfo=UTC)

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from budget_exporter.config import parse_config
-from budget_exporter.errors import ConfigError, ProviderError
+from budget_exporter.config.loader import parse_config
+from budget_exporter.model.errors import ConfigError, ProviderError
 from budget_exporter.providers.base import ProviderContext
-from budget_exporter.providers.opencost import OpenCostConfig, OpenCostProvider
+from budget_exporter.providers.cost.opencost import OpenCostConfig, OpenCostProvider
 from fakeapi import Reply, running
 
 ALLOCATION = "/allocation/compute"

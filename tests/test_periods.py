@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from budget_exporter.periods import PeriodKind, period_containing
+from budget_exporter.model.periods import PeriodKind, period_containing
 
 UTC_ZONE = ZoneInfo("UTC")
 PARIS = ZoneInfo("Europe/Paris")

@@ -6,13 +6,13 @@ import pandas as pd
 import pytest
 from prometheus_client.registry import CollectorRegistry
 
-from budget_exporter.collector import SnapshotCollector
-from budget_exporter.config import parse_config
-from budget_exporter.currency import rate_for_month, rates_in_force, to_reporting_currency
-from budget_exporter.errors import ConfigError, ProviderError
-from budget_exporter.evaluate import evaluate
-from budget_exporter.periods import Calendar, PeriodKind
-from budget_exporter.planning import AmountPlan, AutoMethod
+from budget_exporter.config.loader import parse_config
+from budget_exporter.evaluation.evaluate import evaluate
+from budget_exporter.metrics.exposition import SnapshotCollector
+from budget_exporter.model.errors import ConfigError, ProviderError
+from budget_exporter.model.periods import Calendar, PeriodKind
+from budget_exporter.money.currency import rate_for_month, rates_in_force, to_reporting_currency
+from budget_exporter.money.planning import AmountPlan, AutoMethod
 
 HEAD = "providers:\n  costs: {type: csv, paths: [costs.csv]}\n"
 

@@ -7,11 +7,12 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from budget_exporter.collector import render
-from budget_exporter.config import parse_config
-from budget_exporter.evaluate import evaluate
-from budget_exporter.periods import Calendar, Period, PeriodKind, period_containing
-from budget_exporter.planning import (
+from budget_exporter.config.loader import parse_config
+from budget_exporter.evaluation.evaluate import evaluate
+from budget_exporter.metrics.exposition import render
+from budget_exporter.model.costs import CostData, normalize
+from budget_exporter.model.periods import Calendar, Period, PeriodKind, period_containing
+from budget_exporter.money.planning import (
     AmountPlan,
     AmountSource,
     AutoMethod,
@@ -20,7 +21,6 @@ from budget_exporter.planning import (
     linear_next,
     rollover,
 )
-from budget_exporter.providers.base import CostData, normalize
 
 ZONE = ZoneInfo("UTC")
 APRIL_YEAR = Calendar(year_start_month=4)

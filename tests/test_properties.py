@@ -13,12 +13,17 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from budget_exporter.budgets import BudgetSpec, CostIndex, evaluate_budget
-from budget_exporter.config import parse_config
-from budget_exporter.errors import ConfigError
-from budget_exporter.periods import PeriodKind, format_duration, parse_duration, period_containing
-from budget_exporter.providers.base import normalize
-from budget_exporter.slo import bad_seconds, burn_rate, union_segments
+from budget_exporter.config.loader import parse_config
+from budget_exporter.model.costs import normalize
+from budget_exporter.model.errors import ConfigError
+from budget_exporter.model.periods import (
+    PeriodKind,
+    format_duration,
+    parse_duration,
+    period_containing,
+)
+from budget_exporter.money.budgets import BudgetSpec, CostIndex, evaluate_budget
+from budget_exporter.slo.error_budget import bad_seconds, burn_rate, union_segments
 
 # Derandomized: CI runs the same examples every time, so a failure is reproducible.
 QUICK = settings(

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from budget_exporter.collector import SnapshotCollector
-from budget_exporter.config import parse_config
-from budget_exporter.refresh import RETRY_AFTER_FAILURE, Refresher
-from budget_exporter.state import StateDir
+from budget_exporter.config.loader import parse_config
+from budget_exporter.metrics.exposition import SnapshotCollector
+from budget_exporter.service.refresh import RETRY_AFTER_FAILURE, Refresher
+from budget_exporter.service.state import StateDir
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared/data/focus-1.0-sample/focus_sample.csv"
 T1 = datetime(2024, 9, 20, 12, tzinfo=UTC)
@@ -227,7 +227,7 @@ def test_a_custom_period_budget_keeps_its_provider_refreshing(folder, start, end
 
 class _BrokenProvider:
     def __init__(self, provider):
-        self.config = provider.config
+        self.settings = provider.settings
 
     def fetch(self, now):
         raise RuntimeError("unexpected provider bug")
@@ -239,7 +239,7 @@ class _BrokenProvider:
 def test_an_unexpected_provider_exception_is_that_provider_failure_only(folder, caplog):
     refresher = refresher_for(folder)
     refresher.providers["billing"] = _BrokenProvider(refresher.providers["billing"])
-    with caplog.at_level("ERROR", logger="budget_exporter.refresh"):
+    with caplog.at_level("ERROR", logger="budget_exporter.service.refresh"):
         refresher.refresh(T1)
     health = refresher.health["billing"]
     assert (health.up, health.errors_total, health.last_error) == (

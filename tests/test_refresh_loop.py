@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from budget_exporter.app import ExporterService
-from budget_exporter.config import parse_config
-from budget_exporter.state import StateDir
+from budget_exporter.config.loader import parse_config
+from budget_exporter.service.state import StateDir
+from budget_exporter.service.wsgi import ExporterService
 
 CONFIG = """
 providers:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from budget_exporter.config import load_config
-from budget_exporter.lifecycle import ConfigHolder
+from budget_exporter.config.loader import load_config
+from budget_exporter.service.lifecycle import ConfigHolder
 from conftest import wait_for_http
 from exporterproc import exporter
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from budget_exporter import cli_report
-from budget_exporter.admission import Verdict, admit
-from budget_exporter.app import ExporterService
-from budget_exporter.cli import main
-from budget_exporter.config import load_config
-from budget_exporter.report import bar, render_report
+from budget_exporter.cli import report as cli_report
+from budget_exporter.cli.commands import main
+from budget_exporter.config.loader import load_config
+from budget_exporter.money.admission import Verdict, admit
+from budget_exporter.service.wsgi import ExporterService
+from budget_exporter.views.report import bar, render_report
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from budget_exporter.errors import ProviderError
-from budget_exporter.providers.request_budget import LedgerFile, RequestLedger, round_wait
+from budget_exporter.model.errors import ProviderError
+from budget_exporter.providers.support.request_budget import LedgerFile, RequestLedger, round_wait
 
 NOW = datetime(2026, 3, 21, tzinfo=UTC)  # eleven days before April
 

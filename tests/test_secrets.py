@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from budget_exporter.cli import main
-from budget_exporter.collector import render
-from budget_exporter.config import load_config
-from budget_exporter.errors import ConfigError
-from budget_exporter.refresh import Refresher
-from budget_exporter.state import StateDir
+from budget_exporter.cli.commands import main
+from budget_exporter.config.loader import load_config
+from budget_exporter.metrics.exposition import render
+from budget_exporter.model.errors import ConfigError
+from budget_exporter.service.refresh import Refresher
+from budget_exporter.service.state import StateDir
 from fakeapi import Reply, running
 from test_opencost import allocation
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from budget_exporter.periods import PeriodKind
-from budget_exporter.providers.incidents import Incident
-from budget_exporter.slo import (
+from budget_exporter.model.incidents import Incident
+from budget_exporter.model.periods import PeriodKind
+from budget_exporter.slo.error_budget import (
     MAX_CATEGORIES,
     METHOD_BURN_RATE,
     METHOD_REGRESSION,

@@ -4,11 +4,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from budget_exporter.config import load_config, parse_config
-from budget_exporter.errors import ConfigError
-from budget_exporter.evaluate import slo_spec, unknown_slo_filter_keys
-from budget_exporter.periods import PeriodKind
-from budget_exporter.providers.incidents import Incident, IncidentData
+from budget_exporter.config.loader import load_config, parse_config
+from budget_exporter.evaluation.evaluate import slo_spec, unknown_slo_filter_keys
+from budget_exporter.model.errors import ConfigError
+from budget_exporter.model.incidents import Incident, IncidentData
+from budget_exporter.model.periods import PeriodKind
 
 PROVIDERS = """
 providers:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from budget_exporter.collector import render
-from budget_exporter.config import load_config, parse_config
-from budget_exporter.refresh import Refresher
+from budget_exporter.config.loader import load_config, parse_config
+from budget_exporter.metrics.exposition import render
+from budget_exporter.service.refresh import Refresher
 from conftest import require_binary
 
 NOW = datetime(2026, 3, 15, 12, tzinfo=UTC)

@@ -2,9 +2,9 @@
 
 from datetime import UTC, datetime
 
-from budget_exporter.collector import render
-from budget_exporter.config import load_config
-from budget_exporter.refresh import Refresher
+from budget_exporter.config.loader import load_config
+from budget_exporter.metrics.exposition import render
+from budget_exporter.service.refresh import Refresher
 
 
 def test_demo_config_renders_every_budget():

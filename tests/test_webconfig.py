@@ -16,9 +16,9 @@ import bcrypt
 import pytest
 import requests
 
-from budget_exporter.cli import EXIT_BAD_CONFIG, main
-from budget_exporter.errors import ConfigError
-from budget_exporter.webconfig import BasicAuth, load_web_config
+from budget_exporter.cli.commands import EXIT_BAD_CONFIG, main
+from budget_exporter.model.errors import ConfigError
+from budget_exporter.service.webconfig import BasicAuth, load_web_config
 from exporterproc import exporter
 from tlscerts import Authority
 

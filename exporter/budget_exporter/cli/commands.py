@@ -1,0 +1,251 @@
+"""Command line: ``budget-exporter serve | check | once | report | admit``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import __version__
+from ..config.hierarchy import allocation_warnings
+from ..config.loader import load_config
+from ..config.schema import Config
+from ..evaluation.evaluate import unknown_filter_keys
+from ..metrics.exposition import render
+from ..model.errors import ConfigError
+from ..service.refresh import Refresher
+from .report import add_report_arguments, command_admit, command_report
+
+DEFAULT_PORT = 10098
+DEFAULT_LISTEN = f":{DEFAULT_PORT}"
+EXIT_OK, EXIT_PROVIDER_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
+
+log = logging.getLogger("budget_exporter")
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time; without an offset it is taken as UTC."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def bind_address(listen: str) -> str:
+    """Prometheus-style ``:PORT`` / ``HOST:PORT`` to a gunicorn bind string."""
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit():
+        raise argparse.ArgumentTypeError(f"invalid listen address {listen!r}; use HOST:PORT")
+    return f"{host or '0.0.0.0'}:{port}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="budget-exporter",
+        description="Prometheus exporter for cost budgets and SLO error budgets.",
+    )
+    parser.add_argument("--version", action="version", version=f"budget-exporter {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--config.file",
+            "--config",
+            dest="config_file",
+            metavar="FILE",
+            default=None,
+            help="YAML config file (default: the bundled demo config)",
+        )
+        sub.add_argument(
+            "--log.level",
+            dest="log_level",
+            default="info",
+            choices=["debug", "info", "warning", "error"],
+            help="log verbosity (default: info)",
+        )
+
+    serve = commands.add_parser("serve", help="run the exporter under gunicorn")
+    common(serve)
+    serve.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default=DEFAULT_LISTEN,
+        type=bind_address,
+        help=f"address to listen on (default: {DEFAULT_LISTEN})",
+    )
+    serve.add_argument(
+        "--web.workers",
+        dest="workers",
+        type=int,
+        default=2,
+        help="gunicorn worker processes; they share one refresher (default: 2)",
+    )
+    serve.add_argument(
+        "--state.dir",
+        dest="state_dir",
+        default=None,
+        help="folder for the last good data and exposition (default: config state_dir, "
+        "else under $XDG_STATE_HOME)",
+    )
+    serve.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        default=None,
+        help="exporter-toolkit web config: TLS and basic auth (tls_server_config, "
+        "basic_auth_users)",
+    )
+    serve.add_argument(
+        "--web.enable-lifecycle",
+        dest="lifecycle",
+        action="store_true",
+        help="accept POST /-/reload to reload the config (SIGHUP always does)",
+    )
+
+    check = commands.add_parser("check", help="validate the config and try each provider once")
+    common(check)
+    check.add_argument("--at", type=parse_time, default=None, help="evaluate as of this time")
+
+    once = commands.add_parser("once", help="collect once and print the exposition")
+    common(once)
+    once.add_argument(
+        "--at",
+        type=parse_time,
+        default=None,
+        help="fix 'now' for every calculation, e.g. 2024-09-20T12:00:00Z (reproducible output)",
+    )
+
+    report = commands.add_parser("report", help="print the status of every budget and SLO now")
+    admit = commands.add_parser(
+        "admit",
+        help="does a planned spend fit a budget? exit 0 yes, 1 no, 2 usage or unknown budget, "
+        "3 fits but the forecast overruns, 4 no figures",
+    )
+    for sub in (report, admit):
+        common(sub)
+        sub.add_argument(
+            "--at",
+            type=parse_time,
+            default=None,
+            help="evaluate as of this time (fetches the providers instead of reading the snapshot)",
+        )
+    add_report_arguments(report, admit)
+    return parser
+
+
+def _load(path: str | None) -> Config | None:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        print(f"config invalid: {len(error.problems)} problem(s)", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def command_check(args: argparse.Namespace) -> int:
+    """Validate the config, then fetch each provider once."""
+    config = _load(args.config_file)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    print(
+        f"config ok: {config.source}: {len(config.providers)} provider(s), "
+        f"{len(config.budgets)} budget(s)"
+    )
+    for warning in allocation_warnings(config):
+        print(f"warning: {warning}")
+    now = args.at or datetime.now(UTC)
+    refresher = Refresher(config)
+    refresher.refresh(now, list(refresher.providers))
+    failed = 0
+    for name, health in refresher.health.items():
+        if health.up:
+            data = refresher.data.get(name) or refresher.incidents[name]
+            print(
+                f"provider {name} ({health.type}): ok, {health.rows} rows from "
+                f"{data.sources} source(s), {health.bad_rows} bad row(s)"
+            )
+            for row in data.bad_rows.examples[:5]:
+                print(f"  bad row: {row}")
+        else:
+            failed += 1
+            print(f"provider {name} ({health.type}): FAILED: {health.last_error}")
+    for warning in unknown_filter_keys(config, refresher.data):
+        print(f"warning: {warning}")
+    return EXIT_PROVIDER_FAILED if failed else EXIT_OK
+
+
+def command_once(args: argparse.Namespace) -> int:
+    """One collection; the exposition on stdout."""
+    config = _load(args.config_file)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    now = args.at or datetime.now(UTC)
+    refresher = Refresher(config)
+    refresher.refresh(now, list(refresher.providers))
+    sys.stdout.buffer.write(render(refresher.snapshot(now)))
+    sys.stdout.flush()
+    return EXIT_PROVIDER_FAILED if not all(h.up for h in refresher.health.values()) else EXIT_OK
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    """Run the production server (gunicorn) in the foreground."""
+    config = _load(args.config_file)
+    if config is None:
+        return EXIT_BAD_CONFIG
+    from ..service.lifecycle import ConfigHolder
+    from ..service.server import GunicornServer, gunicorn_settings
+    from ..service.webconfig import load_web_config
+    from ..service.wsgi import create_app
+
+    web = None
+    if args.web_config_file:
+        try:
+            web = load_web_config(args.web_config_file)
+        except ConfigError as error:
+            print(f"web config invalid: {len(error.problems)} problem(s)", file=sys.stderr)
+            for problem in error.problems:
+                print(f"  {problem}", file=sys.stderr)
+            return EXIT_BAD_CONFIG
+    # Workers are forked from the master and start with its last good config (see lifecycle).
+    holder = ConfigHolder(config)
+
+    def factory() -> Any:
+        _configure_logging(args.log_level)
+        app = create_app(state_dir=args.state_dir, config=holder.config, lifecycle=args.lifecycle)
+        return web.wrap(app) if web is not None else app
+
+    settings = gunicorn_settings(args.listen, args.workers, args.log_level)
+    if web is not None:
+        settings.update(web.gunicorn_settings())
+    scheme = "https" if web is not None and web.cert_file else "http"
+    log.info("budget-exporter %s listening on %s (%s)", __version__, args.listen, scheme)
+    GunicornServer(factory, settings, before_reload=holder.reload).run()
+    return EXIT_OK
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``budget-exporter`` command."""
+    args = _parser().parse_args(argv)
+    _configure_logging(args.log_level)
+    handler = {"serve": command_serve, "check": command_check, "once": command_once}
+    if args.command in ("report", "admit"):
+        config = _load(args.config_file)
+        if config is None:
+            return EXIT_BAD_CONFIG
+        command = command_report if args.command == "report" else command_admit
+        return command(config, args)
+    return handler[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

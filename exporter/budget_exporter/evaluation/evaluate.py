@@ -1,0 +1,191 @@
+"""Cached provider data + config + ``now`` -> one immutable Snapshot. Pure: no I/O, no clock."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from ..config.hierarchy import children_limit
+from ..config.schema import BudgetConfig, Config, SloConfig
+from ..model.costs import CostData, concat_frames
+from ..model.incidents import FILTER_FIELDS, IncidentData
+from ..model.periods import format_duration
+from ..money.budgets import BudgetSpec, CostIndex, evaluate_budget
+from ..money.currency import rates_in_force
+from ..money.planning import PlannedAmount
+from ..slo.error_budget import SloSpec, evaluate_slo
+from .forecast_cache import ForecastCache
+from .planning import PatternCache, insights_of, plan_amount, with_insight_dimensions
+from .snapshot import BudgetEntry, ProviderHealth, SloEntry, Snapshot
+
+ALL_PROVIDERS = ""
+
+
+def budget_spec(config: Config, budget: BudgetConfig) -> BudgetSpec:
+    """The calculation's view of a configured budget."""
+    breakdown = config.breakdown_for(budget)
+    return BudgetSpec(
+        name=budget.name,
+        amount=budget.fixed_amount or 1.0,  # the amount in force replaces it in evaluate()
+        period=budget.period,
+        filter=dict(budget.filter),
+        excluded_categories=budget.charges.excluded_categories(),
+        thresholds=config.thresholds_for(budget),
+        breakdown_dimensions=tuple(breakdown.dimensions),
+        breakdown_top=breakdown.top,
+        calendar=config.calendar_for(budget),
+    )
+
+
+def _data_end(data: Mapping[str, CostData], names: list[str], now: datetime) -> datetime | None:
+    ends = [data[name].data_end for name in names if name in data and data[name].data_end]
+    return min(min(ends), now) if ends else None  # type: ignore[type-var]
+
+
+def evaluate(
+    config: Config,
+    data: Mapping[str, CostData],
+    health: tuple[ProviderHealth, ...],
+    now: datetime,
+    forecasts: ForecastCache | None = None,
+    incidents: Mapping[str, IncidentData] | None = None,
+    patterns: PatternCache | None = None,
+) -> Snapshot:
+    """Compute every budget from the latest good data of each provider.
+
+    With ``forecasts``, each budget also gets a forecast; models are fit there, not here.
+    With ``patterns``, daily spend for the weekday and trend insights is read once a day.
+    """
+    if forecasts is not None:
+        forecasts.begin()
+    if patterns is not None:
+        patterns.begin()
+    indexes: dict[str, CostIndex] = {name: CostIndex(item.frame) for name, item in data.items()}
+    if any(budget.provider is None for budget in config.budgets):
+        indexes[ALL_PROVIDERS] = CostIndex(concat_frames([item.frame for item in data.values()]))
+    children: dict[str, list[BudgetConfig]] = {}
+    for budget in config.budgets:
+        if budget.parent:
+            children.setdefault(budget.parent, []).append(budget)
+    plans: dict[str, tuple[BudgetSpec, PlannedAmount]] = {}
+    for budget in config.budgets:
+        source = budget.provider if budget.provider is not None else ALL_PROVIDERS
+        if source not in indexes:
+            continue  # the provider has never delivered data: nothing true to report yet
+        spec = budget_spec(config, budget)
+        plan = plan_amount(budget, spec, indexes[source], now, config.zone)
+        if plan is not None:  # None: auto amount without history or initial amount, no limit
+            plans[budget.name] = spec, plan
+    # A parent's children count with their amounts in force now, not their configured ones.
+    in_force = {name: plan.amount for name, (_, plan) in plans.items()}
+    entries = []
+    for budget in config.budgets:
+        if budget.name not in plans:
+            continue
+        spec, plan = plans[budget.name]
+        source = budget.provider if budget.provider is not None else ALL_PROVIDERS
+        names = [source] if source else list(data)
+        spec = dataclasses.replace(spec, amount=plan.amount)
+        spec = with_insight_dimensions(config, budget, spec, indexes[source])
+        data_end = _data_end(data, names, now)
+        status = evaluate_budget(spec, indexes[source], now, config.zone, data_end)
+        kids = children.get(budget.name)
+        entries.append(
+            BudgetEntry(
+                status=status,
+                labels=dict(budget.labels),
+                provider=budget.provider or "",
+                parent=budget.parent or "",
+                children_limit=children_limit(budget, kids, in_force) if kids else None,
+                forecast=(
+                    forecasts.forecast(spec, indexes[source], status, config.zone, data_end)
+                    if forecasts is not None
+                    else None
+                ),
+                plan=plan,
+                insights=insights_of(config, budget, spec, status, indexes[source], patterns),
+            )
+        )
+    return Snapshot(
+        taken_at=now,
+        currency=config.currency,
+        budgets=tuple(entries),
+        providers=health,
+        slos=evaluate_slos(config, incidents or {}, now),
+        exchange_rates=rates_in_force(config.exchange_rates, now),
+    )
+
+
+def unknown_filter_keys(config: Config, data: Mapping[str, CostData]) -> list[str]:
+    """Filter keys that name no column of the budget's provider data (likely typos)."""
+    # Column names are all this needs: index empty frames, once per provider.
+    empty = {name: CostIndex(item.frame.head(0)) for name, item in data.items()}
+    warnings = []
+    for budget in config.budgets:
+        names = [budget.provider] if budget.provider else list(data)
+        indexes = [empty[name] for name in names if name in empty]
+        for key in budget.filter:
+            if indexes and not any(index.has_column(key) for index in indexes):
+                known = sorted({d for index in indexes for d in index.dimensions})
+                warnings.append(
+                    f"budget {budget.name!r}: filter key {key!r} is not a column of its data; "
+                    f"known: {', '.join(known)}"
+                )
+    return warnings
+
+
+def unknown_slo_filter_keys(config: Config, incidents: Mapping[str, IncidentData]) -> list[str]:
+    """SLO filter keys that no incident of the SLO's provider carries (likely typos)."""
+    warnings = []
+    for slo in config.slos:
+        data = incidents.get(slo.provider)
+        if data is None or not data.incidents:
+            continue
+        known = set(FILTER_FIELDS).union(*(i.attributes.keys() for i in data.incidents))
+        for key in slo.filter:
+            if key not in known:
+                warnings.append(
+                    f"slo {slo.name!r}: filter key {key!r} is not a field or attribute of the "
+                    f"incidents of provider {slo.provider!r}; known: {', '.join(sorted(known))}"
+                )
+    return warnings
+
+
+def slo_spec(slo: SloConfig, covered: timedelta | None = None) -> SloSpec:
+    """The calculation's view of a configured SLO; ``covered`` is how far back its data goes."""
+    # A rate learnt over more history than the provider fetched would be too low.
+    history = min(slo.history, covered) if covered is not None else slo.history
+    return SloSpec(
+        name=slo.name,
+        objective=slo.objective_ratio,
+        window=slo.rolling_window,
+        calendar=slo.calendar_period,
+        filter=dict(slo.filter),
+        excluded_categories=frozenset(slo.exclude_categories),
+        regression_days=slo.regression_days,
+        history=max(history, timedelta(hours=1)),
+        horizons=tuple(slo.horizons),
+    )
+
+
+def evaluate_slos(
+    config: Config, incidents: Mapping[str, IncidentData], now: datetime
+) -> tuple[SloEntry, ...]:
+    """Every SLO whose incident provider has delivered data at least once."""
+    entries = []
+    for slo in config.slos:
+        if slo.provider not in incidents:
+            continue  # never fetched yet: an empty history would read as a perfect record
+        window = slo.rolling_window
+        data = incidents[slo.provider]
+        covered = now - data.covers_from if data.covers_from is not None else None
+        entries.append(
+            SloEntry(
+                status=evaluate_slo(slo_spec(slo, covered), data.incidents, now, config.zone),
+                labels=dict(slo.labels),
+                provider=slo.provider,
+                period=format_duration(window) if window is not None else str(slo.calendar),
+            )
+        )
+    return tuple(entries)

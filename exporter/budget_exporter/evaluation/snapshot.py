@@ -1,0 +1,72 @@
+"""The immutable result of one evaluation: everything a scrape serves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..model.costs import ProviderMetric
+from ..money.budgets import BudgetStatus
+from ..money.forecast import Forecast
+from ..money.insights import BudgetInsights
+from ..money.planning import PlannedAmount
+from ..slo.error_budget import SloStatus
+
+
+@dataclass(frozen=True)
+class ProviderHealth:
+    """How the latest refreshes of one provider went."""
+
+    name: str
+    type: str
+    up: bool
+    last_success: datetime | None = None
+    last_attempt: datetime | None = None
+    duration_seconds: float = 0.0
+    errors_total: int = 0
+    bad_rows: int = 0
+    rows: int = 0
+    data_end: datetime | None = None
+    settled_through: datetime | None = None
+    last_error: str | None = None
+    max_data_age_seconds: float | None = None
+    extra: tuple[ProviderMetric, ...] = ()  # provider-specific samples (API requests...)
+
+
+@dataclass(frozen=True)
+class BudgetEntry:
+    """A budget's status plus the identity it is exported with."""
+
+    status: BudgetStatus
+    labels: Mapping[str, str] = field(default_factory=dict)
+    provider: str = ""
+    parent: str = ""
+    children_limit: float | None = None
+    forecast: Forecast | None = None
+    plan: PlannedAmount | None = None  # how the limit in force was derived
+    insights: BudgetInsights | None = None
+
+
+@dataclass(frozen=True)
+class SloEntry:
+    """An SLO's status plus the identity it is exported with."""
+
+    status: SloStatus
+    labels: Mapping[str, str] = field(default_factory=dict)
+    provider: str = ""
+    period: str = ""  # "30d" for a rolling window, "month" or "quarter" for calendar ones
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Budgets and provider health at ``taken_at``."""
+
+    taken_at: datetime
+    currency: str
+    budgets: tuple[BudgetEntry, ...]
+    providers: tuple[ProviderHealth, ...]
+    evaluation_seconds: float = 0.0
+    slos: tuple[SloEntry, ...] = ()
+    # Rate in force at taken_at per source currency: one unit is worth this much in ``currency``.
+    exchange_rates: Mapping[str, float] = field(default_factory=dict)

@@ -1,0 +1,327 @@
+"""Money budget calculations: cost rows and ``now`` in, numbers out. No I/O, no clock."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from ..model.periods import DEFAULT_CALENDAR, Calendar, Period, PeriodKind, period_containing
+
+BURN_WINDOWS: dict[str, timedelta] = {"1d": timedelta(days=1), "7d": timedelta(days=7)}
+PERIOD_WINDOW = "period"
+OTHER = "other"
+NONE_VALUE = "none"
+
+# Filter keys that name a fixed column of the normalized frame rather than a dimension.
+FILTER_ALIASES = {"ChargeCategory": "charge_category", "BillingCurrency": "currency"}
+_NS = 1_000_000_000
+
+
+class CostIndex:
+    """A normalized cost frame as arrays, prepared once so thousands of budgets stay cheap.
+
+    Dimension columns are kept as category codes, so a filter is an integer lookup and a
+    breakdown a weighted bincount.
+    """
+
+    def __init__(self, frame: pd.DataFrame):
+        self.starts = _epoch_ns(frame["start"])
+        self.ends = _epoch_ns(frame["end"])
+        self.costs = frame["cost"].to_numpy(dtype=np.float64)
+        self._codes: dict[str, np.ndarray] = {}
+        self._categories: dict[str, list[str]] = {}
+        for column in frame.columns:
+            if column in ("start", "end", "cost"):
+                continue
+            categorical = frame[column].astype("object").fillna("").astype("category")
+            self._codes[column] = categorical.cat.codes.to_numpy()
+            self._categories[column] = [str(value) for value in categorical.cat.categories]
+
+    def __len__(self) -> int:
+        return len(self.costs)
+
+    @property
+    def dimensions(self) -> list[str]:
+        """Columns budgets can filter and break down on."""
+        return [c for c in self._codes if c not in ("currency", "charge_category")]
+
+    def has_column(self, key: str) -> bool:
+        """Whether a filter key names a column of this data."""
+        return FILTER_ALIASES.get(key, key) in self._codes
+
+    def matching(self, key: str, values: tuple[str, ...]) -> np.ndarray:
+        """Rows whose column ``key`` holds one of ``values`` (no rows if the column is absent)."""
+        column = FILTER_ALIASES.get(key, key)
+        if column not in self._codes:
+            return np.zeros(len(self), dtype=bool)
+        if column == "charge_category":
+            values = tuple(value.lower() for value in values)
+        wanted = [i for i, value in enumerate(self._categories[column]) if value in values]
+        return np.isin(self._codes[column], wanted)
+
+    def excluding_categories(self, categories: frozenset[str]) -> np.ndarray:
+        """Rows whose charge category is not in ``categories``."""
+        if not categories:
+            return np.ones(len(self), dtype=bool)
+        return ~self.matching("charge_category", tuple(categories))
+
+    def share_in(self, start: datetime, end: datetime) -> np.ndarray:
+        """Share of each row's cost that falls in ``[start, end)``.
+
+        Cost is spread evenly over its charge period, so a daily row counts for half in a
+        window that covers half of its day; a one-time charge counts where it starts.
+        """
+        low, high = _ns(start), _ns(end)
+        length = self.ends - self.starts
+        overlap = np.clip(np.minimum(self.ends, high) - np.maximum(self.starts, low), 0, None)
+        instant = (length <= 0) & (self.starts >= low) & (self.starts < high)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            spread = np.where(length > 0, overlap / np.where(length > 0, length, 1), 0.0)
+        return np.where(instant, 1.0, spread)
+
+    def sum_by(self, column: str, mask: np.ndarray, share: np.ndarray) -> list[tuple[str, float]]:
+        """Total cost per value of ``column`` over the rows in ``mask``, weighted by ``share``."""
+        weights = self.costs[mask] * share[mask]
+        if column not in self._codes:
+            return [(NONE_VALUE, float(weights.sum()))] if mask.any() else []
+        codes = self._codes[column][mask]
+        totals = np.bincount(codes, weights=weights, minlength=0)
+        present = np.bincount(codes, minlength=0) > 0
+        names = self._categories[column]
+        return [(names[code] or NONE_VALUE, float(totals[code])) for code in np.nonzero(present)[0]]
+
+
+@dataclass(frozen=True)
+class BudgetSpec:
+    """What the calculation needs to know about one budget."""
+
+    name: str
+    amount: float
+    period: PeriodKind
+    filter: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    excluded_categories: frozenset[str] = frozenset()
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    breakdown_dimensions: tuple[str, ...] = ()
+    breakdown_top: int = 10
+    calendar: Calendar = DEFAULT_CALENDAR  # fiscal year, week start or custom dates
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """A budget's numbers at one moment."""
+
+    name: str
+    period: Period
+    limit: float
+    spend: float
+    elapsed_ratio: float
+    average_daily_spend: float
+    burn_rates: Mapping[str, float]
+    projected_exhaustion: datetime | None
+    thresholds: Mapping[str, float]
+    breakdown: Mapping[str, tuple[tuple[str, float], ...]]
+    as_of: datetime
+
+    @property
+    def remaining(self) -> float:
+        """Money left in the period; negative once the budget is overspent."""
+        return self.limit - self.spend
+
+    @property
+    def utilization(self) -> float:
+        """Spend as a ratio of the limit; any spend against no limit (0 or below) is infinite."""
+        return ratio_of(self.spend, self.limit)
+
+    def threshold_reached(self, severity: str) -> bool:
+        """Whether utilization has reached the threshold of ``severity``."""
+        return self.utilization >= self.thresholds[severity]
+
+
+def ratio_of(part: float, whole: float) -> float:
+    """``part / whole``; with no whole (0 or below), infinite for a positive part, else 0."""
+    if whole > 0:
+        return part / whole
+    return math.inf if part > 0 else 0.0
+
+
+def _ns(moment: datetime) -> int:
+    return int(pd.Timestamp(moment).value)
+
+
+def _epoch_ns(column: pd.Series) -> np.ndarray:
+    naive = column.dt.tz_convert("UTC").dt.tz_localize(None)
+    return naive.astype("datetime64[ns]").to_numpy().astype(np.int64)
+
+
+def budget_mask(index: CostIndex, spec: BudgetSpec) -> np.ndarray:
+    """Rows of ``index`` that count against the budget (filters and charge options)."""
+    mask = index.excluding_categories(spec.excluded_categories)
+    for key, values in spec.filter.items():
+        mask &= index.matching(key, values)
+    return mask
+
+
+def spend_between(index: CostIndex, mask: np.ndarray, start: datetime, end: datetime) -> float:
+    """Cost of the masked rows that falls in ``[start, end)``."""
+    share = index.share_in(start, end)
+    return float(np.dot(index.costs[mask], share[mask]))
+
+
+def burn_rate(spend: float, window_seconds: float, limit: float, period_seconds: float) -> float:
+    """Spend pace over a window relative to the pace that exactly uses the budget (1.0)."""
+    if window_seconds <= 0 or period_seconds <= 0:
+        return 0.0
+    return ratio_of(spend / window_seconds, limit / period_seconds)
+
+
+def pace_exhaustion(spend: float, limit: float, period: Period, as_of: datetime) -> datetime | None:
+    """When spend reaches the limit at the period-to-date pace; None if not this period."""
+    # Timestamps, not datetime arithmetic: aware datetimes sharing a tzinfo subtract as wall
+    # clocks (blind to DST), and a tiny pace would overflow a timedelta.
+    elapsed = as_of.timestamp() - period.start.timestamp()
+    if spend >= limit or elapsed <= 0 or spend <= 0:
+        return None
+    seconds_left = (limit - spend) / (spend / elapsed)
+    if seconds_left >= period.end.timestamp() - as_of.timestamp():
+        return None
+    return datetime.fromtimestamp(as_of.timestamp() + seconds_left, tz=UTC)
+
+
+def crossing_time(
+    index: CostIndex, mask: np.ndarray, limit: float, start: datetime, end: datetime
+) -> datetime | None:
+    """When cumulative spend from ``start`` reached ``limit``, to the charge period."""
+    share = index.share_in(start, end)
+    window = mask & (share > 0)
+    starts = np.maximum(index.starts[window], _ns(start))
+    if starts.size == 0:
+        return None
+    order = np.argsort(starts, kind="stable")
+    cumulative = np.cumsum((index.costs[window] * share[window])[order])
+    reached = np.nonzero(cumulative >= limit)[0]
+    if reached.size == 0:
+        return None
+    moment_ns = int(starts[order][reached[0]])
+    return datetime.fromtimestamp(moment_ns / _NS, tz=UTC)
+
+
+def daily_spend(
+    index: CostIndex, mask: np.ndarray, first: date, stop: date, zone: ZoneInfo
+) -> pd.Series:
+    """Spend of the masked rows per local day from ``first`` to the day before ``stop``.
+
+    Cost is spread evenly over each charge period, as in ``share_in``. Days before the first
+    row are left out: a budget whose data starts later has no history there, not zero spend.
+    """
+    days = pd.date_range(first, stop, freq="D")
+    if mask.sum() == 0 or len(days) < 2:
+        return pd.Series([], index=pd.DatetimeIndex([]), dtype=np.float64)
+    # A midnight in a DST gap moves to the first instant that exists; an ambiguous one (clocks
+    # set back at midnight) is the first of the two.
+    local = days.tz_localize(zone, nonexistent="shift_forward", ambiguous=np.ones(len(days), bool))
+    midnights = local.as_unit("ns").asi8
+    starts, ends, costs = index.starts[mask], index.ends[mask], index.costs[mask]
+    # Cumulative spend at each midnight, from sorted starts and ends in O(rows log rows): a row
+    # adds a linear ramp from its start to its end (instant rows a step at their start).
+    origin = midnights[0]
+    x = (midnights - origin) / 86400e9
+    s = (starts - origin) / 86400e9
+    e = (ends - origin) / 86400e9
+    instant = e <= s
+    cumulative = _before(s[instant], costs[instant], x)
+    ramp = ~instant
+    rate = costs[ramp] / (e[ramp] - s[ramp])
+    cumulative += _before(e[ramp], costs[ramp], x, inclusive=True)
+    slope = _before(s[ramp], rate, x) - _before(e[ramp], rate, x, inclusive=True)
+    offset = _before(s[ramp], rate * s[ramp], x) - _before(e[ramp], rate * s[ramp], x, True)
+    cumulative += x * slope - offset
+    first_row = max(int(np.searchsorted(midnights, starts.min(), side="right")) - 1, 0)
+    return pd.Series(np.diff(cumulative), index=days[:-1])[first_row:]
+
+
+def _before(
+    times: np.ndarray, amounts: np.ndarray, x: np.ndarray, inclusive: bool = False
+) -> np.ndarray:
+    """Sum of ``amounts`` whose time is before each ``x`` (at or before if ``inclusive``)."""
+    order = np.argsort(times, kind="stable")
+    totals = np.concatenate(([0.0], np.cumsum(amounts[order])))
+    return totals[np.searchsorted(times[order], x, side="right" if inclusive else "left")]
+
+
+def top_n(totals: list[tuple[str, float]], n: int) -> tuple[tuple[str, float], ...]:
+    """The ``n`` largest values by spend, the rest summed into ``other`` (bounded cardinality)."""
+    ranked = sorted(totals, key=lambda item: (-item[1], item[0]))
+    head = ranked[:n]
+    tail = ranked[n:]
+    if tail:
+        rest = sum(amount for _, amount in tail)
+        merged = dict(head)
+        merged[OTHER] = merged.get(OTHER, 0.0) + rest
+        head = sorted(merged.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(head)
+
+
+def evaluate_budget(
+    spec: BudgetSpec,
+    index: CostIndex,
+    now: datetime,
+    zone: ZoneInfo,
+    data_end: datetime | None,
+) -> BudgetStatus:
+    """Compute a budget's status for the period containing ``now``.
+
+    Burn-rate windows end at ``as_of``, the end of the newest cost data (at most ``now``):
+    billing data arrives with a delay, and a window ending at ``now`` would read the missing
+    hours as zero spend.
+    """
+    period = period_containing(spec.period, now, zone, spec.calendar)
+    # A custom period can lie wholly in the past: its figures stop at its end.
+    now = min(now, period.end)
+    as_of = min(now, data_end) if data_end is not None else now
+    # In UTC, so window arithmetic is real time even when ``now`` shares the budget's zone.
+    as_of = max(as_of, period.start).astimezone(UTC)
+    mask = budget_mask(index, spec)
+    spend = spend_between(index, mask, period.start, now)
+    period_seconds = period.length_seconds
+    elapsed_as_of = (as_of - period.start).total_seconds()
+    burn_rates = {
+        label: burn_rate(
+            spend_between(index, mask, as_of - length, as_of),
+            length.total_seconds(),
+            spec.amount,
+            period_seconds,
+        )
+        for label, length in BURN_WINDOWS.items()
+    }
+    burn_rates[PERIOD_WINDOW] = burn_rate(spend, elapsed_as_of, spec.amount, period_seconds)
+    if spend >= spec.amount:
+        exhaustion = crossing_time(index, mask, spec.amount, period.start, now)
+    else:
+        exhaustion = pace_exhaustion(spend, spec.amount, period, as_of)
+    breakdown: dict[str, tuple[tuple[str, float], ...]] = {}
+    if spec.breakdown_dimensions:
+        share = index.share_in(period.start, now)
+        in_period = mask & (share > 0)
+        for dimension in spec.breakdown_dimensions:
+            column = FILTER_ALIASES.get(dimension, dimension)
+            totals = index.sum_by(column, in_period, share)
+            breakdown[dimension] = top_n(totals, spec.breakdown_top)
+    return BudgetStatus(
+        name=spec.name,
+        period=period,
+        limit=spec.amount,
+        spend=spend,
+        elapsed_ratio=period.elapsed_ratio(now),
+        average_daily_spend=spend / (elapsed_as_of / 86400) if elapsed_as_of > 0 else 0.0,
+        burn_rates=burn_rates,
+        projected_exhaustion=exhaustion,
+        thresholds=dict(spec.thresholds),
+        breakdown=breakdown,
+        as_of=as_of,
+    )

@@ -1,0 +1,254 @@
+"""Insights on a budget's numbers: variance, recommendations, weekday pattern and trend.
+
+Pure: a budget's status and daily spend in, figures out. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+from scipy import stats
+
+from ..model.fields import StrictModel, TextList
+from ..model.periods import WEEKDAYS
+from .budgets import NONE_VALUE, OTHER, PERIOD_WINDOW, BudgetStatus
+
+# Fewer days than two full weeks cannot tell a weekday pattern or a trend from noise.
+MIN_PATTERN_DAYS = 14
+
+
+class VarianceConfig(StrictModel):
+    """Spend against the expected spend for the elapsed share of the period, as a ratio."""
+
+    slightly_over: float = Field(default=0.05, gt=0, le=10)
+    over: float = Field(default=0.15, gt=0, le=10)
+    under: float = Field(default=0.15, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> VarianceConfig:
+        if self.slightly_over >= self.over:
+            raise ValueError(
+                f"slightly_over ({self.slightly_over}) must be below over ({self.over})"
+            )
+        return self
+
+
+class ShareRuleConfig(StrictModel):
+    """One value of a dimension above ``share`` of the budget's spend is worth a look."""
+
+    dimensions: TextList
+    share: float = Field(gt=0, le=1)
+
+
+class InsightsConfig(StrictModel):
+    """Thresholds of the variance categories and of the recommendations."""
+
+    variance: VarianceConfig = VarianceConfig()
+    pace_factor: float = Field(default=1.2, gt=1, le=100)
+    resource: ShareRuleConfig = ShareRuleConfig(dimensions=("ServiceName",), share=0.5)
+    owner: ShareRuleConfig = ShareRuleConfig(dimensions=("tags.owner",), share=0.5)
+    weeks: int = Field(default=8, ge=2, le=52)  # daily history read by weekday and trend
+
+    @field_validator("pace_factor")
+    @classmethod
+    def _finite_factor(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class VarianceCategory(StrEnum):
+    """Where spend stands against the expected spend for the elapsed share of the period."""
+
+    UNDER = "under"
+    ON_TRACK = "on_track"
+    SLIGHTLY_OVER = "slightly_over"
+    OVER = "over"
+
+
+class RecommendationKind(StrEnum):
+    """What a recommendation asks for (exported as the ``recommendation`` label)."""
+
+    REDUCE_PACE = "reduce_pace"
+    REVIEW_RESOURCE = "review_resource"
+    REVIEW_OWNER = "review_owner"
+
+
+@dataclass(frozen=True)
+class Variance:
+    """Spend against the expected spend to date."""
+
+    expected: float  # limit times the elapsed share of the period, at the newest data
+    amount: float  # spend minus expected; positive is over
+    ratio: float  # amount over expected; 0 before anything is expected
+    category: VarianceCategory
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One thing worth acting on, with the figure that triggered it."""
+
+    kind: RecommendationKind
+    dimension: str  # empty for the pace
+    value: str
+    measured: float  # pace over the ideal pace, or share of the budget's spend
+    threshold: float
+    message: str
+
+
+@dataclass(frozen=True)
+class DailyPattern:
+    """Day-of-week means and the trend of daily spend over recent weeks."""
+
+    weekday_burn_rates: Mapping[str, float]  # mean spend of that weekday over the ideal day
+    trend_slope: float  # change of daily spend per day, in currency
+    trend_p_value: float  # two-sided, for a slope of zero
+    days: int
+
+
+@dataclass(frozen=True)
+class BudgetInsights:
+    """Everything this module says about one budget."""
+
+    variance: Variance
+    recommendations: tuple[Recommendation, ...] = ()
+    pattern: DailyPattern | None = None
+    ideal_daily_spend: float = 0.0  # what may still be spent per day to end at the limit
+
+
+def variance(spend: float, limit: float, elapsed_ratio: float, config: InsightsConfig) -> Variance:
+    """Spend against ``limit * elapsed_ratio``, categorized with the configured thresholds."""
+    expected = limit * elapsed_ratio
+    amount = spend - expected
+    ratio = amount / expected if expected > 0 else 0.0
+    thresholds = config.variance
+    if ratio > thresholds.over:
+        category = VarianceCategory.OVER
+    elif ratio > thresholds.slightly_over:
+        category = VarianceCategory.SLIGHTLY_OVER
+    elif ratio < -thresholds.under:
+        category = VarianceCategory.UNDER
+    else:
+        category = VarianceCategory.ON_TRACK
+    return Variance(expected, amount, ratio, category)
+
+
+def ideal_daily_spend(remaining: float, seconds_left: float) -> float:
+    """Spend per day that ends the period exactly at the limit; 0 when nothing remains."""
+    if remaining <= 0:
+        return 0.0
+    if seconds_left <= 0:
+        return remaining
+    return remaining / (seconds_left / 86400)
+
+
+def recommendations(
+    status: BudgetStatus, config: InsightsConfig, filtered: Collection[str] = ()
+) -> tuple[Recommendation, ...]:
+    """Pace above the ideal daily rate, and one resource or owner above its share of spend.
+
+    Dimensions in ``filtered`` (the budget's own filter keys) are skipped: a budget scoped to
+    one service is all that service by design.
+    """
+    found: list[Recommendation] = []
+    pace = status.burn_rates.get(PERIOD_WINDOW, 0.0)
+    period_days = status.period.length_seconds / 86400
+    ideal = status.limit / period_days
+    if pace > config.pace_factor:
+        found.append(
+            Recommendation(
+                RecommendationKind.REDUCE_PACE,
+                "",
+                "",
+                pace,
+                config.pace_factor,
+                f"spending {pace:.2f}x the ideal daily rate of {ideal:,.2f}; slow down to stay "
+                "within the limit",
+            )
+        )
+    for kind, rule in (
+        (RecommendationKind.REVIEW_RESOURCE, config.resource),
+        (RecommendationKind.REVIEW_OWNER, config.owner),
+    ):
+        dimensions = [d for d in rule.dimensions if d not in filtered]
+        found.extend(_shares(status, kind, dimensions, rule.share))
+    return tuple(found)
+
+
+def _shares(
+    status: BudgetStatus, kind: RecommendationKind, dimensions: Sequence[str], limit: float
+) -> list[Recommendation]:
+    if status.spend <= 0:
+        return []
+    found = []
+    what = "resource" if kind is RecommendationKind.REVIEW_RESOURCE else "owner"
+    for dimension in dimensions:
+        for value, amount in status.breakdown.get(dimension, ()):
+            if value in (OTHER, NONE_VALUE):
+                continue  # neither is one resource or one owner
+            share = amount / status.spend
+            if share > limit:
+                found.append(
+                    Recommendation(
+                        kind,
+                        dimension,
+                        value,
+                        share,
+                        limit,
+                        f"{what} {dimension}={value} is {share:.0%} of this budget's spend "
+                        f"(above {limit:.0%}); review it first",
+                    )
+                )
+    return found
+
+
+def daily_pattern(
+    days: Sequence[date], values: Sequence[float] | np.ndarray, ideal_daily: float
+) -> DailyPattern | None:
+    """Mean burn rate per weekday and the least-squares trend of daily spend.
+
+    None with fewer than two weeks of days, or without a positive ideal daily spend.
+    """
+    if len(days) < MIN_PATTERN_DAYS or ideal_daily <= 0:
+        return None
+    y = np.asarray(values, dtype=np.float64)
+    weekdays = np.array([day.weekday() for day in days])
+    burn = {
+        WEEKDAYS[weekday]: float(y[weekdays == weekday].mean()) / ideal_daily
+        for weekday in range(7)
+        if (weekdays == weekday).any()
+    }
+    x = np.array([(day - days[0]).days for day in days], dtype=np.float64)
+    if np.ptp(y) == 0:
+        slope, p_value = 0.0, 1.0  # a flat line: no trend, and certainly no evidence of one
+    else:
+        fit = stats.linregress(x, y)
+        slope = float(fit.slope)
+        p_value = float(fit.pvalue) if not math.isnan(fit.pvalue) else 1.0
+    return DailyPattern(burn, slope, p_value, len(days))
+
+
+def budget_insights(
+    status: BudgetStatus,
+    config: InsightsConfig,
+    days: Sequence[date] = (),
+    values: Sequence[float] | np.ndarray = (),
+    filtered: Collection[str] = (),
+) -> BudgetInsights:
+    """Variance, recommendations and daily pattern of one budget's status."""
+    elapsed = status.period.elapsed_ratio(status.as_of)
+    ideal = status.limit / (status.period.length_seconds / 86400)
+    return BudgetInsights(
+        variance=variance(status.spend, status.limit, elapsed, config),
+        recommendations=recommendations(status, config, filtered),
+        pattern=daily_pattern(days, values, ideal),
+        ideal_daily_spend=ideal_daily_spend(
+            status.remaining, status.period.end.timestamp() - status.as_of.timestamp()
+        ),
+    )

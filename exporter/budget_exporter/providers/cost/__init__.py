@@ -1,0 +1,1 @@
+"""Cost sources: each reads one kind of bill and returns a normalized cost frame."""

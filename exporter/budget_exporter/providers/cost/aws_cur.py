@@ -1,0 +1,424 @@
+"""AWS Cost and Usage Report files (Data Exports CUR 2.0, or legacy CUR in Parquet or CSV).
+
+Line item types follow the CUR user guide: credits and refunds are negative, taxes are ``tax``;
+reservation and Savings Plans fees (``RIFee``, ``Fee``, ``SavingsPlan*Fee``) are purchases,
+upfront ones counted at once. With ``cost: amortized`` the usage covered by a reservation or
+Savings Plan carries its effective cost, the unused part of a commitment stays on its fee line,
+and upfront fees and Savings Plans negations count zero, as AWS documents amortized cost.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from ...model.bad_rows import BadRows
+from ...model.costs import CostData, concat_frames, normalize
+from ...model.errors import ProviderError
+from ...model.fields import TextList
+from ..base import CostProvider, ProviderConfig, ProviderContext
+from ..support.aws_client import make_client
+from ..support.files import FileCache, collect_bad_rows, expand_paths, null_mask, read_table
+from ..support.s3_mirror import S3Mirror, is_s3_url
+
+START = "line_item_usage_start_date"
+END = "line_item_usage_end_date"
+TYPE = "line_item_line_item_type"
+UNBLENDED = "line_item_unblended_cost"
+NET_UNBLENDED = "line_item_net_unblended_cost"
+CURRENCY = "line_item_currency_code"
+INVOICE = "bill_invoice_id"
+PERIOD_START = "bill_billing_period_start_date"
+TAG_MAP = "resource_tags"
+TAG_PREFIX = "resource_tags_"
+PRODUCT_MAP = "product"
+
+CATEGORIES = {
+    "Usage": "usage",
+    "DiscountedUsage": "usage",
+    "SavingsPlanCoveredUsage": "usage",
+    "SavingsPlanNegation": "usage",
+    # Negotiated rate reductions lower usage, as they do on the invoice.
+    "Discount": "usage",
+    "BundledDiscount": "usage",
+    "EdpDiscount": "usage",
+    "PrivateRateDiscount": "usage",
+    "DistributorDiscount": "usage",
+    "Credit": "credit",
+    "Refund": "refund",
+    "Tax": "tax",
+    "RIFee": "purchase",
+    "Fee": "purchase",
+    "SavingsPlanRecurringFee": "purchase",
+    "SavingsPlanUpfrontFee": "purchase",
+}
+ONE_TIME = frozenset({"Fee", "SavingsPlanUpfrontFee"})
+# Line items that say how far metering has got; fees, taxes and credits span the whole month.
+METERED = frozenset({"Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"})
+
+# Columns the amortized view needs, by line item type (AWS's amortized-cost formula).
+AMORTIZED_COLUMNS = {
+    "SavingsPlanCoveredUsage": ("savings_plan_savings_plan_effective_cost",),
+    "SavingsPlanRecurringFee": (
+        "savings_plan_total_commitment_to_date",
+        "savings_plan_used_commitment",
+    ),
+    "DiscountedUsage": ("reservation_effective_cost",),
+    "RIFee": (
+        "reservation_unused_amortized_upfront_fee_for_billing_period",
+        "reservation_unused_recurring_fee",
+    ),
+    "Fee": ("reservation_reservation_a_r_n",),
+}
+
+# Dimension -> candidate columns, first present wins (CUR 2.0 names, then legacy ones).
+DIMENSIONS = {
+    "BillingAccountId": ("bill_payer_account_id",),
+    "BillingAccountName": ("bill_payer_account_name",),
+    "SubAccountId": ("line_item_usage_account_id",),
+    "SubAccountName": ("line_item_usage_account_name",),
+    "ServiceName": ("product_product_name", "product.product_name", "line_item_product_code"),
+    "x_ServiceCode": ("line_item_product_code",),
+    "RegionId": ("product_region_code", "product_region", "product.region"),
+    "AvailabilityZone": ("line_item_availability_zone",),
+    "x_LineItemType": (TYPE,),
+}
+
+
+class AwsCurConfig(ProviderConfig):
+    """Config of an ``aws_cur`` provider."""
+
+    type: Literal["aws_cur"]
+    paths: TextList = Field(min_length=1)
+    cost: Literal["unblended", "net_unblended", "amortized"] = "unblended"
+    # Tag keys to keep as tags.KEY dimensions, without the user_ prefix; empty keeps all.
+    tags: TextList = ()
+    # More dimensions: name -> CUR column (``product.KEY`` reads a key of the product map).
+    extra_dimensions: dict[str, str] = Field(default_factory=dict)
+    # For s3:// paths: where local copies go (default: the state folder), and the client.
+    cache_dir: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+
+
+class AwsCurProvider(CostProvider[AwsCurConfig]):
+    """Reads CUR exports; files are re-parsed only when they change on disk."""
+
+    type_name: ClassVar[str] = "aws_cur"
+    config_model: ClassVar[type[ProviderConfig]] = AwsCurConfig
+
+    def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
+        super().__init__(name, config, context)
+        self._cache: FileCache[_Parsed] = FileCache()
+        self._mirror: S3Mirror | None = None
+
+    def client_factory(self) -> Any:
+        """An S3 client for s3:// paths; tests replace this with a stubbed client."""
+        settings = self.settings
+        return make_client(
+            self.name,
+            "s3",
+            region=settings.region or "us-east-1",
+            profile=settings.profile,
+            endpoint_url=settings.endpoint_url,
+        )
+
+    def fetch(self, now: datetime) -> CostData:
+        paths = self._paths()
+        parsed = [self._cache.get(path, self._parse_file) for path in paths]
+        self._cache.forget_except(paths)
+        bad = BadRows()
+        for item in parsed:
+            bad = bad + item.bad
+        ends = [item.data_end for item in parsed if item.data_end is not None]
+        data_end = max(ends).to_pydatetime() if ends else None
+        known = [item for item in parsed if item.invoiced is not None]
+        settled: datetime | None = None
+        if known and data_end is not None:
+            open_periods = [item.invoiced for item in known if item.invoiced is not pd.NaT]
+            settled = min(open_periods).to_pydatetime() if open_periods else data_end
+        return CostData(
+            frame=concat_frames([item.frame for item in parsed]),
+            data_end=data_end,
+            bad_rows=bad,
+            settled_through=settled,
+            sources=len(paths),
+        )
+
+    def _paths(self) -> list[Path]:
+        """Local files matching the local patterns, plus fresh copies of matching S3 objects."""
+        local = tuple(p for p in self.settings.paths if not is_s3_url(p))
+        remote = [p for p in self.settings.paths if is_s3_url(p)]
+        paths = expand_paths(local, self.context.base_dir, self.name) if local else []
+        if remote:
+            mirror = self._s3_mirror()
+            for pattern in remote:
+                paths += mirror.sync(pattern)
+        return paths
+
+    def _s3_mirror(self) -> S3Mirror:
+        if self._mirror is None:
+            configured = self.settings.cache_dir
+            if configured:
+                folder = Path(self.context.base_dir, configured).expanduser()
+            elif self.context.cache_dir:
+                folder = Path(self.context.cache_dir)
+            else:
+                raise ProviderError(
+                    f"provider {self.name}: s3:// paths need a folder for local copies: "
+                    "set state_dir or cache_dir"
+                )
+            self._mirror = S3Mirror(self.name, folder / "aws_cur" / self.name, self.client_factory)
+        return self._mirror
+
+    def _parse_file(self, path: Path) -> _Parsed:
+        raw = _read(path, self.name, self._wanted_columns())
+        missing = [column for column in (START, UNBLENDED) if column not in raw.columns]
+        if missing:
+            raise ProviderError(
+                f"provider {self.name}: {path} is not a CUR file: missing column(s) "
+                f"{', '.join(missing)}"
+            )
+        first_line = 1 if path.suffix.lower() in (".parquet", ".pq") else 2
+        start = _times(raw[START])
+        types = (
+            raw[TYPE].astype("object").where(~null_mask(raw[TYPE]), "Usage")
+            if TYPE in raw.columns
+            else pd.Series("Usage", index=raw.index, dtype="object")
+        )
+        cost = self._cost(raw, types, path)
+        if CURRENCY in raw.columns:
+            currency = raw[CURRENCY].astype("object").where(~null_mask(raw[CURRENCY]))
+        else:
+            currency = pd.Series(self.context.currency, index=raw.index, dtype="object")
+        bad = (
+            collect_bad_rows(start.isna(), f"{START} is not a date-time", path, first_line)
+            + collect_bad_rows(
+                start.notna() & cost.isna(),
+                f"{self.settings.cost} cost is not a number",
+                path,
+                first_line,
+            )
+            + collect_bad_rows(
+                start.notna() & cost.notna() & currency.isna(),
+                f"{CURRENCY} is empty",
+                path,
+                first_line,
+            )
+        )
+        end = _times(raw[END]) if END in raw.columns else pd.Series(pd.NaT, index=raw.index)
+        end = end.where(end.notna() & (end >= start), start + pd.Timedelta(hours=1))
+        end = end.where(~types.isin(ONE_TIME), start)
+        frame = pd.DataFrame({"start": start, "end": end, "cost": cost, "currency": currency})
+        frame["charge_category"] = types.map(CATEGORIES).where(types.isin(CATEGORIES), "usage")
+        frame["ProviderName"] = "AWS"
+        for dimension, candidates in {**DIMENSIONS, **self._extra()}.items():
+            values = _first_column(raw, candidates)
+            if values is not None:
+                frame[dimension] = values
+        frame = pd.concat([frame, self._tags(raw)], axis=1)
+        valid = start.notna() & cost.notna() & currency.notna()
+        metered = valid & types.isin(METERED)
+        ends = end[metered] if metered.any() else end[valid]
+        return _Parsed(
+            frame=normalize(frame[valid].reset_index(drop=True)),
+            bad=bad,
+            data_end=ends.max() if valid.any() else None,
+            invoiced=_open_period(raw),
+        )
+
+    def _extra(self) -> dict[str, tuple[str, ...]]:
+        return {name: (column,) for name, column in self.settings.extra_dimensions.items()}
+
+    def _wanted_columns(self) -> set[str]:
+        columns = {START, END, TYPE, UNBLENDED, NET_UNBLENDED, CURRENCY, INVOICE, PERIOD_START}
+        columns |= {TAG_MAP, PRODUCT_MAP}
+        for candidates in (*DIMENSIONS.values(), *self._extra().values()):
+            columns |= set(candidates)
+        for needed in AMORTIZED_COLUMNS.values():
+            columns |= set(needed)
+        return columns
+
+    def _cost(self, raw: pd.DataFrame, types: pd.Series, path: Path) -> pd.Series:
+        unblended = _numbers(raw[UNBLENDED])
+        basis = self.settings.cost
+        if basis == "net_unblended":
+            # The net column exists only when the account had discounts; without it, net = gross.
+            return _numbers(raw[NET_UNBLENDED]) if NET_UNBLENDED in raw.columns else unblended
+        if basis == "unblended":
+            return unblended
+        missing = sorted(
+            {
+                column
+                for line_type, columns in AMORTIZED_COLUMNS.items()
+                if (types == line_type).any()
+                for column in columns
+                if column not in raw.columns
+            }
+        )
+        if missing:
+            raise ProviderError(
+                f"provider {self.name}: {path} has reservation or Savings Plans line items but "
+                f"lacks {', '.join(missing)}: export them, or use cost: unblended"
+            )
+
+        def column(name: str) -> pd.Series:
+            if name in raw.columns:
+                return _numbers(raw[name]).fillna(0.0)
+            return pd.Series(0.0, index=raw.index)
+
+        has_reservation = (
+            ~null_mask(raw["reservation_reservation_a_r_n"])
+            if "reservation_reservation_a_r_n" in raw.columns
+            else pd.Series(False, index=raw.index)
+        )
+        choices = [
+            (
+                types == "SavingsPlanCoveredUsage",
+                column("savings_plan_savings_plan_effective_cost"),
+            ),
+            (
+                types == "SavingsPlanRecurringFee",
+                column("savings_plan_total_commitment_to_date")
+                - column("savings_plan_used_commitment"),
+            ),
+            (types.isin(["SavingsPlanNegation", "SavingsPlanUpfrontFee"]), 0.0),
+            (types == "DiscountedUsage", column("reservation_effective_cost")),
+            (
+                types == "RIFee",
+                column("reservation_unused_amortized_upfront_fee_for_billing_period")
+                + column("reservation_unused_recurring_fee"),
+            ),
+            ((types == "Fee") & has_reservation, 0.0),
+        ]
+        amortized = unblended.copy()
+        for mask, value in reversed(choices):
+            amortized = amortized.where(~mask, value)
+        return amortized.where(unblended.notna())
+
+    def _tags(self, raw: pd.DataFrame) -> pd.DataFrame:
+        """``tags.KEY`` columns from the CUR 2.0 map column or legacy ``resource_tags_*``."""
+        wanted = set(self.settings.tags)
+        columns: dict[str, pd.Series] = {}
+        if TAG_MAP in raw.columns:
+            parsed = raw[TAG_MAP].map(_as_mapping)
+            keys = sorted({key for tags in parsed for key in tags})
+            for key in keys:
+                name = _tag_name(key)
+                if not wanted or name in wanted:
+                    columns[f"tags.{name}"] = parsed.map(lambda tags, key=key: tags.get(key, ""))
+        for column in raw.columns:
+            if column.startswith(TAG_PREFIX):
+                name = _tag_name(column.removeprefix(TAG_PREFIX))
+                if not wanted or name in wanted:
+                    values = raw[column].astype("object")
+                    columns[f"tags.{name}"] = values.where(~null_mask(values), "")
+        return pd.DataFrame(columns, index=raw.index)
+
+
+class _Parsed:
+    """One file's contribution: its frame, bad rows, newest metered time, first open period."""
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        bad: BadRows,
+        data_end: pd.Timestamp | None,
+        invoiced: Any,
+    ):
+        self.frame = frame
+        self.bad = bad
+        self.data_end = data_end
+        # None: no invoice column; NaT: every period invoiced; else start of the first open one.
+        self.invoiced = invoiced
+
+
+def _read(path: Path, provider: str, wanted: set[str]) -> pd.DataFrame:
+    """Read only the needed columns of a Parquet file (CUR has hundreds); CSV as text."""
+    if path.suffix.lower() not in (".parquet", ".pq"):
+        return read_table(path, provider)
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.ParquetFile(path).schema_arrow.names
+        columns = [name for name in names if name in wanted or name.startswith(TAG_PREFIX)]
+        return pq.read_table(path, columns=columns).to_pandas()
+    except Exception as error:  # pyarrow raises its own error types for corrupt files
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ProviderError(f"provider {provider}: cannot read {path}: {reason}") from None
+
+
+def _times(values: pd.Series) -> pd.Series:
+    """UTC timestamps from Parquet timestamps (naive means UTC in CUR) or ISO 8601 text."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = pd.to_datetime(values, utc=True)
+    else:
+        text = values.astype("object").where(~null_mask(values))
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+    return parsed.astype("datetime64[ns, UTC]")
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values.where(~null_mask(values)), errors="coerce").astype("float64")
+
+
+def _first_column(raw: pd.DataFrame, candidates: Iterable[str]) -> pd.Series | None:
+    """The first candidate column present; ``product.KEY`` reads the CUR 2.0 product map."""
+    for candidate in candidates:
+        if candidate.startswith(f"{PRODUCT_MAP}.") and PRODUCT_MAP in raw.columns:
+            key = candidate.split(".", 1)[1]
+            products = raw[PRODUCT_MAP].map(_as_mapping)
+            if any(key in product for product in products):
+                return products.map(lambda product, key=key: product.get(key, ""))
+            continue
+        if candidate in raw.columns:
+            values = raw[candidate]
+            if pd.api.types.is_numeric_dtype(values):
+                # Account ids read as numbers lose leading zeros; AWS ids have 12 digits.
+                return values.map(lambda v: "" if pd.isna(v) else f"{int(v):012d}")
+            text = values.astype("object")
+            return text.where(~null_mask(text), "")
+    return None
+
+
+def _as_mapping(value: Any) -> dict[str, str]:
+    """A CUR map cell (pyarrow list of pairs, dict, or JSON text) as a dict of text."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            return {}
+    items: Iterable[tuple[Any, Any]]
+    if isinstance(value, dict):
+        items = value.items()
+    else:
+        try:
+            items = [(pair[0], pair[1]) for pair in value]
+        except (TypeError, IndexError, KeyError):
+            return {}
+    return {str(k): "" if v is None else str(v) for k, v in items}
+
+
+def _tag_name(key: str) -> str:
+    """CUR tag key -> tag name: user-defined tags lose their ``user_`` prefix."""
+    return key.removeprefix("user_")
+
+
+def _open_period(raw: pd.DataFrame) -> Any:
+    """Start of the first billing period not invoiced yet (its rows can still change)."""
+    if INVOICE not in raw.columns or PERIOD_START not in raw.columns:
+        return None
+    open_rows = null_mask(raw[INVOICE])
+    if not open_rows.any():
+        return pd.NaT
+    return _times(raw[PERIOD_START][open_rows]).min()

@@ -1,0 +1,171 @@
+"""Any cost CSV (plain or gzip) with a column mapping: date, cost, currency, dimensions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from pydantic import Field, field_validator
+
+from ...model.bad_rows import BadRows
+from ...model.costs import CostData, normalize
+from ...model.errors import ProviderError
+from ...model.fields import TextList, ZoneName
+from ..base import CostProvider, ProviderConfig, ProviderContext
+from ..support.files import (
+    FileCache,
+    absurd_costs,
+    collect_bad_rows,
+    expand_paths,
+    null_mask,
+    read_cost_files,
+    read_table,
+)
+
+CATEGORY_ALIASES = {
+    "usage": "usage",
+    "purchase": "purchase",
+    "fee": "purchase",
+    "tax": "tax",
+    "credit": "credit",
+    "refund": "refund",
+    "adjustment": "refund",
+}
+
+
+def _as_text(value: object) -> str | None:
+    """A cell as text for date parsing; missing values stay missing."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+class CsvConfig(ProviderConfig):
+    """Config of a ``csv`` provider. Dates without a time or offset are read in ``timezone``.
+
+    A file whose dates all fall on midnight (in their own offset, else in ``timezone``) holds
+    daily rows, each covering its day; any other file holds hourly rows. ``granularity``
+    overrides the guess: ``daily`` spreads a row over the day that holds it, ``hourly`` over
+    the hour from its time.
+    """
+
+    type: Literal["csv"]
+    paths: TextList = Field(min_length=1)
+    date_column: str = "date"
+    cost_column: str = "cost"
+    currency_column: str | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    category_column: str | None = None
+    # Either a list of column names, or a mapping of dimension name -> column name.
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    timezone: ZoneName | None = None
+    date_format: str | None = None
+    granularity: Literal["daily", "hourly"] | None = None
+
+    @field_validator("dimensions", mode="before")
+    @classmethod
+    def _list_to_mapping(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return {str(item): str(item) for item in value}
+        return value
+
+
+class CsvProvider(CostProvider[CsvConfig]):
+    """Reads daily (or finer) cost rows from CSV files."""
+
+    type_name: ClassVar[str] = "csv"
+    config_model: ClassVar[type[ProviderConfig]] = CsvConfig
+
+    def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
+        super().__init__(name, config, context)
+        self._cache: FileCache[tuple[pd.DataFrame, BadRows, pd.Timestamp | None]] = FileCache()
+
+    def fetch(self, now: datetime) -> CostData:
+        paths = expand_paths(self.settings.paths, self.context.base_dir, self.name)
+        return read_cost_files(paths, self._cache, self._parse_file)
+
+    def _parse_file(self, path: Path) -> tuple[pd.DataFrame, BadRows, pd.Timestamp | None]:
+        settings = self.settings
+        raw = read_table(path, self.name)
+        wanted = [settings.date_column, settings.cost_column, *settings.dimensions.values()]
+        for optional in (settings.currency_column, settings.category_column):
+            if optional:
+                wanted.append(optional)
+        missing = [column for column in wanted if column not in raw.columns]
+        if missing:
+            raise ProviderError(
+                f"provider {self.name}: {path} lacks column(s) {', '.join(missing)}; "
+                f"it has {', '.join(map(str, raw.columns))}"
+            )
+        zone = ZoneInfo(settings.timezone or self.context.timezone)
+        dates = raw[settings.date_column].where(~null_mask(raw[settings.date_column]))
+        # Parquet may hold dates as numbers (20240101); parsed as text they stay dates.
+        dates = dates.map(_as_text)
+        parsed = pd.to_datetime(dates, errors="coerce", format=settings.date_format or "ISO8601")
+        # Daily when every time is a midnight, in its own offset (Z, +02:00) or else in the
+        # zone: a daily export stamped 2026-11-01T00:00:00Z is still one row per day.
+        if settings.granularity is not None:
+            daily = settings.granularity == "daily"
+        else:
+            times = parsed.dropna()
+            daily = bool((times.dt.normalize() == times).all())
+        if daily:
+            parsed = parsed.dt.normalize()  # a row covers the day that holds it
+        if parsed.dt.tz is None:
+            start = parsed.dt.tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
+            following = (parsed + pd.Timedelta(days=1)).dt.tz_localize(
+                zone, ambiguous="NaT", nonexistent="shift_forward"
+            )
+        else:
+            start = parsed
+            following = parsed + pd.Timedelta(days=1)
+        start = start.dt.tz_convert("UTC")
+        # Cell by cell: text columns may be str-typed (pandas 3) and Parquet columns hold floats.
+        cost = pd.to_numeric(
+            raw[settings.cost_column].map(
+                lambda cell: cell.replace(",", "") if isinstance(cell, str) else cell
+            ),
+            errors="coerce",
+        )
+        absurd = absurd_costs(cost)
+        cost = cost.where(~absurd)
+        if settings.currency_column:
+            currency = raw[settings.currency_column].where(
+                ~null_mask(raw[settings.currency_column])
+            )
+        else:
+            currency = pd.Series(settings.currency or self.context.currency, index=raw.index)
+        bad = (
+            collect_bad_rows(start.isna(), f"{settings.date_column} is not a date", path, 2)
+            + collect_bad_rows(
+                start.notna() & cost.isna() & ~absurd,
+                f"{settings.cost_column} is not a number",
+                path,
+                2,
+            )
+            + collect_bad_rows(
+                start.notna() & absurd,
+                f"{settings.cost_column} is infinite or beyond ±1e12",
+                path,
+                2,
+            )
+            + collect_bad_rows(
+                start.notna() & cost.notna() & currency.isna(), "currency is empty", path, 2
+            )
+        )
+        end = following.dt.tz_convert("UTC") if daily else start + pd.Timedelta(hours=1)
+        frame = pd.DataFrame({"start": start, "end": end, "cost": cost, "currency": currency})
+        if settings.category_column:
+            text = raw[settings.category_column].astype("object").str.strip().str.lower()
+            category = text.map(CATEGORY_ALIASES)
+            frame["charge_category"] = category.where(category.notna(), "usage")
+        else:
+            frame["charge_category"] = "usage"
+        for dimension, column in settings.dimensions.items():
+            frame[dimension] = raw[column].where(~null_mask(raw[column]), "")
+        valid = start.notna() & end.notna() & cost.notna() & currency.notna()
+        newest = end[valid].max() if valid.any() else None
+        return normalize(frame[valid].reset_index(drop=True)), bad, newest

@@ -1,0 +1,164 @@
+"""FOCUS (FinOps Open Cost and Usage Specification) 1.0+ billing files: CSV, CSV.gz, Parquet."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar, Literal
+
+import pandas as pd
+from pydantic import Field
+
+from ...model.bad_rows import BadRows
+from ...model.costs import CostData, normalize
+from ...model.errors import ProviderError
+from ...model.fields import TextList
+from ..base import CostProvider, ProviderConfig, ProviderContext
+from ..support.files import (
+    FileCache,
+    absurd_costs,
+    collect_bad_rows,
+    expand_paths,
+    first_data_line,
+    null_mask,
+    parse_tags,
+    read_cost_files,
+    read_table,
+)
+
+# Text columns of FOCUS 1.0 kept as dimensions. Columns with one value per line item
+# (ResourceId, ChargeDescription) stay out: they would multiply rows without helping budgets.
+FOCUS_DIMENSIONS = (
+    "ProviderName",
+    "PublisherName",
+    "InvoiceIssuerName",
+    "BillingAccountId",
+    "BillingAccountName",
+    "SubAccountId",
+    "SubAccountName",
+    "ServiceCategory",
+    "ServiceName",
+    "RegionId",
+    "RegionName",
+    "AvailabilityZone",
+    "ResourceType",
+    "SkuId",
+    "PricingCategory",
+    "ChargeClass",
+    "CommitmentDiscountType",
+)
+
+# FOCUS 1.0 records refunds and other corrections as Adjustment.
+CATEGORY_MAP = {
+    "usage": "usage",
+    "purchase": "purchase",
+    "tax": "tax",
+    "credit": "credit",
+    "adjustment": "refund",
+}
+
+
+class FocusConfig(ProviderConfig):
+    """Config of a ``focus`` provider."""
+
+    type: Literal["focus"]
+    paths: TextList = Field(min_length=1)
+    cost_column: Literal["BilledCost", "EffectiveCost", "ListCost", "ContractedCost"] = "BilledCost"
+    extra_dimensions: TextList = ()
+
+
+class FocusProvider(CostProvider[FocusConfig]):
+    """Reads FOCUS exports; files are re-parsed only when they change on disk."""
+
+    type_name: ClassVar[str] = "focus"
+    config_model: ClassVar[type[ProviderConfig]] = FocusConfig
+
+    def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
+        super().__init__(name, config, context)
+        self._cache: FileCache[tuple[pd.DataFrame, BadRows, pd.Timestamp | None]] = FileCache()
+
+    def fetch(self, now: datetime) -> CostData:
+        paths = expand_paths(self.settings.paths, self.context.base_dir, self.name)
+        return read_cost_files(paths, self._cache, self._parse_file)
+
+    def _parse_file(self, path: Path) -> tuple[pd.DataFrame, BadRows, pd.Timestamp | None]:
+        raw = read_table(path, self.name)
+        cost_column = self.settings.cost_column
+        missing = [c for c in ("ChargePeriodStart", cost_column) if c not in raw.columns]
+        if missing:
+            raise ProviderError(
+                f"provider {self.name}: {path} is not a FOCUS file: "
+                f"missing column(s) {', '.join(missing)}"
+            )
+        first_line = first_data_line(path)
+        start = pd.to_datetime(
+            raw["ChargePeriodStart"].where(~null_mask(raw["ChargePeriodStart"])),
+            utc=True,
+            errors="coerce",
+            format="ISO8601",
+        )
+        cost = pd.to_numeric(raw[cost_column].where(~null_mask(raw[cost_column])), errors="coerce")
+        absurd = absurd_costs(cost)
+        cost = cost.where(~absurd)
+        if "BillingCurrency" in raw.columns:
+            currency = raw["BillingCurrency"].where(~null_mask(raw["BillingCurrency"]))
+        else:
+            currency = pd.Series(self.context.currency, index=raw.index)
+        bad = (
+            collect_bad_rows(start.isna(), "ChargePeriodStart is not a date-time", path, first_line)
+            + collect_bad_rows(
+                start.notna() & cost.isna() & ~absurd,
+                f"{cost_column} is not a number",
+                path,
+                first_line,
+            )
+            + collect_bad_rows(
+                start.notna() & absurd,
+                f"{cost_column} is infinite or beyond ±1e12",
+                path,
+                first_line,
+            )
+            + collect_bad_rows(
+                start.notna() & cost.notna() & currency.isna(),
+                "BillingCurrency is empty",
+                path,
+                first_line,
+            )
+        )
+        end = self._ends(raw, start)
+        frame = pd.DataFrame({"start": start, "end": end, "cost": cost, "currency": currency})
+        if "ChargeCategory" in raw.columns:
+            category = raw["ChargeCategory"].astype("object").str.lower().map(CATEGORY_MAP)
+            frame["charge_category"] = category.where(category.notna(), "usage")
+        else:
+            frame["charge_category"] = "usage"
+        for column in (*FOCUS_DIMENSIONS, *self.settings.extra_dimensions):
+            if column in raw.columns:
+                frame[column] = raw[column].where(~null_mask(raw[column]), "")
+        if "Tags" in raw.columns:
+            tags, bad_tags = parse_tags(raw["Tags"].where(~null_mask(raw["Tags"])))
+            bad = bad + collect_bad_rows(
+                bad_tags, "Tags is not a JSON object (row kept without tags)", path, first_line
+            )
+            frame = pd.concat([frame, tags], axis=1)
+        valid = start.notna() & cost.notna() & currency.notna()
+        newest = end[valid].max() if valid.any() else None
+        return normalize(frame[valid].reset_index(drop=True)), bad, newest
+
+    @staticmethod
+    def _ends(raw: pd.DataFrame, start: pd.Series) -> pd.Series:
+        """Charge period ends; one-time charges end where they start, so they count at once."""
+        if "ChargePeriodEnd" in raw.columns:
+            end = pd.to_datetime(
+                raw["ChargePeriodEnd"].where(~null_mask(raw["ChargePeriodEnd"])),
+                utc=True,
+                errors="coerce",
+                format="ISO8601",
+            )
+        else:
+            end = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+        end = end.where(end.notna() & (end >= start), start + pd.Timedelta(hours=1))
+        if "ChargeFrequency" in raw.columns:
+            one_time = raw["ChargeFrequency"].astype("object").str.lower() == "one-time"
+            end = end.where(~one_time, start)
+        return end

@@ -1,0 +1,1 @@
+"""Incident sources: each reads one kind of incident record and returns normalized incidents."""

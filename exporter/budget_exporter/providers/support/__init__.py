@@ -1,0 +1,1 @@
+"""What providers share: HTTP client, file reading and caching, day caches, request budgets."""

@@ -1,0 +1,261 @@
+"""Fetching providers on their schedule and keeping each one's last good data."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from ..config.schema import Config
+from ..evaluation.evaluate import evaluate, unknown_filter_keys, unknown_slo_filter_keys
+from ..evaluation.forecast_cache import ForecastCache
+from ..evaluation.planning import PatternCache
+from ..evaluation.snapshot import ProviderHealth, Snapshot
+from ..model.costs import CostData
+from ..model.errors import ProviderError
+from ..model.incidents import IncidentData
+from ..model.periods import period_containing
+from ..money.currency import to_reporting_currency
+from ..providers.base import ProviderContext
+from ..providers.registry import build_provider
+from .state import StateDir
+
+log = logging.getLogger(__name__)
+
+# After a failed refresh, try again sooner than the regular interval, but not in a tight loop.
+RETRY_AFTER_FAILURE = timedelta(minutes=5)
+
+
+def provider_fingerprint(config: Config, name: str) -> str:
+    """Identifies a provider's settings; cached data from other settings is not reused."""
+    settings = config.providers[name].model_dump_json()
+    # Cached frames are stored converted to the reporting currency: other rates, other data.
+    rates = json.dumps(config.exchange_rates, sort_keys=True, default=str)
+    text = f"{settings}|{config.base_dir}|{config.currency}|{config.timezone}|{rates}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _rows_between(frame: pd.DataFrame, since: datetime, until: datetime) -> pd.DataFrame:
+    """Rows of a normalized cost frame whose charge period overlaps ``[since, until)``."""
+    if frame.empty:
+        return frame
+    start, end = pd.Timestamp(since), pd.Timestamp(until)
+    overlaps = ((frame["end"] > start) | (frame["start"] >= start)) & (frame["start"] < end)
+    return frame[overlaps]
+
+
+def _spend_between(frame: pd.DataFrame, since: datetime, until: datetime) -> float:
+    """Total absolute cost of the rows overlapping ``[since, until)``."""
+    rows = _rows_between(frame, since, until)
+    return float(rows["cost"].abs().sum()) if len(rows) else 0.0
+
+
+class Refresher:
+    """Owns providers and their last good data; produces snapshots for any ``now``."""
+
+    def __init__(self, config: Config, state: StateDir | None = None):
+        self.config = config
+        self.state = state
+        context = ProviderContext(
+            timezone=config.timezone,
+            currency=config.currency,
+            base_dir=config.base_dir,
+            # API providers keep settled days here, so a restart re-reads only recent ones.
+            cache_dir=str(state.path / "cache") if state is not None else None,
+        )
+        self.providers = {
+            name: build_provider(name, settings, context)
+            for name, settings in config.providers.items()
+        }
+        self.data: dict[str, CostData] = {}
+        self.incidents: dict[str, IncidentData] = {}
+        self.health: dict[str, ProviderHealth] = {
+            name: ProviderHealth(
+                name=name,
+                type=settings.type,
+                up=False,
+                max_data_age_seconds=settings.max_data_age.total_seconds(),
+            )
+            for name, settings in config.providers.items()
+        }
+        self.next_fetch: dict[str, datetime] = {}
+        self.forecasts = ForecastCache()
+        self.patterns = PatternCache()
+        if state is not None:
+            self._load_state(state)
+
+    def _load_state(self, state: StateDir) -> None:
+        for name in self.providers:
+            loaded = state.load_provider(name, provider_fingerprint(self.config, name))
+            if loaded is None:
+                continue
+            data, record = loaded
+            try:
+                last_success = datetime.fromisoformat(record["last_success"])
+                duration = float(record.get("duration_seconds", 0.0))
+                if last_success.tzinfo is None:
+                    raise ValueError(f"last_success {record['last_success']!r} has no UTC offset")
+            except Exception as error:  # a malformed record is dropped, never trusted
+                log.warning("ignoring malformed cached state of provider %s: %s", name, error)
+                continue
+            self.data[name] = data
+            self.health[name] = dataclasses.replace(
+                self.health[name],
+                up=True,
+                last_success=last_success,
+                last_attempt=last_success,
+                duration_seconds=duration,
+                bad_rows=data.bad_rows.count,
+                rows=len(data.frame),
+                data_end=data.data_end,
+                settled_through=data.settled_through,
+            )
+            self.next_fetch[name] = last_success + self.config.refresh_interval
+            log.info("provider %s: reusing cached data from %s", name, last_success.isoformat())
+
+    def due(self, now: datetime) -> list[str]:
+        """Providers whose next fetch time has come."""
+        return [
+            name
+            for name in self.providers
+            if name not in self.next_fetch or self.next_fetch[name] <= now
+        ]
+
+    def refresh(self, now: datetime, names: list[str] | None = None) -> None:
+        """Fetch the given providers (default: those due); failures keep the last good data."""
+        for name in names if names is not None else self.due(now):
+            self._fetch(name, now)
+
+    def _fetch(self, name: str, now: datetime) -> None:
+        provider = self.providers[name]
+        previous = self.health[name]
+        started = time.perf_counter()
+        try:
+            data = provider.fetch(now)
+            if isinstance(data, CostData):
+                frame = to_reporting_currency(
+                    data.frame, self.config.currency, self.config.exchange_rates, name
+                )
+                data = dataclasses.replace(data, frame=frame)
+            data_end = min(data.data_end, now) if data.data_end is not None else None
+            settled = data.settled_through
+            if settled is None and data_end is not None:
+                settled = data_end - provider.settings.settlement_lag
+            data = dataclasses.replace(data, data_end=data_end, settled_through=settled)
+            if isinstance(data, CostData):
+                self._check_not_wiped(name, data, now)
+        except Exception as error:  # one provider's failure must not stop the others
+            duration = time.perf_counter() - started
+            message = str(error) or type(error).__name__
+            if isinstance(error, (ProviderError, OSError, ValueError, KeyError)):
+                log.error("provider %s: refresh failed: %s", name, message)
+            else:  # unexpected: a bug in the provider, keep the traceback
+                log.error("provider %s: refresh failed: %s", name, message, exc_info=True)
+            self.health[name] = dataclasses.replace(
+                previous,
+                up=False,
+                last_attempt=now,
+                duration_seconds=duration,
+                errors_total=previous.errors_total + 1,
+                last_error=message,
+            )
+            retry = min(self.config.refresh_interval, RETRY_AFTER_FAILURE)
+            self.next_fetch[name] = now + retry
+            return
+        duration = time.perf_counter() - started
+        for row in data.bad_rows.examples:
+            log.warning("provider %s: bad row %s", name, row)
+        if data.bad_rows.count > len(data.bad_rows.examples):
+            log.warning(
+                "provider %s: %d bad rows in all (first %d shown)",
+                name,
+                data.bad_rows.count,
+                len(data.bad_rows.examples),
+            )
+        if isinstance(data, CostData):
+            self.data[name] = data
+            rows = len(data.frame)
+        else:
+            self.incidents[name] = data
+            rows = len(data.incidents)
+        self.health[name] = dataclasses.replace(
+            previous,
+            up=True,
+            last_success=now,
+            last_attempt=now,
+            duration_seconds=duration,
+            bad_rows=data.bad_rows.count,
+            rows=rows,
+            data_end=data.data_end,
+            settled_through=data.settled_through,
+            last_error=None,
+        )
+        self.next_fetch[name] = now + self.config.refresh_interval
+        log.info(
+            "provider %s: %d rows from %d sources in %.2fs",
+            name,
+            rows,
+            data.sources,
+            duration,
+        )
+        for warning in unknown_filter_keys(self.config, self.data):
+            log.warning("%s", warning)
+        for warning in unknown_slo_filter_keys(self.config, self.incidents):
+            log.warning("%s", warning)
+        # Incident sources are cheap to read again after a restart; the state keeps cost frames.
+        if self.state is not None and isinstance(data, CostData):
+            self.state.save_provider(
+                name,
+                provider_fingerprint(self.config, name),
+                data,
+                {"last_success": now.isoformat(), "duration_seconds": duration},
+            )
+
+    def _check_not_wiped(self, name: str, data: CostData, now: datetime) -> None:
+        """Refuse an answer with no rows in current budget periods where the last good one had
+        spend: an API that answers empty for a range it had data for is broken, not free."""
+        old = self.data.get(name)
+        if old is None:
+            return
+        # The same periods the evaluation uses: fiscal years, week starts and custom spans.
+        starts = [
+            period_containing(
+                budget.period, now, self.config.zone, self.config.calendar_for(budget)
+            ).start
+            for budget in self.config.budgets
+            if budget.provider in (None, name)
+        ]
+        started = [start for start in starts if start <= now]  # a custom span may not have begun
+        if not started:
+            return
+        since = min(started)
+        known = _spend_between(old.frame, since, now)
+        if known and not len(_rows_between(data.frame, since, now)):
+            raise ProviderError(
+                f"provider {name}: answered with no cost data since {since:%Y-%m-%d %H:%M %Z} "
+                f"where the last good answer had {known:,.2f}; treated as a bad answer, not as "
+                "zero spend, and the last good data stays served"
+            )
+
+    def snapshot(self, now: datetime) -> Snapshot:
+        """Evaluate every budget at ``now`` from the data held."""
+        started = time.perf_counter()
+        health = tuple(
+            dataclasses.replace(item, extra=self.providers[name].metrics())
+            for name, item in self.health.items()
+        )
+        snapshot = evaluate(
+            self.config,
+            self.data,
+            health,
+            now,
+            self.forecasts,
+            incidents=self.incidents,
+            patterns=self.patterns,
+        )
+        return dataclasses.replace(snapshot, evaluation_seconds=time.perf_counter() - started)

@@ -1,0 +1,189 @@
+"""The state directory: last good provider data and the rendered exposition, written atomically.
+
+A restart serves the last exposition at once and reuses cached provider data instead of calling
+paid APIs again; gunicorn workers share one refresher through a lock file in the same folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import gzip
+import hashlib
+import json
+import logging
+import os
+import re
+import zlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..model.bad_rows import BadRow, BadRows
+from ..model.costs import CostData
+from ..providers.support.atomic import atomic_write
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.prom"
+METRICS_GZIP_FILE = "metrics.prom.gz"  # the same exposition, compressed once by the leader
+SNAPSHOT_FILE = "snapshot.json"  # the same snapshot for the JSON API
+LOCK_FILE = "refresh.lock"
+
+
+def gzip_matches(plain: bytes, compressed: bytes) -> bool:
+    """Whether ``compressed`` is the gzip of ``plain``, read from its trailer (CRC-32 and size).
+
+    Cheap enough for a reader to pair the two files without decompressing.
+    """
+    if len(compressed) < 18 or compressed[:2] != b"\x1f\x8b":  # a gzip header and trailer
+        return False
+    crc, size = compressed[-8:-4], compressed[-4:]
+    return (
+        int.from_bytes(crc, "little") == zlib.crc32(plain)
+        and int.from_bytes(size, "little") == len(plain) % 2**32
+    )
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"time {value!r} has no UTC offset")
+    return moment
+
+
+class StateDir:
+    """Files under one folder; each write is atomic."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock_handle: int | None = None
+
+    @property
+    def metrics_path(self) -> Path:
+        """Where the latest rendered exposition lives."""
+        return self.path / METRICS_FILE
+
+    @property
+    def metrics_gzip_path(self) -> Path:
+        """Where the gzip of the latest exposition lives."""
+        return self.path / METRICS_GZIP_FILE
+
+    def write_metrics(self, payload: bytes) -> None:
+        """Publish a new exposition, and its gzip, for every worker to serve as they are.
+
+        The gzip is written first, so a reader that sees the new plain file finds its gzip
+        already there; ``gzip_matches`` tells a reader which plain file a gzip belongs to.
+        """
+        atomic_write(self.metrics_gzip_path, gzip.compress(payload, 6, mtime=0))
+        atomic_write(self.metrics_path, payload)
+
+    @property
+    def snapshot_path(self) -> Path:
+        """Where the latest snapshot as JSON lives."""
+        return self.path / SNAPSHOT_FILE
+
+    def write_snapshot(self, payload: bytes) -> None:
+        """Publish the JSON view of a new snapshot for every worker's API."""
+        atomic_write(self.snapshot_path, payload)
+
+    def save_provider(
+        self, name: str, fingerprint: str, data: CostData, meta: dict[str, Any]
+    ) -> None:
+        """Persist a provider's last good data; the frame first, then the record pointing at it.
+
+        Each frame file is named after its content, so a kill between the two writes leaves the
+        old record pointing at the old frame, which is still there: never a mixed pair.
+        """
+        folder = self.path / "providers"
+        folder.mkdir(parents=True, exist_ok=True)
+        buffer = data.frame.to_parquet(index=False)
+        frame_name = f"{name}.{hashlib.sha256(buffer).hexdigest()[:16]}.parquet"
+        atomic_write(folder / frame_name, buffer)
+        record = {
+            "fingerprint": fingerprint,
+            "frame": frame_name,
+            "data_end": _time(data.data_end),
+            "settled_through": _time(data.settled_through),
+            "bad_rows": data.bad_rows.count,
+            "bad_row_examples": [
+                [row.source, row.line, row.reason] for row in data.bad_rows.examples
+            ],
+            "sources": data.sources,
+            **meta,
+        }
+        atomic_write(folder / f"{name}.json", json.dumps(record, indent=1).encode())
+        own = re.compile(rf"{re.escape(name)}(\.[0-9a-f]{{16}})?\.parquet")
+        for old in folder.glob(f"{glob.escape(name)}.*parquet"):
+            if old.name != frame_name and own.fullmatch(old.name):
+                old.unlink(missing_ok=True)
+
+    def load_provider(self, name: str, fingerprint: str) -> tuple[CostData, dict[str, Any]] | None:
+        """The persisted data of a provider, if it was saved with the same provider config."""
+        folder = self.path / "providers"
+        try:
+            record = json.loads((folder / f"{name}.json").read_text())
+            if record.get("fingerprint") != fingerprint:
+                return None
+            frame = pd.read_parquet(folder / Path(record.get("frame", f"{name}.parquet")).name)
+            # Valid JSON of the wrong shape is as damaged as a torn file: check all of it here.
+            bad = BadRows(
+                int(record.get("bad_rows", 0)),
+                tuple(
+                    BadRow(str(s), int(n), str(r)) for s, n, r in record.get("bad_row_examples", [])
+                ),
+            )
+            data = CostData(
+                frame=frame,
+                data_end=_parse_time(record.get("data_end")),
+                bad_rows=bad,
+                settled_through=_parse_time(record.get("settled_through")),
+                sources=int(record.get("sources", 0)),
+            )
+        except FileNotFoundError:
+            return None
+        except Exception as error:  # a damaged cache is dropped, never trusted
+            log.warning("ignoring unreadable cached data of provider %s: %s", name, error)
+            return None
+        return data, record
+
+    def try_lead(self) -> bool:
+        """Take the refresh lock without waiting; True if this process now holds it.
+
+        The lock is released by the kernel when the process dies, so another worker takes over.
+        """
+        if self._lock_handle is not None:
+            return True
+        handle = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(handle)
+            return False
+        self._lock_handle = handle
+        self._remove_stale_temporaries()
+        return True
+
+    def _remove_stale_temporaries(self) -> None:
+        # A process killed mid-write leaves its temporary file; only the lock holder writes,
+        # so once this process holds the lock, any temporary file left is stale.
+        for folder in (self.path, self.path / "providers"):
+            for stale in folder.glob(".*.*"):
+                if stale.is_file() and stale.name != f".{LOCK_FILE}":
+                    log.info("removing %s, left by a write that was interrupted", stale)
+                    stale.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        """Give up the refresh lock."""
+        if self._lock_handle is not None:
+            os.close(self._lock_handle)
+            self._lock_handle = None

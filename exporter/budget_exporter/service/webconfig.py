@@ -1,0 +1,291 @@
+"""The web config file of the Prometheus exporter-toolkit: TLS and basic auth for every endpoint.
+
+The same file that secures node_exporter works here::
+
+    tls_server_config:
+      cert_file: server.crt
+      key_file: server.key
+      client_auth_type: RequireAndVerifyClientCert   # optional, with client_ca_file
+      client_ca_file: clients.crt
+      min_version: TLS12
+    basic_auth_users:
+      prometheus: $2b$12$...   # bcrypt hash (htpasswd -nBC 12 prometheus)
+
+Relative paths are relative to the web config file. TLS is done by gunicorn; basic auth by a
+WSGI wrapper that caches successful checks, so a scrape every few seconds costs one bcrypt
+check per worker instead of one per scrape.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import re
+import ssl
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import bcrypt
+import yaml
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
+
+from ..config.checks import validation_message
+from ..config.yaml_source import LineIndex, format_path, load_yaml
+from ..model.errors import ConfigError, ConfigProblem
+from ..model.fields import StrictModel
+
+log = logging.getLogger(__name__)
+
+TlsVersion = Literal["TLS10", "TLS11", "TLS12", "TLS13"]
+ClientAuth = Literal["NoClientCert", "VerifyClientCertIfGiven", "RequireAndVerifyClientCert"]
+_TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+_CERT_REQS = {
+    "NoClientCert": ssl.CERT_NONE,
+    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+}
+REALM = "budget-exporter"
+BCRYPT = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
+# Successful checks remembered per worker; more users than this is not a scraping setup.
+MAX_CACHED = 64
+
+
+class TlsServerConfig(StrictModel):
+    """``tls_server_config``: the server's certificate and how clients must authenticate."""
+
+    cert_file: str
+    key_file: str
+    client_auth_type: ClientAuth = "NoClientCert"
+    client_ca_file: str | None = None
+    min_version: TlsVersion = "TLS12"
+    max_version: TlsVersion | None = None
+
+    @model_validator(mode="after")
+    def _ca_when_verifying(self) -> TlsServerConfig:
+        if self.client_auth_type != "NoClientCert" and not self.client_ca_file:
+            raise ValueError(f"client_auth_type {self.client_auth_type} needs client_ca_file")
+        if self.max_version and _TLS_VERSIONS[self.max_version] < _TLS_VERSIONS[self.min_version]:
+            raise ValueError("max_version is older than min_version")
+        return self
+
+
+def _bcrypt_hash(hashed: str) -> str:
+    if not (BCRYPT.match(hashed) and 4 <= int(hashed[4:6]) <= 31):
+        # Never echo the value: a plain password typed here by mistake is a secret.
+        raise ValueError(
+            "not a bcrypt hash ($2b$...); create one with htpasswd -nBC 12 USER "
+            "or python -c 'import bcrypt; print(bcrypt.hashpw(b\"PASSWORD\", bcrypt.gensalt()))'"
+        )
+    return hashed
+
+
+BcryptHash = Annotated[str, AfterValidator(_bcrypt_hash)]
+
+
+class WebConfig(StrictModel):
+    """The whole web config file."""
+
+    tls_server_config: TlsServerConfig | None = None
+    basic_auth_users: dict[str, BcryptHash] = Field(default_factory=dict)
+
+    @field_validator("basic_auth_users")
+    @classmethod
+    def _user_names(cls, users: dict[str, str]) -> dict[str, str]:
+        for user in users:
+            if not user or ":" in user:
+                raise ValueError(f"user name {user!r} must be non-empty and without ':'")
+        return users
+
+
+class LoadedWebConfig:
+    """A validated web config with its paths resolved against the file's folder."""
+
+    def __init__(self, config: WebConfig, source: str, base: Path):
+        self.config = config
+        self.source = source
+        tls = config.tls_server_config
+        self.cert_file = base / tls.cert_file if tls else None
+        self.key_file = base / tls.key_file if tls else None
+        self.client_ca_file = base / tls.client_ca_file if tls and tls.client_ca_file else None
+
+    def gunicorn_settings(self) -> dict[str, Any]:
+        """gunicorn's TLS settings for this config (empty without ``tls_server_config``)."""
+        tls = self.config.tls_server_config
+        if tls is None:
+            return {}
+        minimum = _TLS_VERSIONS[tls.min_version]
+        maximum = _TLS_VERSIONS[tls.max_version] if tls.max_version else None
+
+        def ssl_context(conf: Any, default_factory: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+            context = default_factory()
+            context.minimum_version = minimum
+            if maximum is not None:
+                context.maximum_version = maximum
+            return context
+
+        settings: dict[str, Any] = {
+            "certfile": str(self.cert_file),
+            "keyfile": str(self.key_file),
+            "cert_reqs": _CERT_REQS[tls.client_auth_type],
+            "ssl_context": ssl_context,
+        }
+        if self.client_ca_file is not None:
+            settings["ca_certs"] = str(self.client_ca_file)
+        return settings
+
+    def wrap(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+        """The app behind basic auth when users are configured, else the app itself."""
+        if not self.config.basic_auth_users:
+            return app
+        return BasicAuth(app, self.config.basic_auth_users)
+
+
+def load_web_config(path: str | Path) -> LoadedWebConfig:
+    """Read and validate a web config file; ConfigError names file, key and line."""
+    file = Path(path)
+    source = str(file)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise ConfigError([ConfigProblem(source, "", f"cannot read: {reason}")]) from None
+    # Shared with the main config: safe loading, alias bombs refused, line numbers kept.
+    try:
+        node, raw = load_yaml(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(error, "problem", None) or str(error)
+        raise ConfigError([ConfigProblem(source, "", f"invalid YAML: {reason}", line)]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([ConfigProblem(source, "", "the web config must be a mapping", 1)])
+    lines = LineIndex(node)
+    try:
+        config = WebConfig.model_validate(raw)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_input=False, include_url=False):
+            where = format_path(item["loc"])
+            problems.append(
+                ConfigProblem(source, where, validation_message(item), lines.line_of(where))
+            )
+        raise ConfigError(problems) from None
+    loaded = LoadedWebConfig(config, source, file.resolve().parent)
+    problems = _check_tls_files(loaded, lines)
+    if problems:
+        raise ConfigError(problems)
+    return loaded
+
+
+def _check_tls_files(loaded: LoadedWebConfig, lines: Any) -> list[ConfigProblem]:
+    """Load certificate, key and CA once now, so a bad file stops the start, not each worker."""
+    if loaded.cert_file is None or loaded.key_file is None:
+        return []
+    problems = []
+    where = "tls_server_config"
+    for key, file in (("cert_file", loaded.cert_file), ("key_file", loaded.key_file)):
+        if not file.is_file():
+            path = f"{where}.{key}"
+            problems.append(
+                ConfigProblem(loaded.source, path, f"no such file: {file}", lines.line_of(path))
+            )
+    if not problems:
+        try:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(loaded.cert_file, loaded.key_file)
+        except (ssl.SSLError, OSError) as error:
+            path = f"{where}.cert_file"
+            reason = getattr(error, "reason", None) or error.strerror or type(error).__name__
+            problems.append(
+                ConfigProblem(
+                    loaded.source,
+                    path,
+                    f"cannot use {loaded.cert_file} with {loaded.key_file}: {reason}",
+                    lines.line_of(path),
+                )
+            )
+    if loaded.client_ca_file is not None:
+        path = f"{where}.client_ca_file"
+        try:
+            ssl.create_default_context(cafile=str(loaded.client_ca_file))
+        except (ssl.SSLError, OSError) as error:
+            reason = getattr(error, "reason", None) or error.strerror or type(error).__name__
+            problems.append(
+                ConfigProblem(
+                    loaded.source,
+                    path,
+                    f"cannot read CA certificates {loaded.client_ca_file}: {reason}",
+                    lines.line_of(path),
+                )
+            )
+    return problems
+
+
+class BasicAuth:
+    """WSGI wrapper: HTTP basic auth against bcrypt hashes, answering 401 otherwise."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], users: dict[str, str]):
+        self.app = app
+        self._hashes = {user: hashed.encode() for user, hashed in users.items()}
+        # user -> SHA-256 of the password last found good; a changed password misses the cache.
+        self._good: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+        # Checked when the user is unknown, so that answer takes as long as for a known user.
+        rounds = max(int(hashed[4:6]) for hashed in users.values())
+        self._dummy = bcrypt.hashpw(b"budget-exporter", bcrypt.gensalt(rounds))
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if self.allowed(environ.get("HTTP_AUTHORIZATION", "")):
+            return self.app(environ, start_response)
+        body = b"Unauthorized\n"
+        start_response(
+            "401 Unauthorized",
+            [
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'),
+            ],
+        )
+        return [body]
+
+    def allowed(self, header: str) -> bool:
+        """True when the Authorization header holds a configured user and right password."""
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        user, colon, password = decoded.partition(":")
+        if not colon:
+            return False
+        secret = password.encode()
+        digest = hashlib.sha256(secret).digest()
+        remembered = self._good.get(user)
+        if remembered is not None and hmac.compare_digest(remembered, digest):
+            return True
+        hashed = self._hashes.get(user)
+        try:
+            good = bcrypt.checkpw(secret, hashed if hashed is not None else self._dummy)
+        except ValueError:  # longer than bcrypt's 72 bytes: no hash can match it
+            return False
+        if good and hashed is not None:
+            with self._lock:
+                if len(self._good) >= MAX_CACHED:
+                    self._good.clear()
+                self._good[user] = digest
+            return True
+        return False

@@ -1,0 +1,319 @@
+"""The WSGI app: serves the latest rendered snapshot; refreshes run in a background thread.
+
+One process at a time (the holder of the state directory's lock) refreshes and evaluates; every
+gunicorn worker serves the exposition file it publishes. A scrape reads bytes rendered once per
+snapshot and never touches a provider.
+
+Run it with ``budget-exporter serve``, or under your own gunicorn with
+``gunicorn 'budget_exporter.app:create_app()'`` and ``BUDGET_EXPORTER_CONFIG`` set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..config.loader import load_config
+from ..config.schema import Config
+from ..metrics.exposition import CONTENT_TYPE, render
+from ..views.api import PREFIX, JsonApi, PublishedSnapshot
+from ..views.snapshot_json import render_json
+from .lifecycle import request_reload
+from .refresh import Refresher
+from .state import StateDir, gzip_matches
+
+log = logging.getLogger(__name__)
+
+CONFIG_ENV = "BUDGET_EXPORTER_CONFIG"
+STATE_DIR_ENV = "BUDGET_EXPORTER_STATE_DIR"
+FOLLOWER_POLL = timedelta(seconds=5)
+
+StartResponse = Callable[..., Any]
+
+
+def default_state_dir(config: Config) -> Path:
+    """Where state lives when neither the config nor the command line says."""
+    if config.state_dir:
+        return Path(config.state_dir)
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    tag = hashlib.sha256(str(Path(config.source).resolve()).encode()).hexdigest()[:12]
+    return base / "budget-exporter" / tag
+
+
+@dataclass(frozen=True)
+class _Exposition:
+    signature: tuple[int, int, int]
+    plain: bytes
+    compressed: bytes | None  # None when no gzip of this very exposition is there (yet)
+
+
+class PublishedMetrics:
+    """The exposition file of the state directory and its gzip, re-read only when they change.
+
+    The leader compresses once per snapshot (see ``StateDir.write_metrics``); a worker only
+    reads bytes, and serves the gzip only when its trailer says it is that of the plain file.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.gzip_path = path.with_name(path.name + ".gz")
+        self._current: _Exposition | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> _Exposition | None:
+        """The latest exposition, or None before the first snapshot."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return self._current
+        signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        current = self._current
+        if current is not None and current.signature == signature:
+            return current
+        with self._lock:
+            if self._current is None or self._current.signature != signature:
+                plain = self.path.read_bytes()
+                self._current = _Exposition(signature, plain, self._gzip_of(plain))
+            return self._current
+
+    def _gzip_of(self, plain: bytes) -> bytes | None:
+        try:
+            compressed = self.gzip_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return compressed if gzip_matches(plain, compressed) else None
+
+
+class ExporterService:
+    """Background refresh loop plus the published exposition."""
+
+    def __init__(self, config: Config, state_dir: Path):
+        self.config = config
+        self.state = StateDir(state_dir)
+        self.published = PublishedMetrics(self.state.metrics_path)
+        self.published_snapshot = PublishedSnapshot(self.state.snapshot_path)
+        self.refresher: Refresher | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the refresh loop in a daemon thread (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="refresher", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the refresh loop and release the lock."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.state.release()
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException:
+            # A leader without a loop would hold the lock forever: let another worker lead.
+            log.exception("refresh loop stopped; releasing the refresh lock")
+            self.state.release()
+            raise
+
+    def _loop(self) -> None:
+        next_evaluation = datetime.min.replace(tzinfo=UTC)
+        while not self._stop.is_set():
+            if not self.state.try_lead():
+                self._stop.wait(FOLLOWER_POLL.total_seconds())
+                continue
+            try:
+                next_evaluation = self.step(datetime.now(UTC), next_evaluation)
+                wake = min([next_evaluation, *self._refresher().next_fetch.values()])
+            except Exception:  # the loop must survive anything and keep serving the last data
+                log.exception("refresh loop failed; retrying")
+                next_evaluation = wake = datetime.now(UTC) + timedelta(seconds=30)
+            delay = (wake - datetime.now(UTC)).total_seconds()
+            self._stop.wait(min(max(delay, 0.5), 60.0))
+
+    def _refresher(self) -> Refresher:
+        if self.refresher is None:
+            self.refresher = Refresher(self.config, self.state)
+        return self.refresher
+
+    def step(self, now: datetime, next_evaluation: datetime) -> datetime:
+        """Fetch due providers and publish a new snapshot when due; return the next due time."""
+        refresher = self._refresher()
+        due = refresher.due(now)
+        if due:
+            refresher.refresh(now, due)
+        if due or now >= next_evaluation or not self.state.metrics_path.exists():
+            snapshot = refresher.snapshot(now)
+            # JSON first: once the exposition is there (ready), the API has its data too.
+            self.state.write_snapshot(render_json(snapshot))
+            self.state.write_metrics(render(snapshot))
+            return now + self.config.evaluation_interval
+        return next_evaluation
+
+
+def _index_page() -> bytes:
+    links = "".join(
+        f'<li><a href="{path}">{html.escape(path)}</a> {html.escape(text)}</li>'
+        for path, text in (
+            ("/metrics", "budgets and exporter health"),
+            ("/-/healthy", "liveness"),
+            ("/-/ready", "ready once a snapshot exists"),
+            ("/api/v1/budgets", "budgets as JSON (see /api/v1/openapi.yml)"),
+            ("/api/v1/slos", "SLOs as JSON"),
+        )
+    )
+    return (
+        "<!doctype html><html><head><title>Budget Exporter</title></head><body>"
+        f"<h1>Budget Exporter</h1><p>version {html.escape(__version__)}</p>"
+        f"<ul>{links}</ul></body></html>"
+    ).encode()
+
+
+def _none() -> None:
+    return None
+
+
+class MetricsApp:
+    """WSGI callable for /metrics, /-/healthy, /-/ready and /."""
+
+    def __init__(
+        self,
+        published: PublishedMetrics,
+        service: ExporterService | None = None,
+        reload: Callable[[], tuple[bool, str]] | None = None,
+    ):
+        self.published = published
+        self.service = service
+        self.reload = reload  # POST /-/reload, when the lifecycle API is enabled
+        self._index = _index_page()
+        self.api = JsonApi(service.published_snapshot.get if service is not None else _none)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/")
+        if path == "/-/reload" and self.reload is not None:
+            if method not in ("POST", "PUT"):
+                return self._reply(
+                    start_response,
+                    "405 Method Not Allowed",
+                    b"use POST to reload\n",
+                    extra=[("Allow", "POST, PUT")],
+                )
+            started, message = self.reload()
+            status = "200 OK" if started else "500 Internal Server Error"
+            return self._reply(start_response, status, message.encode())
+        if path.startswith(PREFIX + "/"):
+            return self.api(environ, start_response)
+        if method not in ("GET", "HEAD"):
+            return self._reply(
+                start_response,
+                "405 Method Not Allowed",
+                b"method not allowed\n",
+                extra=[("Allow", "GET, HEAD")],
+                head=False,
+            )
+        head = method == "HEAD"
+        if path == "/metrics":
+            exposition = self.published.get()
+            if exposition is None:
+                return self._reply(
+                    start_response,
+                    "503 Service Unavailable",
+                    b"no snapshot yet: the first refresh is running\n",
+                    head=head,
+                )
+            gzipped = exposition.compressed
+            if gzipped is not None and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+                return self._reply(
+                    start_response,
+                    "200 OK",
+                    gzipped,
+                    content_type=CONTENT_TYPE,
+                    extra=[("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")],
+                    head=head,
+                )
+            return self._reply(
+                start_response,
+                "200 OK",
+                exposition.plain,
+                content_type=CONTENT_TYPE,
+                extra=[("Vary", "Accept-Encoding")],
+                head=head,
+            )
+        if path == "/-/healthy":
+            return self._reply(
+                start_response, "200 OK", b"Budget Exporter is Healthy.\n", head=head
+            )
+        if path == "/-/ready":
+            if self.published.get() is None:
+                return self._reply(
+                    start_response,
+                    "503 Service Unavailable",
+                    b"Budget Exporter is not ready: no snapshot yet.\n",
+                    head=head,
+                )
+            return self._reply(start_response, "200 OK", b"Budget Exporter is Ready.\n", head=head)
+        if path == "/":
+            return self._reply(
+                start_response,
+                "200 OK",
+                self._index,
+                content_type="text/html; charset=utf-8",
+                head=head,
+            )
+        return self._reply(start_response, "404 Not Found", b"not found\n", head=head)
+
+    @staticmethod
+    def _reply(
+        start_response: StartResponse,
+        status: str,
+        body: bytes,
+        content_type: str = "text/plain; charset=utf-8",
+        extra: list[tuple[str, str]] | None = None,
+        head: bool = False,
+    ) -> Iterable[bytes]:
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        start_response(status, headers + (extra or []))
+        return [] if head else [body]
+
+
+def create_app(
+    config_path: str | None = None,
+    state_dir: str | None = None,
+    *,
+    config: Config | None = None,
+    lifecycle: bool = False,
+) -> MetricsApp:
+    """Build the WSGI app and start its refresh loop.
+
+    Args:
+        config_path: config file; default ``$BUDGET_EXPORTER_CONFIG``, else the demo config.
+        state_dir: state folder; default ``$BUDGET_EXPORTER_STATE_DIR``, the config's
+            ``state_dir``, else a folder under ``$XDG_STATE_HOME``.
+        config: an already validated config, used instead of reading ``config_path``.
+        lifecycle: serve ``POST /-/reload`` (re-read the config file and restart workers).
+    """
+    if config is None:
+        config = load_config(config_path or os.environ.get(CONFIG_ENV) or None)
+    folder = Path(state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
+    service = ExporterService(config, folder)
+    service.start()
+    reload = None
+    if lifecycle:
+        source = config.source
+
+        def reload() -> tuple[bool, str]:
+            return request_reload(source)
+
+    return MetricsApp(service.published, service, reload)
