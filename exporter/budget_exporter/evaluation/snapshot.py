@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..model.costs import ProviderMetric
+from ..model.metric_family import ProviderMetric
 from ..money.budgets import BudgetStatus
 from ..money.forecast import Forecast
 from ..money.insights import BudgetInsights

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 import pandas as pd
 
@@ -36,21 +35,6 @@ class CostData:
     bad_rows: BadRows = field(default_factory=BadRows)
     settled_through: datetime | None = None
     sources: int = 0
-
-
-@dataclass(frozen=True)
-class ProviderMetric:
-    """One provider-specific sample, rendered beside the generic provider metrics.
-
-    ``name`` is the full metric name (counters end in ``_total``); the exporter adds the
-    ``provider`` and ``type`` labels, so ``labels`` holds only the provider's own ones.
-    """
-
-    name: str
-    help: str
-    kind: Literal["counter", "gauge"]
-    value: float
-    labels: tuple[tuple[str, str], ...] = ()
 
 
 def empty_cost_frame(dimensions: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -14,8 +14,9 @@ from typing import ClassVar, Generic, TypeVar, cast
 
 from pydantic import SecretStr
 
-from ..model.costs import CostData, ProviderMetric
+from ..model.costs import CostData
 from ..model.fields import Duration, StrictModel, read_secret
+from ..model.metric_family import FamilySpec, ProviderMetric
 
 
 class ProviderConfig(StrictModel):
@@ -38,6 +39,8 @@ class Provider(ABC, Generic[ConfigT, DataT]):
 
     type_name: ClassVar[str]
     config_model: ClassVar[type[ProviderConfig]]
+    # The provider-specific families ``metrics`` fills, if any.
+    families: ClassVar[tuple[FamilySpec, ...]] = ()
 
     def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
         if not isinstance(config, self.config_model):

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ...model.bad_rows import BadRows
-from ...model.costs import CostData, ProviderMetric
+from ...model.costs import CostData
 from ...model.errors import ProviderError
+from ...model.metric_family import FamilySpec, ProviderMetric
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from ..support.aws_client import aws_error, make_client
 from ..support.request_budget import BudgetExhausted, LedgerFile, month_end, round_wait
@@ -33,11 +34,50 @@ CACHE_VERSION = 1
 MAX_PAGES = 200
 
 
+API_REQUESTS = FamilySpec(
+    "budget_exporter_provider_api_requests_total",
+    "Paid API requests the provider has made (kept across restarts).",
+    "provider",
+    ("operation",),
+    kind="counter",
+)
+API_COST = FamilySpec(
+    "budget_exporter_provider_api_cost_usd_total",
+    "What the provider's API requests cost, in US dollars (kept across restarts).",
+    "provider",
+    kind="counter",
+)
+API_REQUESTS_MONTH = FamilySpec(
+    "budget_exporter_provider_api_requests_month",
+    "Paid API requests the provider has made in the current UTC month.",
+    "provider",
+)
+API_REQUESTS_MONTH_LIMIT = FamilySpec(
+    "budget_exporter_provider_api_requests_month_limit",
+    "Monthly request budget the provider never exceeds.",
+    "provider",
+)
+PROVIDER_FORECAST = FamilySpec(
+    "budget_exporter_provider_forecast_spend",
+    "The billing provider's own forecast of spend for the whole period "
+    "(actual days so far plus its forecast), in currency.",
+    "provider",
+    ("period", "bound", "currency"),
+)
+
+
 class AwsCostExplorerProvider(CostProvider[AwsCostExplorerConfig]):
     """Daily costs from Cost Explorer, cached on disk, within a monthly request budget."""
 
     type_name: ClassVar[str] = "aws_cost_explorer"
     config_model: ClassVar[type[ProviderConfig]] = AwsCostExplorerConfig
+    families: ClassVar[tuple[FamilySpec, ...]] = (
+        API_REQUESTS,
+        API_COST,
+        API_REQUESTS_MONTH,
+        API_REQUESTS_MONTH_LIMIT,
+        PROVIDER_FORECAST,
+    )
 
     def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
         super().__init__(name, config, context)
@@ -119,48 +159,17 @@ class AwsCostExplorerProvider(CostProvider[AwsCostExplorerConfig]):
         samples: list[ProviderMetric] = []
         if ledger is not None:
             for operation, count in sorted(ledger.requests.items()):
-                samples.append(
-                    ProviderMetric(
-                        "budget_exporter_provider_api_requests_total",
-                        "Paid API requests the provider has made (kept across restarts).",
-                        "counter",
-                        count,
-                        (("operation", operation),),
-                    )
-                )
+                samples.append(ProviderMetric(API_REQUESTS, count, (("operation", operation),)))
             samples += [
-                ProviderMetric(
-                    "budget_exporter_provider_api_cost_usd_total",
-                    "What the provider's API requests cost, in US dollars (kept across restarts).",
-                    "counter",
-                    round(ledger.total * REQUEST_PRICE_USD, 2),
-                ),
-                ProviderMetric(
-                    "budget_exporter_provider_api_requests_month",
-                    "Paid API requests the provider has made in the current UTC month.",
-                    "gauge",
-                    ledger.month_requests,
-                ),
-                ProviderMetric(
-                    "budget_exporter_provider_api_requests_month_limit",
-                    "Monthly request budget the provider never exceeds.",
-                    "gauge",
-                    self.settings.monthly_request_budget,
-                ),
+                ProviderMetric(API_COST, round(ledger.total * REQUEST_PRICE_USD, 2)),
+                ProviderMetric(API_REQUESTS_MONTH, ledger.month_requests),
+                ProviderMetric(API_REQUESTS_MONTH_LIMIT, self.settings.monthly_request_budget),
             ]
         forecast = self._forecast
         if forecast is not None:
             for bound in ("mean", "lower", "upper"):
-                samples.append(
-                    ProviderMetric(
-                        "budget_exporter_provider_forecast_spend",
-                        "The billing provider's own forecast of spend for the whole period "
-                        "(actual days so far plus its forecast), in currency.",
-                        "gauge",
-                        forecast[bound],
-                        (("period", "month"), ("bound", bound), ("currency", forecast["unit"])),
-                    )
-                )
+                labels = (("period", "month"), ("bound", bound), ("currency", forecast["unit"]))
+                samples.append(ProviderMetric(PROVIDER_FORECAST, forecast[bound], labels))
         return tuple(samples)
 
     # -- cache -------------------------------------------------------------------------------

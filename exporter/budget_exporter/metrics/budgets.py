@@ -1,0 +1,205 @@
+"""Budget spend families of a snapshot, and the exchange rates the spend was converted at.
+
+Sample of the exposition::
+
+    # HELP budget_utilization_ratio Spend so far in the current period divided by the limit ...
+    # TYPE budget_utilization_ratio gauge
+    budget_utilization_ratio{budget="platform",team="platform"} 0.41
+
+Cardinality is bounded by the config: one series per budget and fixed label value (windows,
+severities), plus breakdowns capped at ``top`` values per dimension and budget, the rest summed
+into ``value="other"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import Metric
+
+from ..evaluation.snapshot import BudgetEntry, Snapshot
+from ..model.metric_family import FamilySpec
+from ..money.budgets import ratio_of
+from .family import Family, new_families
+
+INFO = FamilySpec(
+    "budget_info",
+    "Budget metadata: period, provider (empty: all providers), parent budget and the "
+    "budget's own labels; always 1. Join on budget to add these labels to queries.",
+    "budget",
+    ("period", "provider", "parent"),
+)
+LIMIT = FamilySpec(
+    "budget_limit", "Budget limit for the current period, in currency.", "budget", ("currency",)
+)
+SPEND = FamilySpec(
+    "budget_spend",
+    "Spend so far in the current period (credits and refunds lower it), in currency.",
+    "budget",
+    ("currency",),
+)
+REMAINING = FamilySpec(
+    "budget_remaining",
+    "Limit minus spend for the current period, in currency; negative when overspent.",
+    "budget",
+    ("currency",),
+)
+UTILIZATION = FamilySpec(
+    "budget_utilization_ratio",
+    "Spend so far in the current period divided by the limit (1 = budget used up). "
+    "Compare with budget_alert_threshold_ratio.",
+    "budget",
+)
+ELAPSED = FamilySpec(
+    "budget_period_elapsed_ratio",
+    "Share of the current period that has passed (0 at its start, 1 at its end).",
+    "budget",
+)
+AVERAGE_DAILY = FamilySpec(
+    "budget_average_daily_spend",
+    "Average spend per day in the current period up to the newest cost data.",
+    "budget",
+    ("currency",),
+)
+BURN_RATE = FamilySpec(
+    "budget_burn_rate",
+    "Spend pace over the window divided by the pace that uses exactly the limit by "
+    "period end: 1 = on pace, 2 = twice too fast. window=period is period-to-date.",
+    "budget",
+    ("window",),
+)
+EXHAUSTION = FamilySpec(
+    "budget_projected_exhaustion_timestamp_seconds",
+    "When spend reaches the limit at the method's pace (Unix time); in the past when "
+    "already reached, absent when the limit holds this period.",
+    "budget",
+    ("method",),
+)
+PERIOD_START = FamilySpec(
+    "budget_period_start_timestamp_seconds", "Start of the current budget period.", "budget"
+)
+PERIOD_END = FamilySpec(
+    "budget_period_end_timestamp_seconds",
+    "End of the current budget period (the budget resets then).",
+    "budget",
+)
+THRESHOLD = FamilySpec(
+    "budget_alert_threshold_ratio",
+    "Configured alert threshold of each severity as a ratio of the limit; alert "
+    "rules compare budget_utilization_ratio against it.",
+    "budget",
+    ("severity",),
+)
+THRESHOLD_REACHED = FamilySpec(
+    "budget_threshold_reached",
+    "1 when utilization has reached the severity's threshold, else 0.",
+    "budget",
+    ("severity",),
+)
+DATA_AS_OF = FamilySpec(
+    "budget_data_as_of_timestamp_seconds",
+    "End of the newest cost data used for this budget; burn-rate windows end here.",
+    "budget",
+)
+CHILDREN_LIMIT = FamilySpec(
+    "budget_children_limit",
+    "Sum of the child budgets' limits, scaled to this budget's period, in currency.",
+    "budget",
+    ("currency",),
+)
+CHILDREN_ALLOCATION = FamilySpec(
+    "budget_children_allocation_ratio",
+    "Children's limits divided by this budget's limit; above 1 the parent is over-allocated.",
+    "budget",
+)
+SPEND_BY_DIMENSION = FamilySpec(
+    "budget_spend_by_dimension",
+    "Spend so far in the current period by value of a dimension (top values per "
+    'budget, the rest summed into value="other"), in currency.',
+    "budget",
+    ("currency", "dimension", "value"),
+)
+
+FAMILIES = (
+    INFO,
+    LIMIT,
+    SPEND,
+    REMAINING,
+    UTILIZATION,
+    ELAPSED,
+    AVERAGE_DAILY,
+    BURN_RATE,
+    EXHAUSTION,
+    PERIOD_START,
+    PERIOD_END,
+    THRESHOLD,
+    THRESHOLD_REACHED,
+    DATA_AS_OF,
+    CHILDREN_LIMIT,
+    CHILDREN_ALLOCATION,
+    SPEND_BY_DIMENSION,
+)
+
+EXCHANGE_RATE = FamilySpec(
+    "budget_exchange_rate",
+    "Exchange rate in force from the config: one unit of source_currency is worth this "
+    "much of the reporting currency. Rows of each month convert at that month's rate.",
+    "exporter",
+    ("source_currency", "currency"),
+)
+CURRENCY_FAMILIES = (EXCHANGE_RATE,)
+
+
+def budget_families(snapshot: Snapshot) -> Iterator[Metric]:
+    """The spend families, one sample set per budget."""
+    f = new_families(FAMILIES)
+    for entry in snapshot.budgets:
+        _add_budget(f, entry, snapshot.currency)
+    yield from (family.metric for family in f.values())
+
+
+def _add_budget(f: dict[FamilySpec, Family], entry: BudgetEntry, currency: str) -> None:
+    status = entry.status
+    base = {"budget": status.name, **entry.labels}
+    money = {**base, "currency": currency}
+    f[INFO].add(
+        {
+            **base,
+            "period": status.period.kind.value,
+            "provider": entry.provider,
+            "parent": entry.parent,
+        },
+        1,
+    )
+    f[LIMIT].add(money, status.limit)
+    f[SPEND].add(money, status.spend)
+    f[REMAINING].add(money, status.remaining)
+    f[UTILIZATION].add(base, status.utilization)
+    f[ELAPSED].add(base, status.elapsed_ratio)
+    f[AVERAGE_DAILY].add(money, status.average_daily_spend)
+    for window, rate in status.burn_rates.items():
+        f[BURN_RATE].add({**base, "window": window}, rate)
+    if status.projected_exhaustion is not None:
+        f[EXHAUSTION].add({**base, "method": "pace"}, status.projected_exhaustion.timestamp())
+    if entry.forecast is not None and entry.forecast.exhaustion is not None:
+        f[EXHAUSTION].add({**base, "method": "forecast"}, entry.forecast.exhaustion.timestamp())
+    f[PERIOD_START].add(base, status.period.start.timestamp())
+    f[PERIOD_END].add(base, status.period.end.timestamp())
+    f[DATA_AS_OF].add(base, status.as_of.timestamp())
+    for severity, ratio in status.thresholds.items():
+        f[THRESHOLD].add({**base, "severity": severity}, ratio)
+        f[THRESHOLD_REACHED].add({**base, "severity": severity}, status.threshold_reached(severity))
+    if entry.children_limit is not None:
+        f[CHILDREN_LIMIT].add(money, entry.children_limit)
+        f[CHILDREN_ALLOCATION].add(base, ratio_of(entry.children_limit, status.limit))
+    for dimension, values in status.breakdown.items():
+        for value, amount in values:
+            f[SPEND_BY_DIMENSION].add({**money, "dimension": dimension, "value": value}, amount)
+
+
+def currency_families(snapshot: Snapshot) -> Iterator[Metric]:
+    """The exchange rates in force, one sample per source currency."""
+    rate = Family(EXCHANGE_RATE)
+    for code, value in sorted(snapshot.exchange_rates.items()):
+        rate.add({"source_currency": code, "currency": snapshot.currency}, value)
+    yield rate.metric
