@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
@@ -10,18 +9,19 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from pydantic import Field, field_validator
 
-from ...model.bad_rows import BadRows
-from ...model.costs import CostData, normalize
 from ...model.errors import ProviderError
-from ...model.fields import TextList, ZoneName
-from ..base import CostProvider, ProviderConfig, ProviderContext
+from ...model.fields import ZoneName
+from ..base import ProviderConfig
+from ..support.cost_files import (
+    CostFileConfig,
+    CostFileProvider,
+    file_result,
+    row_problems,
+)
 from ..support.files import (
-    FileCache,
+    ParsedFile,
     absurd_costs,
-    collect_bad_rows,
-    expand_paths,
     null_mask,
-    read_cost_files,
     read_table,
 )
 
@@ -43,7 +43,7 @@ def _as_text(value: object) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
-class CsvConfig(ProviderConfig):
+class CsvConfig(CostFileConfig):
     """Config of a ``csv`` provider. Dates without a time or offset are read in ``timezone``.
 
     A file whose dates all fall on midnight (in their own offset, else in ``timezone``) holds
@@ -53,7 +53,6 @@ class CsvConfig(ProviderConfig):
     """
 
     type: Literal["csv"]
-    paths: TextList = Field(min_length=1)
     date_column: str = "date"
     cost_column: str = "cost"
     currency_column: str | None = None
@@ -73,21 +72,13 @@ class CsvConfig(ProviderConfig):
         return value
 
 
-class CsvProvider(CostProvider[CsvConfig]):
+class CsvProvider(CostFileProvider[CsvConfig]):
     """Reads daily (or finer) cost rows from CSV files."""
 
     type_name: ClassVar[str] = "csv"
     config_model: ClassVar[type[ProviderConfig]] = CsvConfig
 
-    def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
-        super().__init__(name, config, context)
-        self._cache: FileCache[tuple[pd.DataFrame, BadRows, pd.Timestamp | None]] = FileCache()
-
-    def fetch(self, now: datetime) -> CostData:
-        paths = expand_paths(self.settings.paths, self.context.base_dir, self.name)
-        return read_cost_files(paths, self._cache, self._parse_file)
-
-    def _parse_file(self, path: Path) -> tuple[pd.DataFrame, BadRows, pd.Timestamp | None]:
+    def parse_file(self, path: Path) -> ParsedFile:
         settings = self.settings
         raw = read_table(path, self.name)
         wanted = [settings.date_column, settings.cost_column, *settings.dimensions.values()]
@@ -138,23 +129,16 @@ class CsvProvider(CostProvider[CsvConfig]):
             )
         else:
             currency = pd.Series(settings.currency or self.context.currency, index=raw.index)
-        bad = (
-            collect_bad_rows(start.isna(), f"{settings.date_column} is not a date", path, 2)
-            + collect_bad_rows(
-                start.notna() & cost.isna() & ~absurd,
-                f"{settings.cost_column} is not a number",
-                path,
-                2,
-            )
-            + collect_bad_rows(
-                start.notna() & absurd,
-                f"{settings.cost_column} is infinite or beyond ±1e12",
-                path,
-                2,
-            )
-            + collect_bad_rows(
-                start.notna() & cost.notna() & currency.isna(), "currency is empty", path, 2
-            )
+        bad = row_problems(
+            path,
+            2,
+            start=start,
+            cost=cost,
+            absurd=absurd,
+            currency=currency,
+            date_problem=f"{settings.date_column} is not a date",
+            cost_column=settings.cost_column,
+            currency_problem="currency is empty",
         )
         end = following.dt.tz_convert("UTC") if daily else start + pd.Timedelta(hours=1)
         frame = pd.DataFrame({"start": start, "end": end, "cost": cost, "currency": currency})
@@ -166,6 +150,4 @@ class CsvProvider(CostProvider[CsvConfig]):
             frame["charge_category"] = "usage"
         for dimension, column in settings.dimensions.items():
             frame[dimension] = raw[column].where(~null_mask(raw[column]), "")
-        valid = start.notna() & end.notna() & cost.notna() & currency.notna()
-        newest = end[valid].max() if valid.any() else None
-        return normalize(frame[valid].reset_index(drop=True)), bad, newest
+        return file_result(frame, bad)

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import pandas as pd
-from pydantic import Field
 
-from ...model.bad_rows import BadRows
-from ...model.costs import CostData, normalize
 from ...model.errors import ProviderError
 from ...model.fields import TextList
-from ..base import CostProvider, ProviderConfig, ProviderContext
+from ..base import ProviderConfig
+from ..support.cost_files import (
+    CostFileConfig,
+    CostFileProvider,
+    file_result,
+    row_problems,
+)
 from ..support.files import (
-    FileCache,
+    ParsedFile,
     absurd_costs,
     collect_bad_rows,
-    expand_paths,
     first_data_line,
     null_mask,
     parse_tags,
-    read_cost_files,
     read_table,
 )
 
@@ -58,30 +58,21 @@ CATEGORY_MAP = {
 }
 
 
-class FocusConfig(ProviderConfig):
+class FocusConfig(CostFileConfig):
     """Config of a ``focus`` provider."""
 
     type: Literal["focus"]
-    paths: TextList = Field(min_length=1)
     cost_column: Literal["BilledCost", "EffectiveCost", "ListCost", "ContractedCost"] = "BilledCost"
     extra_dimensions: TextList = ()
 
 
-class FocusProvider(CostProvider[FocusConfig]):
+class FocusProvider(CostFileProvider[FocusConfig]):
     """Reads FOCUS exports; files are re-parsed only when they change on disk."""
 
     type_name: ClassVar[str] = "focus"
     config_model: ClassVar[type[ProviderConfig]] = FocusConfig
 
-    def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
-        super().__init__(name, config, context)
-        self._cache: FileCache[tuple[pd.DataFrame, BadRows, pd.Timestamp | None]] = FileCache()
-
-    def fetch(self, now: datetime) -> CostData:
-        paths = expand_paths(self.settings.paths, self.context.base_dir, self.name)
-        return read_cost_files(paths, self._cache, self._parse_file)
-
-    def _parse_file(self, path: Path) -> tuple[pd.DataFrame, BadRows, pd.Timestamp | None]:
+    def parse_file(self, path: Path) -> ParsedFile:
         raw = read_table(path, self.name)
         cost_column = self.settings.cost_column
         missing = [c for c in ("ChargePeriodStart", cost_column) if c not in raw.columns]
@@ -104,26 +95,16 @@ class FocusProvider(CostProvider[FocusConfig]):
             currency = raw["BillingCurrency"].where(~null_mask(raw["BillingCurrency"]))
         else:
             currency = pd.Series(self.context.currency, index=raw.index)
-        bad = (
-            collect_bad_rows(start.isna(), "ChargePeriodStart is not a date-time", path, first_line)
-            + collect_bad_rows(
-                start.notna() & cost.isna() & ~absurd,
-                f"{cost_column} is not a number",
-                path,
-                first_line,
-            )
-            + collect_bad_rows(
-                start.notna() & absurd,
-                f"{cost_column} is infinite or beyond ±1e12",
-                path,
-                first_line,
-            )
-            + collect_bad_rows(
-                start.notna() & cost.notna() & currency.isna(),
-                "BillingCurrency is empty",
-                path,
-                first_line,
-            )
+        bad = row_problems(
+            path,
+            first_line,
+            start=start,
+            cost=cost,
+            absurd=absurd,
+            currency=currency,
+            date_problem="ChargePeriodStart is not a date-time",
+            cost_column=cost_column,
+            currency_problem="BillingCurrency is empty",
         )
         end = self._ends(raw, start)
         frame = pd.DataFrame({"start": start, "end": end, "cost": cost, "currency": currency})
@@ -141,9 +122,7 @@ class FocusProvider(CostProvider[FocusConfig]):
                 bad_tags, "Tags is not a JSON object (row kept without tags)", path, first_line
             )
             frame = pd.concat([frame, tags], axis=1)
-        valid = start.notna() & cost.notna() & currency.notna()
-        newest = end[valid].max() if valid.any() else None
-        return normalize(frame[valid].reset_index(drop=True)), bad, newest
+        return file_result(frame, bad)
 
     @staticmethod
     def _ends(raw: pd.DataFrame, start: pd.Series) -> pd.Series:
