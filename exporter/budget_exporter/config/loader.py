@@ -10,7 +10,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from ..model.errors import ConfigError, ConfigProblem
@@ -27,7 +26,7 @@ from .checks import (
 )
 from .planning import UNION_TAGS
 from .schema import Config
-from .yaml_source import LineIndex, duplicate_keys, format_path, load_yaml
+from .yaml_source import LineIndex, duplicate_keys, format_path, load_yaml_document
 
 DEMO_CONFIG = "demo/demo.yml"
 
@@ -56,15 +55,7 @@ def load_config(path: str | Path | None) -> Config:
 
 def parse_config(text: str, source: str = "<config>", base_dir: str = ".") -> Config:
     """Validate config text; raise ConfigError listing every problem found."""
-    try:
-        node, raw = load_yaml(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(error, "problem", None) or str(error)
-        raise ConfigError([ConfigProblem(source, "", f"invalid YAML: {reason}", line)]) from None
-    except ValueError as error:  # a date YAML recognises that the calendar lacks: 2026-02-30
-        raise ConfigError([ConfigProblem(source, "", f"invalid date: {error}")]) from None
+    node, raw = load_yaml_document(text, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

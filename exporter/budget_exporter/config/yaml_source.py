@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from ..model.errors import ConfigError, ConfigProblem
 from ..model.yamlguard import check_node
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -25,6 +26,19 @@ def load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     finally:
         loader.dispose()
     return node, data
+
+
+def load_yaml_document(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """``load_yaml``, with text that is not YAML as a ConfigError naming ``source`` and line."""
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        reason = getattr(error, "problem", None) or str(error)
+        raise ConfigError([ConfigProblem(source, "", f"invalid YAML: {reason}", line)]) from None
+    except ValueError as error:  # a date YAML recognises that the calendar lacks: 2026-02-30
+        raise ConfigError([ConfigProblem(source, "", f"invalid date: {error}")]) from None
 
 
 def duplicate_keys(

@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import bcrypt
-import yaml
 from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 
 from ..config.checks import validation_message
-from ..config.yaml_source import LineIndex, format_path, load_yaml
+from ..config.yaml_source import LineIndex, format_path, load_yaml_document
 from ..model.errors import ConfigError, ConfigProblem
 from ..model.fields import StrictModel
 
@@ -160,13 +159,7 @@ def load_web_config(path: str | Path) -> LoadedWebConfig:
         reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
         raise ConfigError([ConfigProblem(source, "", f"cannot read: {reason}")]) from None
     # Shared with the main config: safe loading, alias bombs refused, line numbers kept.
-    try:
-        node, raw = load_yaml(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        reason = getattr(error, "problem", None) or str(error)
-        raise ConfigError([ConfigProblem(source, "", f"invalid YAML: {reason}", line)]) from None
+    node, raw = load_yaml_document(text, source)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
