@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import botocore.session
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -19,7 +20,7 @@ from botocore.stub import Stubber
 from budget_exporter.config.loader import parse_config
 from budget_exporter.model.errors import ProviderError
 from budget_exporter.providers.base import ProviderContext
-from budget_exporter.providers.cost.aws_cur import AwsCurConfig, AwsCurProvider
+from budget_exporter.providers.cost.aws_cur import AwsCurConfig, AwsCurProvider, legacy_column_name
 
 NOW = datetime(2026, 3, 20, 12, tzinfo=UTC)
 PAYER = "012345678901"
@@ -428,3 +429,103 @@ def test_s3_paths_without_a_folder_for_copies_are_refused_with_the_fix(tmp_path)
     provider, _ = s3_provider(tmp_path)
     with pytest.raises(ProviderError, match="set state_dir or cache_dir"):
         provider.fetch(NOW)
+
+
+TIMES = ("start", "end", "cost")
+# Legacy CUR CSV headers (category/AttributeName) of the columns LEGACY_ROWS uses.
+LEGACY_HEADERS = {
+    "bill_invoice_id": "bill/InvoiceId",
+    "bill_billing_period_start_date": "bill/BillingPeriodStartDate",
+    "bill_payer_account_id": "bill/PayerAccountId",
+    "line_item_usage_account_id": "lineItem/UsageAccountId",
+    "line_item_line_item_type": "lineItem/LineItemType",
+    "line_item_usage_start_date": "lineItem/UsageStartDate",
+    "line_item_usage_end_date": "lineItem/UsageEndDate",
+    "line_item_product_code": "lineItem/ProductCode",
+    "line_item_unblended_cost": "lineItem/UnblendedCost",
+    "line_item_currency_code": "lineItem/CurrencyCode",
+    "line_item_availability_zone": "lineItem/AvailabilityZone",
+    "product_product_name": "product/ProductName",
+    "product_region_code": "product/regionCode",
+    "reservation_reservation_a_r_n": "reservation/ReservationARN",
+    "resource_tags_user_team": "resourceTags/user:team",
+    "resource_tags_user_cost_center": "resourceTags/user:CostCenter",
+}
+
+
+def legacy_row(line_type: str, cost: float, start: datetime, end: datetime, **extra) -> dict:
+    return {
+        "bill_invoice_id": "",
+        "bill_billing_period_start_date": MONTH,
+        "bill_payer_account_id": PAYER,
+        "line_item_usage_account_id": ACCOUNT,
+        "line_item_line_item_type": line_type,
+        "line_item_usage_start_date": start,
+        "line_item_usage_end_date": end,
+        "line_item_product_code": "AmazonEC2",
+        "line_item_unblended_cost": cost,
+        "line_item_currency_code": "USD",
+        "line_item_availability_zone": "us-east-1a" if line_type == "Usage" else "",
+        "product_product_name": "Amazon Elastic Compute Cloud",
+        "product_region_code": "us-east-1",
+        "reservation_reservation_a_r_n": extra.get("arn", ""),
+        "resource_tags_user_team": extra.get("team", ""),
+        "resource_tags_user_cost_center": extra.get("cost_center", ""),
+    }
+
+
+LEGACY_ROWS = [
+    legacy_row("Usage", 0.0928, *HOUR, team="web", cost_center="cc-42"),
+    legacy_row("Usage", 0.25, datetime(2026, 3, 19, 14), datetime(2026, 3, 19, 15), team="api"),
+    legacy_row("RIFee", 50.0, MONTH, APRIL, arn=RI_ARN),
+    legacy_row("Fee", 1200.0, datetime(2026, 3, 2, 9), datetime(2026, 3, 2, 9), arn=RI_ARN),
+    legacy_row("Tax", 1.2, MONTH, APRIL),
+    legacy_row("Credit", -5.0, MONTH, APRIL),
+]
+
+
+def write_legacy_csv(path: Path, rows: list[dict]) -> Path:
+    """A legacy CUR CSV: ``category/Attribute`` headers, ISO times with Z, empty cells."""
+
+    def cell(value: Any) -> str:
+        if isinstance(value, datetime):
+            return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return str(value)
+
+    header = ",".join(LEGACY_HEADERS[name] for name in rows[0])
+    lines = [header] + [",".join(cell(value) for value in row.values()) for row in rows]
+    text = "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt", encoding="utf-8") as stream:
+            stream.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", ["cur-00001.csv", "cur-00001.csv.gz"])
+def test_a_legacy_cur_csv_reads_exactly_like_its_parquet_twin(tmp_path, name):
+    write_parquet(tmp_path / "parquet/cur-00001.parquet", LEGACY_ROWS)
+    write_legacy_csv(tmp_path / "csv" / name, LEGACY_ROWS)
+    from_parquet = make_provider(tmp_path, paths="parquet/*.parquet").fetch(NOW)
+    from_csv = make_provider(tmp_path, paths=f"csv/{name}").fetch(NOW)
+    assert from_csv.bad_rows.count == 0
+    columns = sorted(from_parquet.frame.columns)
+    assert sorted(from_csv.frame.columns) == columns
+    assert "tags.team" in columns and "tags.cost_center" in columns
+    pd.testing.assert_frame_equal(
+        from_csv.frame[columns].astype({c: "object" for c in columns if c not in TIMES}),
+        from_parquet.frame[columns].astype({c: "object" for c in columns if c not in TIMES}),
+    )
+    assert (from_csv.data_end, from_csv.settled_through) == (
+        from_parquet.data_end,
+        from_parquet.settled_through,
+    )
+    assert round(from_csv.frame["cost"].sum(), 6) == round(0.0928 + 0.25 + 50 + 1200 + 1.2 - 5, 6)
+
+
+def test_legacy_headers_become_the_parquet_column_names():
+    assert [legacy_column_name(header) for header in LEGACY_HEADERS.values()] == list(
+        LEGACY_HEADERS
+    )

@@ -10,6 +10,7 @@ and upfront fees and Savings Plans negations count zero, as AWS documents amorti
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -341,10 +342,27 @@ class _Parsed:
         self.invoiced = invoiced
 
 
+def legacy_column_name(header: str) -> str:
+    """A legacy CUR CSV header as the same column is named in Parquet exports.
+
+    ``lineItem/UsageStartDate`` -> ``line_item_usage_start_date``, ``reservation/ReservationARN``
+    -> ``reservation_reservation_a_r_n``, ``resourceTags/user:CostCenter`` ->
+    ``resource_tags_user_cost_center``: each capital starts a word, ``/`` and ``:`` join them.
+    Names without a ``/`` are already Parquet names and stay as they are.
+    """
+    if "/" not in header:
+        return header
+    words = []
+    for part in header.split("/"):
+        snake = re.sub(r"([A-Z])", r"_\1", part).lower()
+        words.append(re.sub(r"[^a-z0-9]+", "_", snake).strip("_"))
+    return "_".join(word for word in words if word)
+
+
 def _read(path: Path, provider: str, wanted: set[str]) -> pd.DataFrame:
     """Read only the needed columns of a Parquet file (CUR has hundreds); CSV as text."""
     if path.suffix.lower() not in (".parquet", ".pq"):
-        return read_table(path, provider)
+        return read_table(path, provider).rename(columns=legacy_column_name)
     import pyarrow.parquet as pq
 
     try:
