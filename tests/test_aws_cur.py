@@ -21,6 +21,7 @@ from budget_exporter.config.loader import parse_config
 from budget_exporter.model.errors import ProviderError
 from budget_exporter.providers.base import ProviderContext
 from budget_exporter.providers.cost.aws_cur import AwsCurConfig, AwsCurProvider, legacy_column_name
+from budget_exporter.service.refresh import Refresher
 
 NOW = datetime(2026, 3, 20, 12, tzinfo=UTC)
 PAYER = "012345678901"
@@ -529,3 +530,27 @@ def test_legacy_headers_become_the_parquet_column_names():
     assert [legacy_column_name(header) for header in LEGACY_HEADERS.values()] == list(
         LEGACY_HEADERS
     )
+
+
+def test_data_is_never_settled_beyond_now_or_the_newest_data(tmp_path):
+    # An invoiced month of fee lines only: their charge period ends on April 1st, in the future.
+    fees = [
+        {**row, "bill_invoice_id": "EUINIE26-1234"}
+        for row in LINE_ITEMS
+        if row["line_item_line_item_type"] in ("RIFee", "SavingsPlanRecurringFee", "Tax")
+    ]
+    write_parquet(tmp_path / "cur/export.parquet", fees)
+    (tmp_path / "config.yml").write_text(
+        "providers:\n  cur: {type: aws_cur, paths: 'cur/*.parquet'}\n"
+        "budgets:\n  - {name: all, amount: 1000, period: monthly}\n",
+        encoding="utf-8",
+    )
+    config = parse_config(
+        (tmp_path / "config.yml").read_text(encoding="utf-8"), "config.yml", str(tmp_path)
+    )
+    refresher = Refresher(config)
+    refresher.refresh(NOW)
+    health = refresher.health["cur"]
+    assert health.up and health.data_end is not None and health.settled_through is not None
+    assert health.data_end <= NOW
+    assert health.settled_through <= health.data_end

@@ -369,6 +369,25 @@ def test_evaluate_budget_breaks_spend_down_by_dimension_with_other():
     )
 
 
+def test_evaluate_budget_breakdown_leaves_out_values_that_spent_nothing():
+    rows = (
+        daily_rows(1, 10, 5.0, ServiceName="compute")
+        + daily_rows(1, 10, 0.0, ServiceName="free-tier")
+        + [
+            row(utc(2024, 9, 3), utc(2024, 9, 3), 40.0, ServiceName="support"),
+            row(utc(2024, 9, 4), utc(2024, 9, 4), -40.0, "credit", ServiceName="support"),
+        ]
+    )
+    status = evaluate_budget(
+        spec(1e6, breakdown_dimensions=("ServiceName",)),
+        index_of(rows),
+        utc(2024, 9, 15),
+        UTC_ZONE,
+        data_end=None,
+    )
+    assert dict(status.breakdown["ServiceName"]) == pytest.approx({"compute": 50.0})
+
+
 def test_evaluate_budget_breakdown_only_counts_the_current_period():
     index = index_of(
         [

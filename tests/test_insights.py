@@ -179,6 +179,14 @@ def test_the_trend_of_daily_spend_and_its_significance(values, slope, significan
     assert (pattern.trend_p_value < 0.05) is significant
 
 
+def test_flat_spend_with_rounding_noise_has_no_trend():
+    # Daily spend out of float sums: the same 50.0 a day, off by a few ulps here and there.
+    noise = [0.0, 7e-15, -7e-15, 1.4e-14, 0.0, -1.4e-14, 7e-15] * 4
+    pattern = daily_pattern(FOUR_WEEKS, [50.0 + wobble for wobble in noise], ideal_daily=50.0)
+    assert pattern is not None
+    assert (pattern.trend_slope, pattern.trend_p_value) == (0.0, 1.0)
+
+
 def test_less_than_two_weeks_of_days_gives_no_pattern():
     assert daily_pattern(FOUR_WEEKS[:13], [1.0] * 13, ideal_daily=1.0) is None
 

@@ -310,7 +310,11 @@ def evaluate_budget(
         in_period = mask & (share > 0)
         for dimension in spec.breakdown_dimensions:
             column = FILTER_ALIASES.get(dimension, dimension)
-            totals = index.sum_by(column, in_period, share)
+            # A value with no spend (free-tier rows, a charge and its credit) adds a series of
+            # zeros that users pay for and read nothing in.
+            totals = [
+                item for item in index.sum_by(column, in_period, share) if abs(item[1]) >= 1e-9
+            ]
             breakdown[dimension] = top_n(totals, spec.breakdown_top)
     return BudgetStatus(
         name=spec.name,

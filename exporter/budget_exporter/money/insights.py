@@ -21,6 +21,8 @@ from .budgets import NONE_VALUE, OTHER, PERIOD_WINDOW, BudgetStatus
 
 # Fewer days than two full weeks cannot tell a weekday pattern or a trend from noise.
 MIN_PATTERN_DAYS = 14
+# Days whose spend differs by less than this share of the largest are the same spend.
+FLAT_TOLERANCE = 1e-9
 
 
 class VarianceConfig(StrictModel):
@@ -225,7 +227,9 @@ def daily_pattern(
         if (weekdays == weekday).any()
     }
     x = np.array([(day - days[0]).days for day in days], dtype=np.float64)
-    if np.ptp(y) == 0:
+    # Daily spend comes out of sums of floats: a flat month wobbles by ~1e-13, and a regression
+    # on that wobble alone reports a "significant" slope of 1e-14 per day.
+    if np.ptp(y) <= FLAT_TOLERANCE * max(float(np.abs(y).max()), 1e-12):
         slope, p_value = 0.0, 1.0  # a flat line: no trend, and certainly no evidence of one
     else:
         fit = stats.linregress(x, y)

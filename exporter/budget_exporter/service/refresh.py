@@ -146,6 +146,8 @@ class Refresher:
             settled = data.settled_through
             if settled is None and data_end is not None:
                 settled = data_end - provider.settings.settlement_lag
+            if settled is not None and data_end is not None:
+                settled = min(settled, data_end)  # nothing is final beyond the newest data
             data = dataclasses.replace(data, data_end=data_end, settled_through=settled)
             if isinstance(data, CostData):
                 self._check_not_wiped(name, data, now)
