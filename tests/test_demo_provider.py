@@ -123,11 +123,17 @@ def test_the_demo_story_holds_on_any_date(demo_config, now):
     assert ml.projected_exhaustion is not None
     assert ml.projected_exhaustion < ml.period.end
 
-    # The first-of-month purchase of 3100 is above the 3000 limit from its first instant.
+    # The first-of-month purchase of 3100 is a planned step: in the spend, not in the pace.
     commitments = statuses["commitments"]
     assert commitments.spend == pytest.approx(3100.0)
-    assert commitments.remaining == pytest.approx(-100.0)
-    assert commitments.projected_exhaustion == commitments.period.start
+    assert commitments.step_spend == pytest.approx(3100.0)
+    assert commitments.projected_exhaustion is None
+    assert set(commitments.burn_rates.values()) == {0.0}
+    # The organization pays it too, and its pace is its usage alone.
+    organization = statuses["organization"]
+    # The monthly support credit (-120) is a step as well.
+    assert organization.step_spend == pytest.approx(3100.0 - 120.0)
+    assert organization.burn_rates["period"] < 1.0
 
     # The others stay within their limit at their period-to-date pace.
     for name in ("platform", "data", "web"):

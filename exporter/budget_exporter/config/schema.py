@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from ..model.costs import Accrual
 from ..model.fields import (
     LABEL_NAME,
     NAME,
@@ -143,6 +144,8 @@ class BudgetConfig(StrictModel):
     parent: str | None = None
     charges: ChargeOptions = ChargeOptions()
     breakdown: BreakdownConfig | None = None
+    # When charges longer than a day count for this budget; unset, each provider's accrual.
+    accrual: Accrual | None = None
 
     _check_labels = field_validator("labels")(_check_label_names)
     _check_thresholds = field_validator("thresholds")(_check_thresholds)

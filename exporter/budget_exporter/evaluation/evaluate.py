@@ -6,6 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from ..config.hierarchy import children_limit
 from ..config.schema import BudgetConfig, Config, SloConfig
 from ..model.costs import CostData, concat_frames
@@ -38,6 +40,12 @@ def budget_spec(config: Config, budget: BudgetConfig) -> BudgetSpec:
     )
 
 
+def _counts_at_start(config: Config, provider: str) -> bool:
+    """Whether the provider's charges longer than a day count in full at their start."""
+    settings = config.providers.get(provider)
+    return settings is not None and settings.accrual_in_force() == "charge_start"
+
+
 def _data_end(data: Mapping[str, CostData], names: list[str], now: datetime) -> datetime | None:
     ends = [data[name].data_end for name in names if name in data and data[name].data_end]
     return min(min(ends), now) if ends else None  # type: ignore[type-var]
@@ -61,9 +69,16 @@ def evaluate(
         forecasts.begin()
     if patterns is not None:
         patterns.begin()
-    indexes: dict[str, CostIndex] = {name: CostIndex(item.frame) for name, item in data.items()}
+    at_start = {name: _counts_at_start(config, name) for name in data}
+    indexes: dict[str, CostIndex] = {
+        name: CostIndex(item.frame, at_start[name]) for name, item in data.items()
+    }
     if any(budget.provider is None for budget in config.budgets):
-        indexes[ALL_PROVIDERS] = CostIndex(concat_frames([item.frame for item in data.values()]))
+        frames = [item.frame for item in data.values()]
+        rows = [np.full(len(item.frame), at_start[name]) for name, item in data.items()]
+        indexes[ALL_PROVIDERS] = CostIndex(
+            concat_frames(frames), np.concatenate(rows) if rows else False
+        )
     children: dict[str, list[BudgetConfig]] = {}
     for budget in config.budgets:
         if budget.parent:
@@ -74,7 +89,9 @@ def evaluate(
         if source not in indexes:
             continue  # the provider has never delivered data: nothing true to report yet
         spec = budget_spec(config, budget)
-        plan = plan_amount(budget, spec, indexes[source], now, config.zone)
+        plan = plan_amount(
+            budget, spec, indexes[source].for_accrual(budget.accrual), now, config.zone
+        )
         if plan is not None:  # None: auto amount without history or initial amount, no limit
             plans[budget.name] = spec, plan
     # A parent's children count with their amounts in force now, not their configured ones.
@@ -85,11 +102,12 @@ def evaluate(
             continue
         spec, plan = plans[budget.name]
         source = budget.provider if budget.provider is not None else ALL_PROVIDERS
+        index = indexes[source].for_accrual(budget.accrual)
         names = [source] if source else list(data)
         spec = dataclasses.replace(spec, amount=plan.amount)
-        spec = with_insight_dimensions(config, budget, spec, indexes[source])
+        spec = with_insight_dimensions(config, budget, spec, index)
         data_end = _data_end(data, names, now)
-        status = evaluate_budget(spec, indexes[source], now, config.zone, data_end)
+        status = evaluate_budget(spec, index, now, config.zone, data_end)
         kids = children.get(budget.name)
         entries.append(
             BudgetEntry(
@@ -99,12 +117,12 @@ def evaluate(
                 parent=budget.parent or "",
                 children_limit=children_limit(budget, kids, in_force) if kids else None,
                 forecast=(
-                    forecasts.forecast(spec, indexes[source], status, config.zone, data_end)
+                    forecasts.forecast(spec, index, status, config.zone, data_end)
                     if forecasts is not None
                     else None
                 ),
                 plan=plan,
-                insights=insights_of(config, budget, spec, status, indexes[source], patterns),
+                insights=insights_of(config, budget, spec, status, index, patterns),
             )
         )
     return Snapshot(

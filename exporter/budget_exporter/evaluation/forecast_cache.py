@@ -18,6 +18,7 @@ from ..money.budgets import (
     CostIndex,
     budget_mask,
     daily_spend,
+    recurring_steps_to_come,
 )
 from ..money.forecast import HISTORY_DAYS, DailyModel, Forecast, fit_daily_model, forecast_period
 
@@ -85,8 +86,14 @@ class ForecastCache:
             return None
         if (status.as_of.astimezone(zone).date() - entry.model.origin).days > MAX_STALE_DAYS:
             return None
+        # The model knows usage only; recurring purchases and fees still to come this period
+        # are known steps on top of the spend to date.
+        mask = budget_mask(index, spec)
+        known = status.spend + recurring_steps_to_come(
+            index, mask, status.period, status.as_of, zone
+        )
         result = forecast_period(
-            entry.model, status.spend, status.limit, status.as_of, status.period.end, zone
+            entry.model, known, status.limit, status.as_of, status.period.end, zone
         )
         if status.spend >= status.limit:
             # Already reached: both methods report when it happened.
@@ -102,7 +109,9 @@ class ForecastCache:
         origin: date,
         previous: _Entry | None,
     ) -> _Entry:
-        mask = budget_mask(index, spec)
+        # Usage only: purchases and fees counted at once are known steps, added through the
+        # spend to date, never a pattern to extrapolate or an anomaly to report.
+        mask = budget_mask(index, spec) & ~index.steps
         history = daily_spend(index, mask, origin - timedelta(days=HISTORY_DAYS), origin, zone)
         start = previous.model.params if previous is not None and previous.model else ()
         model = fit_daily_model(history, origin, spec.period, start)

@@ -57,9 +57,10 @@ INTERVAL_COVERAGE = FamilySpec(
 )
 ANOMALY_SCORE = FamilySpec(
     "budget_cost_anomaly_score",
-    "Spend of the newest complete day against the median of the same weekday in recent "
-    "weeks, in robust standard deviations; above 4 is unusual spend worth a look. The "
-    "budget total only: see budget_cost_anomaly_score_by_dimension for its breakdown.",
+    "Usage spend of the newest complete day against the median of the same weekday in "
+    "recent weeks, in robust standard deviations (at least 5% of the usual daily spend), "
+    "capped at +-100; above 4 is unusual spend worth a look. Purchases and fees counted at "
+    "once are left out. See budget_cost_anomaly_score_by_dimension for its breakdown.",
     "budget",
 )
 ANOMALY_SCORE_BY_DIMENSION = FamilySpec(

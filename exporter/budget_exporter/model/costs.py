@@ -15,12 +15,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 import pandas as pd
 
 from .bad_rows import BadRows
 
 FIXED_COLUMNS = ("start", "end", "cost", "currency", "charge_category")
+
+# When a charge whose period is longer than a day counts. ``charge_start``: in full at the start
+# of its charge period, as the provider's console and budgets show a cash basis (unblended,
+# BilledCost, ActualCost); ``pro_rata``: spread evenly over it, as amortized bases are.
+Accrual = Literal["charge_start", "pro_rata"]
+ACCRUALS: tuple[Accrual, ...] = ("charge_start", "pro_rata")
 
 
 CHARGE_CATEGORIES = ("usage", "purchase", "tax", "credit", "refund")

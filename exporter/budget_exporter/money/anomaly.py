@@ -12,6 +12,12 @@ SCALE_DAYS = 91
 MAD_TO_SD = 1.4826
 # Scores of a series that never moves would divide by zero; a cent-sized floor keeps them finite.
 MIN_SCALE = 0.01
+# The scale is at least this share of the usual daily spend (and of the weekday's expected
+# spend): on a weekday that usually spends nothing, any spend would otherwise score thousands.
+SCALE_FLOOR_SHARE = 0.05
+# Scores are capped here (documented in the metric's help): beyond it, how unusual a day is
+# no longer changes what to do about it.
+MAX_SCORE = 100.0
 
 
 def weekday_expectation(values: np.ndarray, weeks: int = WEEKS) -> np.ndarray:
@@ -44,5 +50,7 @@ def weekday_anomaly_score(values: np.ndarray) -> float | None:
     residuals = (values - expected)[:-1][-SCALE_DAYS:]
     residuals = residuals[~np.isnan(residuals)]
     spread = MAD_TO_SD * float(np.median(np.abs(residuals))) if residuals.size else 0.0
-    floor = max(0.05 * abs(float(expected[-1])), MIN_SCALE)
-    return float((values[-1] - expected[-1]) / max(spread, floor))
+    usual = float(np.mean(np.abs(values[:-1][-SCALE_DAYS:])))
+    floor = max(SCALE_FLOOR_SHARE * abs(float(expected[-1])), SCALE_FLOOR_SHARE * usual, MIN_SCALE)
+    score = (values[-1] - expected[-1]) / max(spread, floor)
+    return float(np.clip(score, -MAX_SCORE, MAX_SCORE))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from ..model.costs import Accrual
 from ..model.periods import DEFAULT_CALENDAR, Calendar, Period, PeriodKind, period_containing
 
 BURN_WINDOWS: dict[str, timedelta] = {"1d": timedelta(days=1), "7d": timedelta(days=7)}
@@ -21,18 +24,26 @@ NONE_VALUE = "none"
 # Filter keys that name a fixed column of the normalized frame rather than a dimension.
 FILTER_ALIASES = {"ChargeCategory": "charge_category", "BillingCurrency": "currency"}
 _NS = 1_000_000_000
+# A charge longer than this is a fee or subscription whose timing the accrual decides; a day
+# of usage (25 hours when clocks go back) always spreads over its own period.
+LONG_CHARGE_NS = 25 * 3600 * _NS
+# Whole months a step must have fallen in, each of them, to be expected again.
+RECURRING_MONTHS = 3
 
 
 class CostIndex:
     """A normalized cost frame as arrays, prepared once so thousands of budgets stay cheap.
 
     Dimension columns are kept as category codes, so a filter is an integer lookup and a
-    breakdown a weighted bincount.
+    breakdown a weighted bincount. ``charge_start`` says, for all rows or row by row, whether a
+    charge longer than a day counts in full at its start (``ends`` then equals ``starts``) or
+    spreads over its charge period; ``for_accrual`` gives the same data under another accrual.
     """
 
-    def __init__(self, frame: pd.DataFrame):
+    def __init__(self, frame: pd.DataFrame, charge_start: bool | np.ndarray = False):
         self.starts = _epoch_ns(frame["start"])
-        self.ends = _epoch_ns(frame["end"])
+        self._charged_ends = _epoch_ns(frame["end"])
+        self._long = (self._charged_ends - self.starts) > LONG_CHARGE_NS
         self.costs = frame["cost"].to_numpy(dtype=np.float64)
         self._codes: dict[str, np.ndarray] = {}
         self._categories: dict[str, list[str]] = {}
@@ -42,6 +53,27 @@ class CostIndex:
             categorical = frame[column].astype("object").fillna("").astype("category")
             self._codes[column] = categorical.cat.codes.to_numpy()
             self._categories[column] = [str(value) for value in categorical.cat.categories]
+        self._purchases = self.matching("charge_category", ("purchase",))
+        self._set_ends(np.broadcast_to(np.asarray(charge_start, dtype=bool), self.starts.shape))
+        self._views: dict[Accrual, CostIndex] = {}
+
+    def _set_ends(self, at_start: np.ndarray) -> None:
+        self.ends = np.where(self._long & at_start, self.starts, self._charged_ends)
+        # Known steps: purchases, and charges that count at one instant (one-time fees, and
+        # recurring fees counted at their start). They count in spend, not in the usage pace.
+        self.steps = self._purchases | (self.ends <= self.starts)
+
+    def for_accrual(self, accrual: Accrual | None) -> CostIndex:
+        """The same rows with every long charge counted by ``accrual`` (None: as built)."""
+        if accrual is None:
+            return self
+        view = self._views.get(accrual)
+        if view is None:
+            view = copy.copy(self)
+            view._views = {}
+            view._set_ends(np.full(self.starts.shape, accrual == "charge_start"))
+            self._views[accrual] = view
+        return view
 
     def __len__(self) -> int:
         return len(self.costs)
@@ -127,6 +159,9 @@ class BudgetStatus:
     thresholds: Mapping[str, float]
     breakdown: Mapping[str, tuple[tuple[str, float], ...]]
     as_of: datetime
+    # Part of ``spend`` that is known steps (purchases, fees counted at once): in the spend,
+    # not in the pace that burn rates, the projection and the plan read.
+    step_spend: float = 0.0
 
     @property
     def remaining(self) -> float:
@@ -180,17 +215,66 @@ def burn_rate(spend: float, window_seconds: float, limit: float, period_seconds:
     return ratio_of(spend / window_seconds, limit / period_seconds)
 
 
-def pace_exhaustion(spend: float, limit: float, period: Period, as_of: datetime) -> datetime | None:
-    """When spend reaches the limit at the period-to-date pace; None if not this period."""
+def pace_exhaustion(
+    spend: float, limit: float, period: Period, as_of: datetime, pace_spend: float | None = None
+) -> datetime | None:
+    """When spend reaches the limit at the period-to-date pace; None if not this period.
+
+    ``pace_spend`` is the part of ``spend`` that sets the pace (usage, without known steps such
+    as purchases); by default all of it. The projection is spend to date plus that pace.
+    """
     # Timestamps, not datetime arithmetic: aware datetimes sharing a tzinfo subtract as wall
     # clocks (blind to DST), and a tiny pace would overflow a timedelta.
+    pace_spend = spend if pace_spend is None else pace_spend
     elapsed = as_of.timestamp() - period.start.timestamp()
-    if spend >= limit or elapsed <= 0 or spend <= 0:
+    if spend >= limit or elapsed <= 0 or pace_spend <= 0:
         return None
-    seconds_left = (limit - spend) / (spend / elapsed)
+    seconds_left = (limit - spend) / (pace_spend / elapsed)
     if seconds_left >= period.end.timestamp() - as_of.timestamp():
         return None
     return datetime.fromtimestamp(as_of.timestamp() + seconds_left, tz=UTC)
+
+
+def recurring_steps_to_come(
+    index: CostIndex, mask: np.ndarray, period: Period, as_of: datetime, zone: ZoneInfo
+) -> float:
+    """Known steps still to come this period: monthly purchases and fees that recur.
+
+    Steps (purchases, fees counted at once) that fell in each of the last ``RECURRING_MONTHS``
+    whole months recur: their median monthly total is expected in every month of the period
+    still ahead, less what the current month has already seen. A step seen in fewer months is
+    a one-off and is not expected again. Periods shorter than a month expect none.
+    """
+    if period.kind not in (PeriodKind.MONTHLY, PeriodKind.QUARTERLY, PeriodKind.YEARLY) and (
+        period.length_seconds < 28 * 86400
+    ):
+        return 0.0
+    rows = mask & index.steps
+    if not rows.any():
+        return 0.0
+    month = _local_midnight(as_of.astimezone(zone).date().replace(day=1), zone)
+    starts = [_month_start(month, -back, zone) for back in range(RECURRING_MONTHS, -1, -1)]
+    totals = [spend_between(index, rows, a, b) for a, b in itertools.pairwise(starts)]
+    if any(total <= 0 for total in totals):
+        return 0.0
+    monthly = float(np.median(totals))
+    seen = spend_between(index, rows, month, _month_start(month, 1, zone))
+    upcoming = max(monthly - seen, 0.0) if month < period.end else 0.0
+    following = _month_start(month, 1, zone)
+    while following < period.end:
+        upcoming += monthly
+        following = _month_start(following, 1, zone)
+    return upcoming
+
+
+def _month_start(month: datetime, offset: int, zone: ZoneInfo) -> datetime:
+    """Local midnight of the first day of the month ``offset`` months after ``month``."""
+    index = month.year * 12 + month.month - 1 + offset
+    return _local_midnight(date(index // 12, index % 12 + 1, 1), zone)
+
+
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
 def crossing_time(
@@ -287,23 +371,27 @@ def evaluate_budget(
     # In UTC, so window arithmetic is real time even when ``now`` shares the budget's zone.
     as_of = max(as_of, period.start).astimezone(UTC)
     mask = budget_mask(index, spec)
+    usage = mask & ~index.steps
     spend = spend_between(index, mask, period.start, now)
+    usage_spend = spend_between(index, usage, period.start, now)
     period_seconds = period.length_seconds
     elapsed_as_of = (as_of - period.start).total_seconds()
+    # Burn rates and the projection read the usage pace: a planned purchase or a monthly fee
+    # counted on the 1st is a step the budget was made for, not a pace that will go on.
     burn_rates = {
         label: burn_rate(
-            spend_between(index, mask, as_of - length, as_of),
+            spend_between(index, usage, as_of - length, as_of),
             length.total_seconds(),
             spec.amount,
             period_seconds,
         )
         for label, length in BURN_WINDOWS.items()
     }
-    burn_rates[PERIOD_WINDOW] = burn_rate(spend, elapsed_as_of, spec.amount, period_seconds)
+    burn_rates[PERIOD_WINDOW] = burn_rate(usage_spend, elapsed_as_of, spec.amount, period_seconds)
     if spend >= spec.amount:
         exhaustion = crossing_time(index, mask, spec.amount, period.start, now)
     else:
-        exhaustion = pace_exhaustion(spend, spec.amount, period, as_of)
+        exhaustion = pace_exhaustion(spend, spec.amount, period, as_of, usage_spend)
     breakdown: dict[str, tuple[tuple[str, float], ...]] = {}
     if spec.breakdown_dimensions:
         share = index.share_in(period.start, now)
@@ -328,4 +416,5 @@ def evaluate_budget(
         thresholds=dict(spec.thresholds),
         breakdown=breakdown,
         as_of=as_of,
+        step_spend=spend - usage_spend,
     )

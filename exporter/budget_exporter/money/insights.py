@@ -124,9 +124,19 @@ class BudgetInsights:
     ideal_daily_spend: float = 0.0  # what may still be spent per day to end at the limit
 
 
-def variance(spend: float, limit: float, elapsed_ratio: float, config: InsightsConfig) -> Variance:
-    """Spend against ``limit * elapsed_ratio``, categorized with the configured thresholds."""
-    expected = limit * elapsed_ratio
+def variance(
+    spend: float,
+    limit: float,
+    elapsed_ratio: float,
+    config: InsightsConfig,
+    step_spend: float = 0.0,
+) -> Variance:
+    """Spend against the plan, categorized with the configured thresholds.
+
+    The plan is the known steps already spent (purchases, fees counted at once) plus the rest
+    of the limit spread evenly over the period: a planned purchase on the 1st is on plan.
+    """
+    expected = step_spend + max(limit - step_spend, 0.0) * elapsed_ratio
     amount = spend - expected
     ratio = amount / expected if expected > 0 else 0.0
     thresholds = config.variance
@@ -249,7 +259,7 @@ def budget_insights(
     elapsed = status.period.elapsed_ratio(status.as_of)
     ideal = status.limit / (status.period.length_seconds / 86400)
     return BudgetInsights(
-        variance=variance(status.spend, status.limit, elapsed, config),
+        variance=variance(status.spend, status.limit, elapsed, config, status.step_spend),
         recommendations=recommendations(status, config, filtered),
         pattern=daily_pattern(days, values, ideal),
         ideal_daily_spend=ideal_daily_spend(

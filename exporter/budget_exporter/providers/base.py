@@ -14,7 +14,7 @@ from typing import ClassVar, Generic, TypeVar, cast
 
 from pydantic import SecretStr
 
-from ..model.costs import CostData
+from ..model.costs import Accrual, CostData
 from ..model.fields import Duration, StrictModel, read_secret
 from ..model.metric_family import FamilySpec, ProviderMetric
 
@@ -28,6 +28,16 @@ class ProviderConfig(StrictModel):
     settlement_lag: Duration = timedelta(days=3)
     # Data older than this is stale: exported so the data-age alert needs no per-provider rule.
     max_data_age: Duration = timedelta(days=2)
+    # When charges longer than a day count; unset, the cost basis decides (see accrual_in_force).
+    accrual: Accrual | None = None
+
+    def default_accrual(self) -> Accrual:
+        """The accrual of this provider's cost basis: cash bases count charges at their start."""
+        return "charge_start"
+
+    def accrual_in_force(self) -> Accrual:
+        """The configured accrual, or the one the cost basis implies."""
+        return self.accrual or self.default_accrual()
 
 
 ConfigT = TypeVar("ConfigT", bound=ProviderConfig)

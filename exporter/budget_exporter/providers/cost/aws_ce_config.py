@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from ...model.costs import Accrual
 from ...model.fields import Duration, StrictModel
 from ..base import ProviderConfig
 
@@ -63,6 +64,11 @@ class AwsCostExplorerConfig(ProviderConfig):
 
     type: Literal["aws_cost_explorer"]
     metric: CostMetric = "UnblendedCost"
+
+    def default_accrual(self) -> Accrual:
+        """Amortized metrics spread fees over their term; the others are cash."""
+        return "pro_rata" if "Amortized" in self.metric else "charge_start"
+
     group_by: tuple[GroupBy, ...] = Field(
         default=(GroupBy(key="SERVICE"),), max_length=2, description="at most two keys"
     )

@@ -21,7 +21,7 @@ import pandas as pd
 from pydantic import Field
 
 from ...model.bad_rows import BadRows
-from ...model.costs import CostData, concat_frames, normalize
+from ...model.costs import Accrual, CostData, concat_frames, normalize
 from ...model.errors import ProviderError
 from ...model.fields import TextList
 from ..base import CostProvider, ProviderConfig, ProviderContext
@@ -99,6 +99,11 @@ class AwsCurConfig(ProviderConfig):
     type: Literal["aws_cur"]
     paths: TextList = Field(min_length=1)
     cost: Literal["unblended", "net_unblended", "amortized"] = "unblended"
+
+    def default_accrual(self) -> Accrual:
+        """Amortized cost spreads fees over their term, as Cost Explorer's amortized view does."""
+        return "pro_rata" if self.cost == "amortized" else "charge_start"
+
     # Tag keys to keep as tags.KEY dimensions, without the user_ prefix; empty keeps all.
     tags: TextList = ()
     # More dimensions: name -> CUR column (``product.KEY`` reads a key of the product map).

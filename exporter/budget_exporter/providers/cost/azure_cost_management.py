@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from ...model.costs import CostData, empty_cost_frame
+from ...model.costs import Accrual, CostData, empty_cost_frame
 from ...model.costs import normalize as normalize_frame
 from ...model.errors import ProviderError
 from ...model.fields import Duration, TextList, read_secret
@@ -63,6 +63,11 @@ class AzureCostManagementConfig(ProviderConfig):
     # /providers/Microsoft.Billing/billingAccounts/ID, /providers/Microsoft.Management/...
     scope: str = Field(pattern=r"^/(subscriptions|providers)/[^?#\s]+$")
     cost_type: Literal["ActualCost", "AmortizedCost"] = "ActualCost"
+
+    def default_accrual(self) -> Accrual:
+        """AmortizedCost spreads reservation purchases over their term; ActualCost is cash."""
+        return "pro_rata" if self.cost_type == "AmortizedCost" else "charge_start"
+
     # At most two, as the API allows; "tag:KEY" groups by a tag.
     group_by: TextList = ("ServiceName",)
     auth: Literal["client_secret", "azure_identity"] = "client_secret"

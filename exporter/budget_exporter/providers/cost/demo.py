@@ -2,8 +2,9 @@
 
 Levels are anchored on the current day (costs grow towards it), so the demo budgets keep the
 same story whatever the date: most are on pace, ``ml-platform`` is heading for overrun, and
-``commitments`` is already over its limit from the first-of-month purchase. Noise and spikes
-depend only on the seed and the calendar day, so the same day shows the same numbers.
+``commitments`` holds the Savings Plan bought on the 1st of each month, a known step. Noise
+and spikes depend only on the seed and the calendar day, so the same day shows the same
+numbers.
 """
 
 from __future__ import annotations

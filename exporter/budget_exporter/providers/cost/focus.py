@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 
 import pandas as pd
 
+from ...model.costs import Accrual
 from ...model.errors import ProviderError
 from ...model.fields import TextList
 from ..base import ProviderConfig
@@ -64,6 +65,10 @@ class FocusConfig(CostFileConfig):
     type: Literal["focus"]
     cost_column: Literal["BilledCost", "EffectiveCost", "ListCost", "ContractedCost"] = "BilledCost"
     extra_dimensions: TextList = ()
+
+    def default_accrual(self) -> Accrual:
+        """EffectiveCost amortizes commitments over their term; the other columns are cash."""
+        return "pro_rata" if self.cost_column == "EffectiveCost" else "charge_start"
 
 
 class FocusProvider(CostFileProvider[FocusConfig]):
