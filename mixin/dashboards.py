@@ -31,4 +31,3 @@ ERROR_BUDGETS = Dashboard("budget-error-budgets", "error-budgets", "Budgets / Er
 EXPORTER_HEALTH = Dashboard(
     "budget-exporter-health", "exporter-health", "Budgets / Exporter health"
 )
-DASHBOARDS = (COST_OVERVIEW, BUDGET_DETAIL, ERROR_BUDGETS, EXPORTER_HEALTH)

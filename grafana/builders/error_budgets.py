@@ -201,7 +201,7 @@ def burn_rate(d: Any) -> Any:
             series_panel(
                 f"{response.capitalize()}: {SPEED[severity]} burn windows",
                 "Bad time over the window divided by the error budget's even share of it "
-                f"(1 = budget used exactly by the end of the window). "
+                "(1 = budget used exactly by the end of the window). "
                 f"{response.capitalize()}s when {pairs}. The dashed lines are the alert factors "
                 f"{factor_list}.",
                 [
