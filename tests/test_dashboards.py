@@ -297,6 +297,99 @@ def test_units_follow_what_the_numbers_are() -> None:
     assert checked > 40
 
 
+# The alerts whose thresholds the dashboards colour: "<selector> > <number>" in rules/generated.
+THRESHOLD_ALERT = re.compile(r"^(?P<selector>.+?) > (?P<level>[0-9.]+)$")
+BURN_PAIR = re.compile(r'long="(?P<long>\w+)",short="(?P<short>\w+)"')
+
+
+def _alert_levels(name: str) -> list[tuple[str, float]]:
+    """(selector, level) of every alerting rule with this name."""
+    levels = []
+    for document in _rule_documents():
+        for group in document.get("groups", []):
+            for rule in group.get("rules", []):
+                if rule.get("alert") == name:
+                    match = THRESHOLD_ALERT.match(rule["expr"].strip())
+                    assert match, rule["expr"]
+                    levels.append((match["selector"], float(match["level"])))
+    return levels
+
+
+def _threshold_values(panel: dict[str, Any]) -> list[float]:
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    return [step["value"] for step in steps if step["value"] is not None]
+
+
+def _panels_reading(metric: str) -> list[dict[str, Any]]:
+    return [
+        panel
+        for model in DASHBOARD_MODELS.values()
+        for panel in _panels(model)
+        if any(metric in _metrics_in(target["expr"]) for target in panel.get("targets", []))
+    ]
+
+
+def test_burn_rate_panels_draw_exactly_the_factors_the_slo_alerts_fire_at() -> None:
+    pairs = {}
+    for selector, factor in _alert_levels("SLOErrorBudgetBurn"):
+        match = BURN_PAIR.search(selector)
+        assert match, selector
+        pairs[match["long"], match["short"]] = factor
+    assert len(pairs) == 4
+    burn_panels = _panels_reading("slo_burn_rate")
+    assert len(burn_panels) == 2
+    drawn_windows = set()
+    for panel in burn_panels:
+        assert sorted(_threshold_values(panel)) == sorted(pairs.values()), panel["title"]
+        (target,) = panel["targets"]
+        windows = re.search(r'window=~"([^"]+)"', target["expr"])
+        assert windows, target["expr"]
+        drawn_windows |= set(windows[1].split("|"))
+    assert drawn_windows == {window for pair in pairs for window in pair}
+    (pair_panel,) = _panels_reading("slo:burn_rate:min_pair")
+    (target,) = pair_panel["targets"]
+    divisors = re.findall(r'long="(\w+)"\} / ([0-9.]+)', target["expr"])
+    assert {long: float(factor) for long, factor in divisors} == {
+        long: factor for (long, _), factor in pairs.items()
+    }
+
+
+@pytest.mark.parametrize(
+    ("alert", "metric", "colour"),
+    [
+        ("BudgetForecastOverrun", "budget_forecast_overrun_probability", "red"),
+        ("BudgetCostAnomaly", "budget_cost_anomaly_score", "orange"),
+    ],
+)
+def test_money_panels_turn_colour_at_the_level_their_alert_fires_at(
+    alert: str, metric: str, colour: str
+) -> None:
+    ((_, level),) = _alert_levels(alert)
+    panels = _panels_reading(metric)
+    assert panels
+    for panel in panels:
+        steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+        assert {"color": colour, "value": level} in steps, panel["title"]
+
+
+def test_alert_dashboard_links_point_at_a_committed_dashboard_by_uid_and_slug() -> None:
+    addresses = {
+        f"/d/{model['uid']}/{name.removesuffix('.json')}"
+        for name, model in DASHBOARD_MODELS.items()
+    }
+    links = {
+        rule["annotations"]["dashboard_url"]
+        for document in _rule_documents()
+        for group in document.get("groups", [])
+        for rule in group.get("rules", [])
+        if "alert" in rule
+    }
+    assert links
+    for link in links:
+        path = urllib.parse.urlsplit(link).path
+        assert path in addresses, link
+
+
 def test_pending_metrics_are_really_used_by_a_panel() -> None:
     used = set().union(*(_metrics_in(json.dumps(model)) for model in DASHBOARD_MODELS.values()))
     assert set(PENDING) <= used

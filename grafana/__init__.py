@@ -1,0 +1,1 @@
+"""Grafana dashboards: generate.py writes dashboards/ from builders/, reading levels from mixin/."""

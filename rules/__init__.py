@@ -1,0 +1,1 @@
+"""Prometheus rules: generate.py writes generated/ from groups/, reading windows from mixin/."""

@@ -1,0 +1,57 @@
+"""Planning insights: spend ahead of plan and standing recommendations."""
+
+from __future__ import annotations
+
+from rules.annotations import (
+    MONEY_FACTS,
+    MONEY_SENTENCE,
+    PCT,
+    B,
+    Group,
+    alert,
+    first_value,
+    money_amount,
+)
+
+insight_alerts: Group = (
+    "budget.insights",
+    "Planning insights: spend ahead of the plan for the elapsed share of the period, and "
+    "recommendations drawn from the cost breakdown. Thresholds live in the exporter config "
+    "(insights).",
+    [
+        (
+            "Spend is past the variance threshold `over` for the elapsed share of the period; "
+            "held 6h so a single lumpy day does not page.",
+            alert(
+                "BudgetSpendAheadOfPlan",
+                'max without(category) (budget_variance_category{category="over"}) == 1',
+                "6h",
+                {"kind": "money", "severity": "warning"},
+                "A budget's spend is well ahead of plan for this point of the period.",
+                "Budget {{ $labels.budget }} has spent "
+                + first_value("budget_spend_variance_ratio{budget=%q}", B, PCT)
+                + " more than the "
+                + money_amount("budget_expected_spend")
+                + " expected by now if its limit were spent evenly. "
+                + MONEY_SENTENCE,
+                MONEY_FACTS,
+                {"variance": first_value("budget_spend_variance_ratio{budget=%q}", B, PCT)},
+            ),
+        ),
+        (
+            "A recommendation has stood for a day: pace above the ideal daily rate by the "
+            "configured factor, or one resource or owner above its configured share.",
+            alert(
+                "BudgetRecommendation",
+                "budget_recommendation",
+                "1d",
+                {"kind": "money", "severity": "notice"},
+                "A budget has a standing recommendation.",
+                "Budget {{ $labels.budget }}: {{ $labels.recommendation }}"
+                '{{ if $labels.dimension }} for {{ $labels.dimension }}="{{ $labels.value }}"'
+                '{{ end }} (measured {{ printf "%.2f" $value }}). ' + MONEY_SENTENCE,
+                MONEY_FACTS,
+            ),
+        ),
+    ],
+)

@@ -1,0 +1,101 @@
+"""SLO error budgets: the multiwindow burn-rate pairs and the error-budget alerts."""
+
+from __future__ import annotations
+
+from mixin.slo import SLO_BURN_WINDOWS, SLO_WINDOW_DAYS
+from rules.annotations import SLO_FACTS, SLO_SENTENCE, TIMES, Group, S, alert, first_value
+
+slo_recording: Group = (
+    "slo.recording",
+    "The multiwindow burn-rate pairs: the lower of the two windows' burn rates, so a pair "
+    "exceeds a factor exactly when both of its windows do.",
+    [
+        (
+            f"{w.long} and {w.short} windows. {w.comment}",
+            {
+                "record": "slo:burn_rate:min_pair",
+                "expr": f'min without(window) (slo_burn_rate{{window=~"{w.long}|{w.short}"}})\n',
+                "labels": {"long": w.long, "short": w.short},
+            },
+        )
+        for w in SLO_BURN_WINDOWS
+    ]
+    + [
+        (
+            "Days until the error budget runs out at the earliest projection (burn_rate or "
+            "linear_regression); negative when "
+            "already exhausted.",
+            {
+                "record": "slo:error_budget_exhaustion:days",
+                "expr": "(min without(method) "
+                "(slo_error_budget_projected_exhaustion_timestamp_seconds) - time()) / 86400\n",
+            },
+        ),
+    ],
+)
+
+FASTEST = max(w.factor for w in SLO_BURN_WINDOWS)
+
+slo_alerts: Group = (
+    "slo.alerts",
+    f"SLO error budgets: the SRE workbook's multiwindow, multi-burn-rate alerts. The exporter's "
+    f"slo_burn_rate is already divided by (1 - objective), so a row reads `> {FASTEST:g}` where "
+    f"Pyrra writes `> ({FASTEST:g} * (1 - 0.999))` against the raw error ratio. Factors assume a "
+    f"{SLO_WINDOW_DAYS}-day window.",
+    [
+        (
+            f"{w.comment} Factor {w.factor:g} = {w.budget_consumed:.0%} x {SLO_WINDOW_DAYS}d / "
+            f"{w.long}.",
+            alert(
+                "SLOErrorBudgetBurn",
+                f'slo:burn_rate:min_pair{{long="{w.long}",short="{w.short}"}} > {w.factor:g}',
+                w.for_,
+                {"kind": "error_budget", "severity": w.severity, "long": w.long, "short": w.short},
+                "An SLO is burning its error budget too fast.",
+                "SLO {{ $labels.slo }} burns its error budget at "
+                + first_value('slo_burn_rate{slo=%q,window="' + w.long + '"}', S, TIMES)
+                + f" over {w.long} and "
+                + first_value('slo_burn_rate{slo=%q,window="' + w.short + '"}', S, TIMES)
+                + f" over {w.short}, both above {w.factor:g}: {w.budget_consumed:.0%} of "
+                "the budget within " + w.long + ". " + SLO_SENTENCE,
+                SLO_FACTS,
+            ),
+        )
+        for w in SLO_BURN_WINDOWS
+    ]
+    + [
+        (
+            "Nothing left: the error budget policy applies (for example, freeze risky releases).",
+            alert(
+                "SLOErrorBudgetExhausted",
+                "slo_error_budget_remaining_ratio <= 0",
+                "5m",
+                {"kind": "error_budget", "severity": "warning"},
+                "An SLO has used up its error budget.",
+                "SLO {{ $labels.slo }} has no error budget left. " + SLO_SENTENCE,
+                SLO_FACTS,
+            ),
+        ),
+        (
+            "The budget runs out before a window's length has passed, at the projected pace. "
+            "Window length = error budget / (1 - objective).",
+            alert(
+                "SLOErrorBudgetExhaustionProjected",
+                "(\n"
+                "  min without(method) (slo_error_budget_projected_exhaustion_timestamp_seconds)"
+                " - time()\n"
+                ")\n"
+                "  < on(slo, job, instance) group_left()\n"
+                "(slo_error_budget_seconds / (1 - slo_objective_ratio))\n"
+                "and on(slo, job, instance)\n"
+                "slo_error_budget_remaining_ratio > 0",
+                "1h",
+                {"kind": "error_budget", "severity": "warning"},
+                "An SLO is projected to run out of error budget within its window.",
+                "SLO {{ $labels.slo }} runs out of error budget in "
+                "{{ $value | humanizeDuration }}. " + SLO_SENTENCE,
+                SLO_FACTS,
+            ),
+        ),
+    ],
+)
