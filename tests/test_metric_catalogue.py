@@ -28,7 +28,8 @@ from budget_exporter.metrics.exposition import render
 from budget_exporter.service.refresh import Refresher
 from conftest import ROOT
 
-DEMO_AT = datetime.fromisoformat("2026-11-20T12:00:00+00:00")
+# A day whose newest data holds a spike, so the anomaly contributor families are there too.
+DEMO_AT = datetime.fromisoformat("2026-11-12T12:00:00+00:00")
 FOCUS_AT = datetime.fromisoformat("2024-09-20T12:00:00+00:00")
 BY_NAME = {spec.name: spec for spec in FAMILIES}
 

@@ -16,6 +16,17 @@ from rules.annotations import (
 
 LEAF = "unless on(budget) budget_children_limit"
 
+# The breakdown value that drove an unusual day, with its spend against its usual level.
+CONTRIBUTOR = (
+    "{{ with printf `budget_cost_anomaly_contributor_spend{budget=%q}` $labels.budget | query }}"
+    "{{ with . | first }}Driven by {{ .Labels.dimension }}={{ .Labels.value }}: "
+    '{{ .Value | printf "%.2f" }} {{ .Labels.currency }} on the day{{ end }}'
+    "{{ with printf `budget_cost_anomaly_contributor_usual_spend{budget=%q}` $labels.budget"
+    " | query }}"
+    '{{ with . | first }} against a usual {{ .Value | printf "%.2f" }}{{ end }}{{ end }}.'
+    "{{ else }}No single breakdown value stands out.{{ end }}"
+)
+
 money_recording: Group = (
     "budget.recording",
     "Roll-ups that dashboards and alerts share. Team and overall totals count leaf budgets only "
@@ -228,8 +239,9 @@ money_alerts: Group = (
                 {"kind": "money", "severity": "notice"},
                 "A budget's daily cost is unusual for the day of the week.",
                 "Budget {{ $labels.budget }} has a cost anomaly score of "
-                '{{ printf "%.1f" $value }}. ' + MONEY_SENTENCE,
+                '{{ printf "%.1f" $value }}. ' + CONTRIBUTOR + " " + MONEY_SENTENCE,
                 MONEY_FACTS,
+                {"contributor": CONTRIBUTOR},
             ),
         ),
     ],

@@ -123,6 +123,9 @@ def evaluate(
                 ),
                 plan=plan,
                 insights=insights_of(config, budget, spec, status, index, patterns),
+                anomaly_contributor=(
+                    forecasts.anomaly_contributor(spec) if forecasts is not None else None
+                ),
             )
         )
     return Snapshot(

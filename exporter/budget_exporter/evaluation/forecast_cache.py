@@ -9,7 +9,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from ..money.anomaly import SEASON, WEEKS, weekday_anomaly_score
+from ..money.anomaly import (
+    SEASON,
+    WEEKS,
+    AnomalyContributor,
+    top_contributor,
+    weekday_anomaly,
+)
 from ..money.budgets import (
     NONE_VALUE,
     OTHER,
@@ -37,6 +43,7 @@ class _Entry:
     origin: date
     model: DailyModel | None
     value_scores: Mapping[str, Mapping[str, float]]
+    contributor: AnomalyContributor | None = None
 
 
 class ForecastCache:
@@ -116,6 +123,7 @@ class ForecastCache:
         start = previous.model.params if previous is not None and previous.model else ()
         model = fit_daily_model(history, origin, spec.period, start)
         scores: dict[str, dict[str, float]] = {}
+        candidates = []
         for dimension, values in status.breakdown.items():
             for value, _ in values:
                 if value in (OTHER, NONE_VALUE):
@@ -124,10 +132,16 @@ class ForecastCache:
                 days = daily_spend(
                     index, rows, origin - timedelta(days=VALUE_HISTORY_DAYS), origin, zone
                 )
-                score = weekday_anomaly_score(np.asarray(days, dtype=np.float64))
-                if score is not None:
-                    scores.setdefault(dimension, {})[value] = score
-        return _Entry(origin, model, scores)
+                found = weekday_anomaly(np.asarray(days, dtype=np.float64))
+                if found is not None:
+                    scores.setdefault(dimension, {})[value] = found.score
+                    candidates.append(AnomalyContributor(dimension, value, found))
+        return _Entry(origin, model, scores, top_contributor(candidates))
+
+    def anomaly_contributor(self, spec: BudgetSpec) -> AnomalyContributor | None:
+        """The breakdown value that drove the budget's newest day, from its latest fit."""
+        entry = self._entries.get(_key(spec))
+        return entry.contributor if entry is not None else None
 
 
 def _key(spec: BudgetSpec) -> str:

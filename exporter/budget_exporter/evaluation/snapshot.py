@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..model.metric_family import ProviderMetric
+from ..money.anomaly import AnomalyContributor
 from ..money.budgets import BudgetStatus
 from ..money.forecast import Forecast
 from ..money.insights import BudgetInsights
@@ -46,6 +47,8 @@ class BudgetEntry:
     forecast: Forecast | None = None
     plan: PlannedAmount | None = None  # how the limit in force was derived
     insights: BudgetInsights | None = None
+    # The breakdown value most above its usual level on the newest day, when one stands out.
+    anomaly_contributor: AnomalyContributor | None = None
 
 
 @dataclass(frozen=True)

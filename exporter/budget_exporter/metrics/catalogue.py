@@ -11,11 +11,11 @@ import sys
 
 from ..model.metric_family import IDENTITY_LABELS, FamilySpec
 from ..providers.registry import COST_PROVIDERS, INCIDENT_PROVIDERS
-from . import budgets, exporter, forecast, insights, slo
+from . import anomaly, budgets, exporter, forecast, insights, slo
 
 SECTIONS: tuple[tuple[str, tuple[FamilySpec, ...]], ...] = (
     ("Budgets", budgets.FAMILIES),
-    ("Forecasts and anomalies", forecast.FAMILIES),
+    ("Forecasts and anomalies", forecast.FAMILIES + anomaly.FAMILIES),
     ("Planning and insights", insights.FAMILIES),
     ("Currency", budgets.CURRENCY_FAMILIES),
     ("Error budgets (SLOs)", slo.FAMILIES),

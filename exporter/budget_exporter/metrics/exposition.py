@@ -1,7 +1,7 @@
 """Snapshot -> the text exposition, rendered once per snapshot and served as bytes.
 
-The families come from the modules beside this one (``budgets``, ``forecast``, ``insights``,
-``slo``, ``exporter``), each declaring its own; ``catalogue`` lists them all.
+The families come from the modules beside this one (``budgets``, ``forecast``, ``anomaly``,
+``insights``, ``slo``, ``exporter``), each declaring its own; ``catalogue`` lists them all.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from ..evaluation.snapshot import Snapshot
+from .anomaly import anomaly_families
 from .budgets import budget_families, currency_families
 from .exporter import exporter_families
 from .forecast import forecast_families
@@ -31,6 +32,7 @@ class SnapshotCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from budget_families(self.snapshot)
         yield from forecast_families(self.snapshot)
+        yield from anomaly_families(self.snapshot)
         yield from insights_families(self.snapshot)
         yield from currency_families(self.snapshot)
         yield from slo_families(self.snapshot)

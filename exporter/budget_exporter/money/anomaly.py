@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 import numpy as np
 
 SEASON = 7
@@ -33,7 +36,44 @@ def weekday_expectation(values: np.ndarray, weeks: int = WEEKS) -> np.ndarray:
     return expected
 
 
+# A breakdown value is named as what drove the day only when it stands out this much (the
+# alert on the budget total fires above 4): milder wobbles would cost series and say nothing.
+MIN_CONTRIBUTOR_SCORE = 3.0
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """How the newest day compares with the same weekday in earlier weeks."""
+
+    score: float  # in robust standard deviations, capped at +-MAX_SCORE
+    spend: float  # the newest day's spend
+    usual: float  # the median spend of that weekday in the previous weeks
+
+
+@dataclass(frozen=True)
+class AnomalyContributor:
+    """The breakdown value whose newest day is most above its usual level."""
+
+    dimension: str
+    value: str
+    anomaly: Anomaly
+
+
 def weekday_anomaly_score(values: np.ndarray) -> float | None:
+    """The score of ``weekday_anomaly``; None if the series is too short."""
+    found = weekday_anomaly(values)
+    return found.score if found is not None else None
+
+
+def top_contributor(candidates: Iterable[AnomalyContributor]) -> AnomalyContributor | None:
+    """The candidate with the highest score, if any scores at least MIN_CONTRIBUTOR_SCORE."""
+    best = max(candidates, key=lambda item: item.anomaly.score, default=None)
+    if best is None or best.anomaly.score < MIN_CONTRIBUTOR_SCORE:
+        return None
+    return best
+
+
+def weekday_anomaly(values: np.ndarray) -> Anomaly | None:
     """Residual of the newest day over a robust spread of past residuals; None if too short.
 
     Medians keep past spikes out of both the expectation and the spread, so a spike stands
@@ -53,4 +93,6 @@ def weekday_anomaly_score(values: np.ndarray) -> float | None:
     usual = float(np.mean(np.abs(values[:-1][-SCALE_DAYS:])))
     floor = max(SCALE_FLOOR_SHARE * abs(float(expected[-1])), SCALE_FLOOR_SHARE * usual, MIN_SCALE)
     score = (values[-1] - expected[-1]) / max(spread, floor)
-    return float(np.clip(score, -MAX_SCORE, MAX_SCORE))
+    return Anomaly(
+        float(np.clip(score, -MAX_SCORE, MAX_SCORE)), float(values[-1]), float(expected[-1])
+    )

@@ -107,6 +107,31 @@ def budget_json(entry: BudgetEntry, currency: str) -> dict[str, Any]:
             dimension: [{"value": value, "spend": _number(amount)} for value, amount in values]
             for dimension, values in status.breakdown.items()
         },
+        # Purchases and fees counted at once: in the spend, not in the pace.
+        "step_spend": _number(status.step_spend),
+        "anomaly": _anomaly_json(entry),
+    }
+
+
+def _anomaly_json(entry: BudgetEntry) -> dict[str, Any] | None:
+    forecast = entry.forecast
+    score = forecast.anomaly_score if forecast is not None else None
+    found = entry.anomaly_contributor
+    if score is None and found is None:
+        return None
+    return {
+        "score": _number(score),
+        "contributor": (
+            {
+                "dimension": found.dimension,
+                "value": found.value,
+                "score": _number(found.anomaly.score),
+                "spend": _number(found.anomaly.spend),
+                "usual_spend": _number(found.anomaly.usual),
+            }
+            if found is not None
+            else None
+        ),
     }
 
 
