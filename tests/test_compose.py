@@ -1,10 +1,10 @@
 """docker-compose.yml, the Dockerfile and the configs they wire together agree with each other.
 
 The stack's images come from a registry, which the test machine cannot reach, so the stack is
-checked by reading it (the exporter's image is built and run by scripts/test-image): pinned
-official images, every
-mounted path present in the repository, read-only config mounts, healthchecks, and the names and
-ports that prometheus/prometheus.yml and the Grafana datasource use are the services' own.
+checked by reading it (the exporter's own image is built and run by scripts/test-image): pinned
+official images, every mounted path present in the repository, read-only config mounts,
+healthchecks, and the names and ports that prometheus/prometheus.yml and the Grafana datasource
+use are the services' own.
 """
 
 from __future__ import annotations
