@@ -10,6 +10,7 @@ use are the services' own.
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ import pytest
 import yaml
 
 from budget_exporter.cli import DEFAULT_PORT
-from conftest import ROOT
+from conftest import ROOT, require_binary
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
@@ -92,6 +93,21 @@ def test_every_mounted_path_exists_and_config_is_read_only(name: str) -> None:
             assert mode == "ro", f"{name}: {source} must be mounted read-only"
     named = [v.split(":")[0] for v in SERVICES[name].get("volumes", []) if not v.startswith(".")]
     assert set(named) <= set(COMPOSE.get("volumes", {}))
+
+
+@pytest.mark.parametrize(
+    ("service", "binary"), [("prometheus", "promtool"), ("alertmanager", "amtool")]
+)
+def test_prometheus_and_alertmanager_are_the_release_lines_the_tests_run(
+    service: str, binary: str
+) -> None:
+    done = subprocess.run(
+        [require_binary(binary), "--version"], capture_output=True, text=True, timeout=30
+    )
+    tested = re.search(r"version (\d+\.\d+)\.", done.stdout + done.stderr)
+    assert tested, done.stdout + done.stderr
+    pinned = SERVICES[service]["image"].rpartition(":v")[2]
+    assert pinned.startswith(f"{tested[1]}."), f"{service} {pinned}, tested with {tested[1]}"
 
 
 def test_services_start_in_dependency_order_of_health() -> None:
