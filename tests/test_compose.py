@@ -1,13 +1,16 @@
 """docker-compose.yml, the Dockerfile and the configs they wire together agree with each other.
 
-Docker cannot run here, so the stack is checked by reading it: pinned official images, every
-mounted path present in the repository, read-only config mounts, healthchecks, and the names and
-ports that prometheus/prometheus.yml and the Grafana datasource use are the services' own.
+The stack's images come from a registry, which the test machine cannot reach, so the stack is
+checked by reading it (the exporter's own image is built and run by scripts/test-image): pinned
+official images, every mounted path present in the repository, read-only config mounts,
+healthchecks, and the names and ports that prometheus/prometheus.yml and the Grafana datasource
+use are the services' own.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +19,7 @@ import pytest
 import yaml
 
 from budget_exporter.cli.commands import DEFAULT_PORT
-from conftest import ROOT
+from conftest import ROOT, require_binary
 
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
@@ -92,6 +95,21 @@ def test_every_mounted_path_exists_and_config_is_read_only(name: str) -> None:
     assert set(named) <= set(COMPOSE.get("volumes", {}))
 
 
+@pytest.mark.parametrize(
+    ("service", "binary"), [("prometheus", "promtool"), ("alertmanager", "amtool")]
+)
+def test_prometheus_and_alertmanager_are_the_release_lines_the_tests_run(
+    service: str, binary: str
+) -> None:
+    done = subprocess.run(
+        [require_binary(binary), "--version"], capture_output=True, text=True, timeout=30
+    )
+    tested = re.search(r"version (\d+\.\d+)\.", done.stdout + done.stderr)
+    assert tested, done.stdout + done.stderr
+    pinned = SERVICES[service]["image"].rpartition(":v")[2]
+    assert pinned.startswith(f"{tested[1]}."), f"{service} {pinned}, tested with {tested[1]}"
+
+
 def test_services_start_in_dependency_order_of_health() -> None:
     assert SERVICES["prometheus"]["depends_on"]["budget-exporter"]["condition"] == (
         "service_healthy"
@@ -163,8 +181,11 @@ def test_grafana_loads_the_dashboards_from_their_mount() -> None:
 
 
 def test_exporter_image_is_slim_non_root_and_healthchecked() -> None:
+    # Every stage is the BASE argument, whose default is the official slim Python image.
     stages = re.findall(r"^FROM (\S+)", DOCKERFILE, flags=re.M)
-    assert stages and all(PINNED.match(s) and "slim" in s for s in stages)
+    assert stages and set(stages) == {"${BASE}"}
+    (base,) = re.findall(r"^ARG BASE=(\S+)$", DOCKERFILE, flags=re.M)
+    assert PINNED.match(base) and base.startswith("python:") and "slim" in base
     users = re.findall(r"^USER (\S+)", DOCKERFILE, flags=re.M)
     assert users and users[-1] not in {"root", "0"}
     assert re.search(r"^HEALTHCHECK .*", DOCKERFILE, flags=re.M)
