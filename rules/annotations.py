@@ -43,7 +43,7 @@ TIMES = 'printf "%.2fx"'
 PCT = "humanizePercentage"
 SCOPE_SKIP = (
     "__name__|alertname|budget|slo|severity|kind|job|instance|long|short|window|method|currency|"
-    "provider|type|dimension|value|horizon"
+    "provider|type|dimension|value|horizon|service|sku"
 )
 SCOPE = (
     '{{ range $k, $v := $labels }}{{ if not (match "^(' + SCOPE_SKIP + ')$" $k) }}'

@@ -229,3 +229,30 @@ def test_the_cost_basis_sets_the_default_accrual(settings, accrual):
 
     model = COST_PROVIDERS[settings["type"]].config_model
     assert model.model_validate(settings).accrual_in_force() == accrual
+
+
+def _purchase(day: datetime, amount: float, service: str, sku: str = "") -> dict:
+    return row(day, day, amount, "purchase", ServiceName=service, SkuId=sku)
+
+
+HISTORY = daily(datetime(2024, 6, 1, tzinfo=UTC), 100, 10.0, ServiceName="EC2", SkuId="")
+
+
+def test_a_new_purchase_is_named_once_with_its_service_sku_and_amount():
+    renewed = [
+        _purchase(datetime(2024, m, 1, tzinfo=UTC), 3100.0, "Savings Plans", "ComputeSP")
+        for m in (6, 7, 8, 9)
+    ]
+    first = _purchase(datetime(2024, 9, 5, 10, tzinfo=UTC), 1200.0, "Amazon EC2", "RI-m5.xlarge")
+    index = CostIndex(frame(HISTORY + renewed + [first]), True)
+    status = evaluate_budget(spec(20000.0), index, NOW, UTC_ZONE, NOW)
+    assert [(p.service, p.sku, p.amount, p.at) for p in status.new_purchases] == [
+        ("Amazon EC2", "RI-m5.xlarge", 1200.0, datetime(2024, 9, 5, 10, tzinfo=UTC))
+    ]
+    assert status.step_spend == pytest.approx(3100.0 + 1200.0)
+
+
+def test_without_a_month_of_history_no_purchase_is_called_new():
+    rows = [_purchase(SEPTEMBER, 3100.0, "Savings Plans"), *daily(SEPTEMBER, 30, 10.0)]
+    status = evaluate_budget(spec(20000.0), CostIndex(frame(rows), True), NOW, UTC_ZONE, NOW)
+    assert status.new_purchases == ()

@@ -233,6 +233,11 @@ ROUTES = [
         "alertname=BudgetExporterProviderFailing kind=exporter severity=warning provider=aws",
     ),
     (
+        "a new purchase is a notice to the budget's owners",
+        "automation-webhook,budget-notice",
+        "alertname=BudgetNewPurchase kind=money severity=notice budget=commitments",
+    ),
+    (
         "an alert of no known kind still reaches someone",
         "automation-webhook,budget-notice",
         "alertname=Other severity=critical",
@@ -255,6 +260,16 @@ def test_amtool_routes_each_kind_of_alert(case: str, receivers: str, labels: str
         ]
     )
     assert result.returncode == 0, f"{case}: got {result.stdout.strip()}"
+
+
+def test_a_new_purchase_is_repeated_only_after_a_month():
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text(encoding="utf-8"))
+    money = next(r for r in config["route"]["routes"] if r.get("matchers") == ['kind="money"'])
+    route = next(
+        r for r in money["routes"] if r.get("matchers") == ['alertname="BudgetNewPurchase"']
+    )
+    hours = int(route["repeat_interval"].removesuffix("h"))
+    assert hours >= 31 * 24
 
 
 TEMPLATE_DATA = ROOT / "tests" / "fixtures" / "alerting" / "template-data.json"

@@ -229,6 +229,23 @@ money_alerts: Group = (
             ),
         ),
         (
+            "A purchase of a service and SKU not bought in the months before: worth knowing "
+            "about once (Alertmanager repeats it only after a month). A renewal every month is "
+            "not new, and no purchase drives burn rates, projections or anomalies.",
+            alert(
+                "BudgetNewPurchase",
+                "budget_new_purchase_spend > 0",
+                "0m",
+                {"kind": "money", "severity": "notice"},
+                "A budget has a purchase it has not had in the months before.",
+                "Budget {{ $labels.budget }} has a new purchase this period: "
+                "{{ $labels.service }}{{ if $labels.sku }} ({{ $labels.sku }}){{ end }} for "
+                '{{ printf "%.2f" $value }} {{ $labels.currency }}. It counts in spend and '
+                "thresholds as a known step, not in the pace. " + MONEY_SENTENCE,
+                MONEY_FACTS,
+            ),
+        ),
+        (
             f"The newest day's spend is far from what that weekday usually costs (score above "
             f"{ANOMALY_SCORE} robust standard deviations). On the budget total only, so one spike "
             "is one alert; budget_cost_anomaly_score_by_dimension shows which value drove it.",

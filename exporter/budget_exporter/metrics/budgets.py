@@ -120,6 +120,15 @@ SPEND_BY_DIMENSION = FamilySpec(
     ("currency", "dimension", "value"),
 )
 
+NEW_PURCHASE = FamilySpec(
+    "budget_new_purchase_spend",
+    "A purchase this period of a service and SKU not bought in the 92 days before (a first "
+    "Savings Plan, a new reservation), in currency; a renewal every month is not new. It "
+    "counts in spend and thresholds, not in the pace.",
+    "budget",
+    ("currency", "service", "sku"),
+)
+
 FAMILIES = (
     INFO,
     LIMIT,
@@ -138,6 +147,7 @@ FAMILIES = (
     CHILDREN_LIMIT,
     CHILDREN_ALLOCATION,
     SPEND_BY_DIMENSION,
+    NEW_PURCHASE,
 )
 
 EXCHANGE_RATE = FamilySpec(
@@ -195,6 +205,9 @@ def _add_budget(f: dict[FamilySpec, Family], entry: BudgetEntry, currency: str) 
     for dimension, values in status.breakdown.items():
         for value, amount in values:
             f[SPEND_BY_DIMENSION].add({**money, "dimension": dimension, "value": value}, amount)
+    for purchase in status.new_purchases:
+        labels = {**money, "service": purchase.service, "sku": purchase.sku}
+        f[NEW_PURCHASE].add(labels, purchase.amount)
 
 
 def currency_families(snapshot: Snapshot) -> Iterator[Metric]:

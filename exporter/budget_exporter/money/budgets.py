@@ -29,6 +29,10 @@ _NS = 1_000_000_000
 LONG_CHARGE_NS = 25 * 3600 * _NS
 # Whole months a step must have fallen in, each of them, to be expected again.
 RECURRING_MONTHS = 3
+# A purchase is new when its service and SKU were not bought in the 92 days before the period.
+NEW_PURCHASE_LOOKBACK_NS = 92 * 86400 * _NS
+MAX_NEW_PURCHASES = 5
+NEW_PURCHASE_HISTORY_NS = 28 * 86400 * _NS
 
 
 class CostIndex:
@@ -53,7 +57,7 @@ class CostIndex:
             categorical = frame[column].astype("object").fillna("").astype("category")
             self._codes[column] = categorical.cat.codes.to_numpy()
             self._categories[column] = [str(value) for value in categorical.cat.categories]
-        self._purchases = self.matching("charge_category", ("purchase",))
+        self.purchases = self.matching("charge_category", ("purchase",))
         self._set_ends(np.broadcast_to(np.asarray(charge_start, dtype=bool), self.starts.shape))
         self._views: dict[Accrual, CostIndex] = {}
 
@@ -61,7 +65,7 @@ class CostIndex:
         self.ends = np.where(self._long & at_start, self.starts, self._charged_ends)
         # Known steps: purchases, and charges that count at one instant (one-time fees, and
         # recurring fees counted at their start). They count in spend, not in the usage pace.
-        self.steps = self._purchases | (self.ends <= self.starts)
+        self.steps = self.purchases | (self.ends <= self.starts)
 
     def for_accrual(self, accrual: Accrual | None) -> CostIndex:
         """The same rows with every long charge counted by ``accrual`` (None: as built)."""
@@ -117,6 +121,13 @@ class CostIndex:
             spread = np.where(length > 0, overlap / np.where(length > 0, length, 1), 0.0)
         return np.where(instant, 1.0, spread)
 
+    def values_of(self, column: str, rows: np.ndarray) -> list[str]:
+        """The text of ``column`` on each of ``rows`` ('' where the column is absent)."""
+        if column not in self._codes:
+            return [""] * int(rows.sum())
+        names = self._categories[column]
+        return [names[code] for code in self._codes[column][rows]]
+
     def sum_by(self, column: str, mask: np.ndarray, share: np.ndarray) -> list[tuple[str, float]]:
         """Total cost per value of ``column`` over the rows in ``mask``, weighted by ``share``."""
         weights = self.costs[mask] * share[mask]
@@ -145,6 +156,16 @@ class BudgetSpec:
 
 
 @dataclass(frozen=True)
+class NewPurchase:
+    """A purchase of this period whose service and SKU were not bought in the months before."""
+
+    service: str
+    sku: str
+    amount: float
+    at: datetime  # the first charge of it this period
+
+
+@dataclass(frozen=True)
 class BudgetStatus:
     """A budget's numbers at one moment."""
 
@@ -162,6 +183,8 @@ class BudgetStatus:
     # Part of ``spend`` that is known steps (purchases, fees counted at once): in the spend,
     # not in the pace that burn rates, the projection and the plan read.
     step_spend: float = 0.0
+    # Purchases this period of a service and SKU not bought in the months before.
+    new_purchases: tuple[NewPurchase, ...] = ()
 
     @property
     def remaining(self) -> float:
@@ -233,6 +256,49 @@ def pace_exhaustion(
     if seconds_left >= period.end.timestamp() - as_of.timestamp():
         return None
     return datetime.fromtimestamp(as_of.timestamp() + seconds_left, tz=UTC)
+
+
+def new_purchases(
+    index: CostIndex, mask: np.ndarray, period: Period, now: datetime
+) -> tuple[NewPurchase, ...]:
+    """Purchases this period (to ``now``) of a service and SKU not bought in the months before.
+
+    A Savings Plan renewed every month is expected; the first one, or a new reservation, is
+    worth one notice. At most ``MAX_NEW_PURCHASES``, the largest first.
+    """
+    bought = mask & index.purchases
+    if not bought.any():
+        return ()
+    start, stop = _ns(period.start), _ns(now)
+    current = bought & (index.starts >= start) & (index.starts < stop)
+    if not current.any():
+        return ()
+    # Without a month of data before the period, a monthly renewal would look new.
+    if index.starts[mask].min() > start - NEW_PURCHASE_HISTORY_NS:
+        return ()
+    before = bought & (index.starts >= start - NEW_PURCHASE_LOOKBACK_NS) & (index.starts < start)
+    services, skus = index.values_of("ServiceName", before), index.values_of("SkuId", before)
+    known = set(zip(services, skus, strict=True))
+    totals: dict[tuple[str, str], tuple[float, int]] = {}
+    keys = zip(
+        index.values_of("ServiceName", current),
+        index.values_of("SkuId", current),
+        index.costs[current],
+        index.starts[current],
+        strict=True,
+    )
+    for service, sku, cost, at in keys:
+        if (service, sku) in known:
+            continue
+        amount, first = totals.get((service, sku), (0.0, int(at)))
+        totals[(service, sku)] = (amount + float(cost), min(first, int(at)))
+    found = [
+        NewPurchase(service, sku, amount, datetime.fromtimestamp(first / _NS, tz=UTC))
+        for (service, sku), (amount, first) in totals.items()
+        if amount > 0
+    ]
+    found.sort(key=lambda item: (-item.amount, item.service, item.sku))
+    return tuple(found[:MAX_NEW_PURCHASES])
 
 
 def recurring_steps_to_come(
@@ -417,4 +483,5 @@ def evaluate_budget(
         breakdown=breakdown,
         as_of=as_of,
         step_spend=spend - usage_spend,
+        new_purchases=new_purchases(index, mask, period, now),
     )
