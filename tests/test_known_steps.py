@@ -256,3 +256,90 @@ def test_without_a_month_of_history_no_purchase_is_called_new():
     rows = [_purchase(SEPTEMBER, 3100.0, "Savings Plans"), *daily(SEPTEMBER, 30, 10.0)]
     status = evaluate_budget(spec(20000.0), CostIndex(frame(rows), True), NOW, UTC_ZONE, NOW)
     assert status.new_purchases == ()
+
+
+FOCUS_HEADER = (
+    "ChargePeriodStart,ChargePeriodEnd,BilledCost,EffectiveCost,BillingCurrency,"
+    "ChargeCategory,ChargeFrequency,ServiceName\n"
+)
+
+
+def _focus_file(path) -> None:
+    # A monthly support fee billed 300 (amortized the same), a one-year commitment bought on
+    # the 1st for 3650 (EffectiveCost 0: amortized onto the usage it covers), and usage of 10
+    # a day (EffectiveCost 20: 10 of its own plus 10 of the commitment's amortization).
+    lines = [
+        "2024-09-01T00:00:00Z,2024-10-01T00:00:00Z,300,300,USD,Usage,Recurring,AWS Support",
+        "2024-09-01T00:00:00Z,2025-09-01T00:00:00Z,3650,0,USD,Purchase,One-Time,Savings Plans",
+    ]
+    for day in range(1, 31):
+        start = datetime(2024, 9, day, tzinfo=UTC)
+        end = start + timedelta(days=1)
+        lines.append(
+            f"{start:%Y-%m-%dT%H:%M:%SZ},{end:%Y-%m-%dT%H:%M:%SZ},10,20,USD,Usage,Usage-Based,EC2"
+        )
+    path.write_text(FOCUS_HEADER + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _snapshot(tmp_path, providers: str, budgets: str):
+    from budget_exporter.service.refresh import Refresher
+
+    config = parse_config(
+        f"providers:\n{providers}\nbudgets:\n{budgets}\n", "config.yml", str(tmp_path)
+    )
+    refresher = Refresher(config)
+    refresher.refresh(NOW)
+    return {entry.status.name: entry.status for entry in refresher.snapshot(NOW).budgets}
+
+
+def test_focus_billed_cost_counts_a_monthly_fee_on_the_1st_and_effective_cost_spreads_it(tmp_path):
+    _focus_file(tmp_path / "focus.csv")
+    statuses = _snapshot(
+        tmp_path,
+        "  billed: {type: focus, paths: focus.csv}\n"
+        "  effective: {type: focus, paths: focus.csv, cost_column: EffectiveCost}",
+        "  - {name: billed, amount: 10000, period: monthly, provider: billed}\n"
+        "  - {name: effective, amount: 10000, period: monthly, provider: effective}",
+    )
+    # Cash: the fee in full, the purchase at once, 9.5 days of usage.
+    assert statuses["billed"].spend == pytest.approx(300 + 3650 + 95)
+    assert statuses["billed"].step_spend == pytest.approx(300 + 3650)
+    # Amortized: the fee over the month, the purchase at zero, the usage at its effective cost.
+    assert statuses["effective"].spend == pytest.approx(300 * 9.5 / 30 + 190)
+    assert statuses["effective"].step_spend == pytest.approx(0.0)
+    # Either way the pace is the usage's: 10 (cash) or 20 (effective) a day.
+    assert statuses["billed"].burn_rates["period"] == pytest.approx(10 / (10000 / 30))
+
+
+def test_both_aws_providers_put_a_reservation_fee_on_the_1st_of_a_cash_view(tmp_path):
+    from test_aws_cur import item, write_parquet
+
+    # The CUR's RIFee spans the month; Cost Explorer returns the same fee on its day, the 1st.
+    write_parquet(
+        tmp_path / "cur/export.parquet",
+        [
+            item("RIFee", 720.0, datetime(2024, 9, 1), datetime(2024, 10, 1)),
+            *[
+                item("Usage", 24.0, datetime(2024, 9, d), datetime(2024, 9, d + 1))
+                for d in range(1, 30)
+            ],
+        ],
+    )
+    explorer_like = frame(
+        [
+            row(SEPTEMBER, SEPTEMBER + timedelta(days=1), 720.0, "purchase"),
+            *daily(SEPTEMBER, 29, 24.0),
+        ]
+    )
+    cur = _snapshot(
+        tmp_path,
+        "  cur: {type: aws_cur, paths: 'cur/*.parquet'}\n"
+        "  amortized: {type: aws_cur, paths: 'cur/*.parquet', cost: amortized}",
+        "  - {name: cur, amount: 5000, period: monthly, provider: cur}\n"
+        "  - {name: amortized, amount: 5000, period: monthly, provider: amortized}",
+    )
+    explorer = evaluate_budget(spec(5000.0), CostIndex(explorer_like, True), NOW, UTC_ZONE, NOW)
+    assert cur["cur"].spend == pytest.approx(720 + 24 * 9.5)
+    assert cur["cur"].spend == pytest.approx(explorer.spend)
+    # Amortized, the fee's unused part (0 here) and its amortization stay over the month.
+    assert cur["amortized"].spend < cur["cur"].spend
