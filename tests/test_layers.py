@@ -177,3 +177,18 @@ def test_the_maths_loads_no_provider_config_or_io_module():
     assert not outside, f"the maths loaded {outside}"
     io = [name for name in loaded if name.split(".")[0] in IO_MODULES]
     assert not io, f"the maths loaded I/O modules {io}"
+
+
+def test_only_the_command_line_defers_imports_of_the_package():
+    # A function-level import hides a cycle; only cli/ may defer one, to start fast (serve loads
+    # gunicorn and the service only when it runs).
+    deferred = []
+    for path in MODULES:
+        if _layer(_module_name(path)) == "cli":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        top = {id(node) for node in tree.body}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and id(node) not in top and node.level:
+                deferred.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not deferred

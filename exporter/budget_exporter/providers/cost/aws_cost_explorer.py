@@ -21,6 +21,7 @@ from ...model.costs import CostData
 from ...model.errors import ProviderError
 from ...model.metric_family import FamilySpec, ProviderMetric
 from ..base import CostProvider, ProviderConfig, ProviderContext
+from ..support.atomic import atomic_write
 from ..support.aws_client import aws_error, make_client
 from ..support.request_budget import BudgetExhausted, LedgerFile, month_end, round_wait
 from .aws_ce_config import FORECAST_METRICS, AwsCostExplorerConfig
@@ -236,9 +237,6 @@ class AwsCostExplorerProvider(CostProvider[AwsCostExplorerConfig]):
         return self._days
 
     def _save_days(self) -> None:
-        # Imported here: the state module imports the providers package.
-        from ..support.atomic import atomic_write
-
         if self._days_path is None or self._days is None:
             return
         record = {

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ...model.errors import ProviderError
+from .atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +162,6 @@ class LedgerFile:
 
     def save(self) -> None:
         """Write the ledger atomically."""
-        # Imported here: the state module imports the providers package.
-        from .atomic import atomic_write
-
         if self.path is not None:
             atomic_write(self.path, json.dumps(self.ledger.to_json(), indent=1).encode())
 

@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ...model.errors import ProviderError
+from .atomic import atomic_write
 from .aws_client import aws_error
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,6 @@ class S3Mirror:
     def _download(self, bucket: str, key: str, local: Path) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        # Imported here: the state module imports the providers package.
-        from .atomic import atomic_write
-
         log.info("provider %s: downloading s3://%s/%s", self.provider, bucket, key)
         try:
             answer = self._client_or_new().get_object(Bucket=bucket, Key=key)
@@ -122,6 +120,4 @@ class S3Mirror:
             return {}
 
     def _write_index(self, path: Path, index: dict[str, str]) -> None:
-        from .atomic import atomic_write
-
         atomic_write(path, json.dumps(index, indent=1, sort_keys=True).encode())
