@@ -611,6 +611,9 @@ NOT_SHOWN: dict[str, str] = {
     "budget_exporter_provider_api_requests_month": "aws_cost_explorer only: no demo panel yet",
     "budget_exporter_provider_api_requests_month_limit": "aws_cost_explorer only: no demo panel",
     "budget_exporter_provider_forecast_spend": "aws_cost_explorer only: no demo panel yet",
+    "budget_exporter_provider_query_scanned_bytes_total": "aws_athena only: no demo panel yet",
+    "budget_exporter_provider_query_scanned_bytes_month": "aws_athena only: no demo panel yet",
+    "budget_exporter_provider_query_scanned_bytes_month_limit": "aws_athena only: no demo panel",
 }
 
 

@@ -38,11 +38,14 @@ BY_NAME = {spec.name: spec for spec in FAMILIES}
 ABSENT_FROM_DEMO = {
     "budget_exchange_rate": "the demo reports in one currency",
     "budget_new_purchase_spend": "the demo's Savings Plan renews every month: never new",
-    "budget_exporter_provider_api_requests_total": "reported by aws_cost_explorer only",
-    "budget_exporter_provider_api_cost_usd_total": "reported by aws_cost_explorer only",
+    "budget_exporter_provider_api_requests_total": "reported by paid-API providers only",
+    "budget_exporter_provider_api_cost_usd_total": "reported by paid-API providers only",
     "budget_exporter_provider_api_requests_month": "reported by aws_cost_explorer only",
     "budget_exporter_provider_api_requests_month_limit": "reported by aws_cost_explorer only",
     "budget_exporter_provider_forecast_spend": "reported by aws_cost_explorer only",
+    "budget_exporter_provider_query_scanned_bytes_total": "reported by aws_athena only",
+    "budget_exporter_provider_query_scanned_bytes_month": "reported by aws_athena only",
+    "budget_exporter_provider_query_scanned_bytes_month_limit": "reported by aws_athena only",
 }
 
 

@@ -22,8 +22,13 @@ SECTIONS: tuple[tuple[str, tuple[FamilySpec, ...]], ...] = (
     ("The exporter and its providers", exporter.FAMILIES),
     (
         "Provider-specific",
-        tuple(spec for provider in COST_PROVIDERS.values() for spec in provider.families)
-        + tuple(spec for provider in INCIDENT_PROVIDERS.values() for spec in provider.families),
+        # dict.fromkeys: providers of one kind share some families; each is listed once.
+        tuple(
+            dict.fromkeys(
+                [spec for provider in COST_PROVIDERS.values() for spec in provider.families]
+                + [spec for provider in INCIDENT_PROVIDERS.values() for spec in provider.families]
+            )
+        ),
     ),
 )
 FAMILIES: tuple[FamilySpec, ...] = tuple(spec for _, specs in SECTIONS for spec in specs)

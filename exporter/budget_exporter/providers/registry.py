@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..model.costs import CostData
 from ..model.incidents import IncidentData
 from .base import CostProvider, ProviderConfig, ProviderContext
+from .cost.aws_athena import AwsAthenaProvider
 from .cost.aws_cost_explorer import AwsCostExplorerProvider
 from .cost.aws_cur import AwsCurProvider
 from .cost.azure_cost_management import AzureCostManagementProvider
@@ -33,6 +34,7 @@ COST_PROVIDERS: dict[str, type[CostProvider]] = {
         OpenCostProvider,
         AwsCostExplorerProvider,
         AwsCurProvider,
+        AwsAthenaProvider,
     )
 }
 # Incident sources feed SLOs, never money budgets.

@@ -21,6 +21,7 @@ from ...model.costs import CostData
 from ...model.errors import ProviderError
 from ...model.metric_family import FamilySpec, ProviderMetric
 from ..base import CostProvider, ProviderConfig, ProviderContext
+from ..support.api_metrics import API_COST, API_REQUESTS
 from ..support.atomic import atomic_write
 from ..support.aws_client import aws_error, make_client
 from ..support.request_budget import BudgetExhausted, LedgerFile, month_end, round_wait
@@ -35,19 +36,6 @@ CACHE_VERSION = 1
 MAX_PAGES = 200
 
 
-API_REQUESTS = FamilySpec(
-    "budget_exporter_provider_api_requests_total",
-    "Paid API requests the provider has made (kept across restarts).",
-    "provider",
-    ("operation",),
-    kind="counter",
-)
-API_COST = FamilySpec(
-    "budget_exporter_provider_api_cost_usd_total",
-    "What the provider's API requests cost, in US dollars (kept across restarts).",
-    "provider",
-    kind="counter",
-)
 API_REQUESTS_MONTH = FamilySpec(
     "budget_exporter_provider_api_requests_month",
     "Paid API requests the provider has made in the current UTC month.",
