@@ -1,4 +1,4 @@
-"""Command line: ``budget-exporter serve | check | once | report | admit``."""
+"""Command line: ``budget-exporter serve | check | once | report | admit | backfill``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ..evaluation.evaluate import unknown_filter_keys
 from ..metrics.exposition import render
 from ..model.errors import ConfigError
 from ..service.refresh import Refresher
+from .backfill import add_backfill_arguments, command_backfill
 from .report import add_report_arguments, command_admit, command_report
 
 DEFAULT_PORT = 10098
@@ -131,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
             help="evaluate as of this time (fetches the providers instead of reading the snapshot)",
         )
     add_report_arguments(report, admit)
+
+    backfill = commands.add_parser(
+        "backfill", help="evaluate past steps from the data in hand and write TSDB blocks"
+    )
+    common(backfill)
+    add_backfill_arguments(backfill, parse_time)
     return parser
 
 
@@ -238,12 +245,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _configure_logging(args.log_level)
     handler = {"serve": command_serve, "check": command_check, "once": command_once}
-    if args.command in ("report", "admit"):
+    if args.command in ("report", "admit", "backfill"):
         config = _load(args.config_file)
         if config is None:
             return EXIT_BAD_CONFIG
-        command = command_report if args.command == "report" else command_admit
-        return command(config, args)
+        commands = {"report": command_report, "admit": command_admit, "backfill": command_backfill}
+        return commands[args.command](config, args)
     return handler[args.command](args)
 
 
