@@ -343,3 +343,29 @@ def test_both_aws_providers_put_a_reservation_fee_on_the_1st_of_a_cash_view(tmp_
     assert cur["cur"].spend == pytest.approx(explorer.spend)
     # Amortized, the fee's unused part (0 here) and its amortization stay over the month.
     assert cur["amortized"].spend < cur["cur"].spend
+
+
+def _budget_json(name: str, limit: float, spend: float, parent: str = "") -> dict:
+    return {"name": name, "limit": limit, "spend": spend, "parent": parent, "currency": "USD"}
+
+
+def test_admission_checks_every_ancestor_and_names_the_one_that_refuses():
+    from budget_exporter.money.admission import Verdict, admit_in_hierarchy
+
+    budgets = [
+        _budget_json("acme", 1000.0, 1300.0),
+        _budget_json("sales", 500.0, 100.0, parent="acme"),
+        _budget_json("emea", 200.0, 50.0, parent="sales"),
+    ]
+    answer = admit_in_hierarchy(budgets, "emea", 100.0)
+    assert answer.verdict is Verdict.REJECT
+    assert answer.refused_by == "acme"
+    assert "refused by parent budget acme" in answer.reason
+    assert "already over by 300.00 USD" in answer.reason
+    assert answer.remaining == pytest.approx(150.0)  # the budget's own room, as asked
+    budgets[0] = _budget_json("acme", 1000.0, 700.0)
+    admitted = admit_in_hierarchy(budgets, "emea", 100.0)
+    assert (admitted.verdict, admitted.refused_by) == (Verdict.ADMIT, None)
+    # 250 fits acme (300 left) and sales (400 left) but not emea itself (150 left).
+    own = admit_in_hierarchy(budgets, "emea", 250.0)
+    assert (own.verdict, own.refused_by) == (Verdict.REJECT, None)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.schema import Config
-from ..money.admission import admit_budget_json
+from ..money.admission import admit_in_hierarchy
 from ..service.refresh import Refresher
 from ..service.state import SNAPSHOT_FILE
 from ..service.wsgi import STATE_DIR_ENV, default_state_dir
@@ -69,15 +69,17 @@ def _amount(text: str) -> float:
     return value
 
 
-def _scoped(config: Config, budget: str | None) -> Config | None:
-    """The config narrowed to one budget (None if unknown); every budget and SLO otherwise."""
+def _scoped(config: Config, budget: str | None, ancestors: bool = False) -> Config | None:
+    """The config narrowed to one budget (and its ancestors, an admission counts against them
+    too); None if unknown; every budget and SLO otherwise."""
     if budget is None:
         return config
     if budget not in {item.name for item in config.budgets}:
         return None
-    return config.model_copy(
-        update={"budgets": (config.budget(budget),), "slos": ()},
-    )
+    chain = [config.budget(budget)]
+    while ancestors and chain[-1].parent and chain[-1].parent not in {b.name for b in chain}:
+        chain.append(config.budget(chain[-1].parent))
+    return config.model_copy(update={"budgets": tuple(chain), "slos": ()})
 
 
 def evaluate_now(config: Config, now: datetime) -> dict[str, Any]:
@@ -107,12 +109,14 @@ def published_snapshot(folder: Path, budget: str | None) -> dict[str, Any] | Non
     return view
 
 
-def _figures(config: Config, scoped: Config, args: argparse.Namespace) -> dict[str, Any]:
+def _figures(
+    config: Config, scoped: Config, args: argparse.Namespace, one_budget: bool = True
+) -> dict[str, Any]:
     """The published snapshot, so paid provider calls are not multiplied; a fresh evaluation
     when there is none, with ``--refresh``, or with ``--at`` (a snapshot is of its own time)."""
     if not args.refresh and args.at is None:
         folder = Path(args.state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
-        data = published_snapshot(folder, args.budget)
+        data = published_snapshot(folder, args.budget if one_budget else None)
         if data is not None:
             log.info(
                 "figures of the snapshot published at %s in %s; --refresh fetches them now",
@@ -141,17 +145,17 @@ def command_report(config: Config, args: argparse.Namespace) -> int:
 
 def command_admit(config: Config, args: argparse.Namespace) -> int:
     """Say whether a planned spend fits the budget; the exit code tells scripts."""
-    scoped = _scoped(config, args.budget)
+    scoped = _scoped(config, args.budget, ancestors=True)
     if scoped is None:
         return _unknown(config, args.budget)
-    data = _figures(config, scoped, args)
-    if not data["budgets"]:
+    data = _figures(config, scoped, args, one_budget=False)
+    if args.budget not in {item["name"] for item in data["budgets"]}:
         print(
             f"budget {args.budget!r} has no figures yet: its provider has no data, or its "
             "auto amount no history",
             file=sys.stderr,
         )
         return EXIT_NO_DATA
-    admission = admit_budget_json(data["budgets"][0], args.amount)
+    admission = admit_in_hierarchy(data["budgets"], args.budget, args.amount)
     print(f"{admission.verdict.value}: {admission.reason}")
     return admission.verdict.exit_code

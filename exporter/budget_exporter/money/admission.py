@@ -5,6 +5,7 @@ Pure: the budget's figures in (as the JSON view has them), a verdict and its rea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -43,6 +44,8 @@ class Admission:
     remaining_after: float
     forecast_total: float | None
     currency: str
+    # The ancestor whose room or forecast decided a refusal; None when the budget itself did.
+    refused_by: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The admission as the API returns it."""
@@ -56,6 +59,7 @@ class Admission:
             "remaining": self.remaining,
             "remaining_after": self.remaining_after,
             "forecast_total": self.forecast_total,
+            "refused_by": self.refused_by,
         }
 
 
@@ -73,10 +77,16 @@ def admit(
     remaining = limit - spend
     after = remaining - amount
     money = f"{amount:,.2f} {currency}"
-    if after < -CENT:
+    if after < -CENT and remaining < -CENT:
         verdict = Verdict.REJECT
         reason = (
-            f"{money} does not fit: {max(remaining, 0.0):,.2f} {currency} remain of budget "
+            f"{money} does not fit: budget {budget} is already over by {-remaining:,.2f} "
+            f"{currency} ({spend:,.2f} spent of {limit:,.2f})"
+        )
+    elif after < -CENT:
+        verdict = Verdict.REJECT
+        reason = (
+            f"{money} does not fit: {remaining:,.2f} {currency} remain of budget "
             f"{budget} ({spend:,.2f} spent of {limit:,.2f})"
         )
     elif forecast_mean is not None and forecast_mean + amount > limit + CENT:
@@ -105,4 +115,41 @@ def admit_budget_json(budget: dict[str, Any], amount: float) -> Admission:
         float(budget["spend"]),
         forecast.get("mean"),
         budget["currency"],
+    )
+
+
+# A REJECT outweighs a FORECAST_OVERRUN, which outweighs an ADMIT.
+_WEIGHT = {Verdict.ADMIT: 0, Verdict.FORECAST_OVERRUN: 1, Verdict.REJECT: 2}
+
+
+def admit_in_hierarchy(budgets: Sequence[dict[str, Any]], name: str, amount: float) -> Admission:
+    """The admission check on ``name`` and every ancestor it counts against (JSON views).
+
+    The spend counts against each parent too, so a budget with room under a parent that is
+    spent refuses, and the answer names the ancestor that decided. An ancestor missing from
+    ``budgets`` (no figures yet) is skipped.
+    """
+    by_name = {item["name"]: item for item in budgets}
+    own = admit_budget_json(by_name[name], amount)
+    worst = own
+    seen = {name}
+    parent = by_name[name].get("parent") or ""
+    while parent and parent not in seen and parent in by_name:
+        seen.add(parent)
+        answer = admit_budget_json(by_name[parent], amount)
+        if _WEIGHT[answer.verdict] > _WEIGHT[worst.verdict]:
+            worst = answer
+        parent = by_name[parent].get("parent") or ""
+    if worst is own:
+        return own
+    return Admission(
+        budget=name,
+        amount=amount,
+        verdict=worst.verdict,
+        reason=f"refused by parent budget {worst.budget}: {worst.reason}",
+        remaining=own.remaining,
+        remaining_after=own.remaining_after,
+        forecast_total=own.forecast_total,
+        currency=own.currency,
+        refused_by=worst.budget,
     )

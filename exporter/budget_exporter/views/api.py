@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from ..money.admission import admit_budget_json
+from ..money.admission import admit_in_hierarchy
 from .snapshot_json import listing_bodies
 
 PREFIX = "/api/v1"
@@ -116,7 +116,7 @@ class JsonApi:
                 "amount must be given once, as a number of at least 0 such as 8.00",
                 head,
             )
-        admission = admit_budget_json(budget, amount)
+        admission = admit_in_hierarchy(data["budgets"], name, amount)
         answer = {**admission.as_json(), "taken_at": data["taken_at"]}
         return _json(start_response, admission.verdict.http_status, answer, head)
 
