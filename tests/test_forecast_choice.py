@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from budget_exporter.evaluation.forecast_cache import ForecastCache
+from budget_exporter.evaluation.snapshot import BudgetEntry
 from budget_exporter.model.periods import PeriodKind, period_containing
 from budget_exporter.money import forecast as fc
+from budget_exporter.money.budgets import BudgetSpec, CostIndex, evaluate_budget
 from budget_exporter.money.forecast import (
     ETS,
     ETS_NO_SEASON,
@@ -20,7 +23,8 @@ from budget_exporter.money.forecast import (
     fit_daily_model,
     forecast_period,
 )
-from test_forecast import DAYS_LEFT, MARCH, ORIGIN, UTC_ZONE, at, series, weekly
+from budget_exporter.views.snapshot_json import budget_json
+from test_forecast import DAYS_LEFT, MARCH, ORIGIN, UTC_ZONE, at, rows, series, weekly
 
 KNOWN = 10  # March 1 to 10 are known at ORIGIN
 
@@ -173,8 +177,9 @@ def test_the_run_rate_score_is_the_error_a_user_would_measure_by_hand():
     assert model is not None
     rest = DAYS_LEFT
     errors = []
-    # Every origin t: KNOWN days before it are the period so far, the rest comes after it.
-    for t in range(14, len(values) - rest + 1):
+    # Every origin t after eight weeks of warm-up: KNOWN days before it are the period so far,
+    # the rest comes after it.
+    for t in range(56, len(values) - rest + 1):
         spent = values[t - KNOWN : t].sum()
         naive = spent / KNOWN * (KNOWN + rest)
         total = spent + values[t : t + rest].sum()
@@ -190,7 +195,9 @@ def test_coverage_is_measured_on_held_out_origins_with_older_quantiles():
         np.array([0.1, 0.3, np.nan]), older, newer, independent=50.0, fallback=np.ones(6)
     )
     assert mape == pytest.approx(0.2)
-    # 80%: inside [-0.8, 0.8] are -0.5 and 0.0; 95%: inside [-0.95, 0.95] also -0.9 and 0.85.
+    # 50 independent origins stretch the levels by 1.02: the 80% interval is read at 0.092 and
+    # 0.908, [-0.816, 0.816], holding -0.5 and 0.0; the 95% one at 0.0155 and 0.9845,
+    # [-0.969, 0.969], also -0.9 and 0.85 (not 0.97).
     assert coverage == {"0.8": pytest.approx(2 / 6), "0.95": pytest.approx(4 / 6)}
 
 
@@ -240,5 +247,27 @@ def test_after_a_shutdown_the_lower_bounds_still_expect_the_new_level():
     assert model is not None
     forecast = forecast_period(model, 100.0, 1e9, at(), MARCH.end, UTC_ZONE)
     assert forecast.mean == pytest.approx(100.0 + 10.0 * DAYS_LEFT, rel=0.05)
+    # The windows that saw the shutdown keep the lower bounds wide, yet above the spend so far.
     assert forecast.bounds["lower_95"] < forecast.bounds["lower_80"]
-    assert forecast.bounds["lower_95"] > 100.0 + 0.3 * 10.0 * DAYS_LEFT
+    assert forecast.bounds["lower_95"] > 100.0 + 0.2 * 10.0 * DAYS_LEFT
+
+
+def test_the_json_api_says_which_model_serves_why_and_when_accuracy_is_withheld():
+    spec = BudgetSpec(name="team-a", amount=2000.0, period=PeriodKind.MONTHLY)
+    index = CostIndex(rows(datetime(2025, 11, 1, tzinfo=UTC), 140, 50.0))
+    status = evaluate_budget(spec, index, at(hour=9), UTC_ZONE, None)
+    forecast = ForecastCache().forecast(spec, index, status, UTC_ZONE)
+    assert forecast is not None
+    body = budget_json(BudgetEntry(status=status, forecast=forecast), "USD")["forecast"]
+    assert body["method"] == forecast.method
+    assert body["choice"]["reason"] == forecast.choice.reason
+    assert set(body["choice"]["candidates"]) == set(fc.METHODS)
+    assert body["choice"]["origins"] == forecast.choice.origins > 0
+    # 130 days before March 11, past a warm-up of 43 (a third), hold 67 origins of 10 known
+    # and 21 left; the newest 34 are held out, which is 1 independent window of 21 days.
+    assert body["accuracy"] == {
+        "backtest_mape": None,
+        "coverage": {},
+        "held_out_origins": 1,
+        "note": "withheld: 1 independent held-out origins, 4 needed",
+    }

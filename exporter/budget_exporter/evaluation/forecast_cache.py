@@ -104,7 +104,10 @@ class ForecastCache:
     ) -> _Entry:
         mask = budget_mask(index, spec)
         history = daily_spend(index, mask, origin - timedelta(days=HISTORY_DAYS), origin, zone)
-        span = (status.period.start.astimezone(zone).date(), status.period.end.astimezone(zone).date())
+        span = (
+            status.period.start.astimezone(zone).date(),
+            status.period.end.astimezone(zone).date(),
+        )
         model = fit_daily_model(history, origin, spec.period, span)
         scores: dict[str, dict[str, float]] = {}
         for dimension, values in status.breakdown.items():

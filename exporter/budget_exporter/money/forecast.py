@@ -70,7 +70,8 @@ MIN_CHOICE_ORIGINS = 2
 HOLDOUT_SHARE = 0.5
 MIN_REPORTED_ORIGINS = 4
 # With this many independent origins the empirical quantiles are trusted fully; with fewer
-# they are pulled towards normal ones widened by UNCALIBRATED_WIDENING (models are optimistic).
+# they are pulled towards normal ones from the full model's noise. Without any origin, Student's
+# t quantiles widened by UNCALIBRATED_WIDENING serve (a short sample is optimistic).
 FULL_TRUST_ORIGINS = 12
 UNCALIBRATED_WIDENING = 1.5
 # The log error is taken of (spend + offset): the offset, 1% of a recent typical day per day,
@@ -230,9 +231,12 @@ def fit_daily_model(
     z = np.array([s[1] for s in scored]) if scored and len(origins) else np.empty((0, 0))
     everything = np.ones(len(origins), dtype=bool)
     chosen, reason, scores = _choose(names, ape, everything, independent)
+
     # The newest half is held out: the choice and the quantiles come from windows that ended
     # before it, the reported figures from it, as a user would check them after the fact.
-    mape, coverage, held = None, {}, 0
+    mape: float | None = None
+    coverage: dict[str, float] = {}
+    held = 0
     if len(origins):
         split = origins[int(len(origins) * (1 - HOLDOUT_SHARE))]
         older = origins + rest <= split
@@ -240,8 +244,11 @@ def fit_daily_model(
         held = int(newer.sum() / rest)
         pick, _, _ = _choose(names, ape, older, older.sum() / rest)
         if held >= MIN_REPORTED_ORIGINS and older.any():
-            mape, coverage = _held_out(
-                ape[pick][newer],
+            errors = ape[pick][newer]
+            errors = errors[np.isfinite(errors)]
+            mape = float(errors.mean()) if errors.size else None
+            _, coverage = _held_out(
+                errors,
                 z[pick][older],
                 z[pick][newer],
                 older.sum() / rest,
@@ -262,7 +269,8 @@ def fit_daily_model(
     else:
         # No window fits in the history: a short sample, read with Student's t.
         freedom = max(n - 1, 1)
-        quantiles = stats.t.ppf(PROBS, freedom) * backtest.fallback_sd(model, np.array([n]))[0]
+        sd = backtest.fallback_sd(model, np.array([n]))[0]
+        quantiles = stats.t.ppf(PROBS, freedom) * sd * UNCALIBRATED_WIDENING
     if shift_days:
         middle = float(np.interp(0.5, PROBS, quantiles))
         quantiles = middle + (quantiles - middle) * (1 + SHIFT_WIDENING / shift_days)
@@ -672,7 +680,10 @@ class _Backtest:
         self.first_weekday = first_weekday
         self.typical = typical
         self.spread = _spread(values)
-        self.origins = np.arange(max(WARMUP_DAYS, known), n - rest + 1)
+        # Slow candidates start far from their level: with a long history, the first eight
+        # weeks (a third of a short one) only warm them up.
+        warmup = max(WARMUP_DAYS, min(2 * TYPICAL_DAYS, n // 3))
+        self.origins = np.arange(max(warmup, known), n - rest + 1)
         t = self.origins
         cum = _cumulative(values)
         self.actual = cum[t + rest] - cum[t]
@@ -725,7 +736,7 @@ class _Backtest:
         spread = np.where(sample < WARMUP_DAYS, np.maximum(own, 0.5 * typical), own)
         sd = spread * np.sqrt(self.rest + self.rest**2 / sample)
         expected = np.abs(candidate.level[at]) * self.rest + OFFSET_SHARE * self.rest * typical
-        return UNCALIBRATED_WIDENING * sd / np.maximum(expected, CENT)
+        return sd / np.maximum(expected, CENT)
 
 
 def _choose(
@@ -788,8 +799,8 @@ def _empirical(z: np.ndarray, independent: float) -> np.ndarray:
     """Quantiles of ``z`` at PROBS, each moved outwards for a sample of ``independent`` draws.
 
     The empirical quantiles of a small sample cover less than their level on the next draw;
-    reading them at levels stretched by 1 + 2 / independent around the median (as a conformal
+    reading them at levels stretched by 1 + 1 / independent around the median (as a conformal
     interval does) restores the coverage.
     """
-    stretch = 1 + 2 / max(independent, 1.0)
+    stretch = 1 + 1 / max(independent, 1.0)
     return np.quantile(z, np.clip(0.5 + (PROBS - 0.5) * stretch, 0.0, 1.0))
