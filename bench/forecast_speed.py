@@ -10,9 +10,12 @@ budgets, timed side by side in one run:
 - ``daily refit``: the next day's data arrived: every model refit, starting from yesterday's
   parameters.
 
-Then the in-between forecast alone for 10,000 budgets (each cached model serving ten).
+Then the in-between forecast alone for 10,000 budgets (each cached model serving ten). With
+``--before REV``, the fits alone (every budget's history read once, then fit by today's code and
+by that git revision's, from scratch and, for the revision that takes them, from the previous
+fit's parameters) and forecast_period alone, side by side in the same run.
 
-Run: .venv/bin/python bench/forecast_speed.py [--teams 250]
+Run: .venv/bin/python bench/forecast_speed.py [--teams 250] [--before main]
 """
 
 from __future__ import annotations
@@ -28,8 +31,17 @@ import pandas as pd
 from budget_exporter.evaluation.forecast_cache import ForecastCache
 from budget_exporter.model.costs import normalize
 from budget_exporter.model.periods import PeriodKind
-from budget_exporter.money.budgets import BudgetSpec, CostIndex, evaluate_budget
-from budget_exporter.money.forecast import forecast_period
+from budget_exporter.money import forecast as current
+from budget_exporter.money.budgets import (
+    BudgetSpec,
+    BudgetStatus,
+    CostIndex,
+    budget_mask,
+    daily_spend,
+    evaluate_budget,
+)
+from budget_exporter.money.forecast import HISTORY_DAYS, forecast_period
+from forecast_before import load  # bench/ is on the path when a script in it runs
 
 ZONE = ZoneInfo("UTC")
 PERIODS = (PeriodKind.DAILY, PeriodKind.WEEKLY, PeriodKind.MONTHLY, PeriodKind.QUARTERLY)
@@ -65,6 +77,7 @@ def main() -> None:
     """Time the three passes and print them as seconds and ratios to the baseline."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--teams", type=int, default=250)
+    parser.add_argument("--before", help="also time the forecast of this git revision")
     args = parser.parse_args()
     today = datetime(2026, 3, 11, tzinfo=UTC)
     index = CostIndex(cost_frame(args.teams, today + timedelta(days=1)))
@@ -126,6 +139,47 @@ def main() -> None:
         each = extra / len(specs) * 1e3
         print(f"{label:>11}: forecasting took {extra:6.2f} s of it, {each:.2f} ms a budget")
     print(f"forecast_period alone: {served} budgets in {alone:.2f} s")
+    if args.before:
+        side_by_side(load(args.before), args.before, specs, index, statuses)
+
+
+def side_by_side(
+    before: object,
+    revision: str,
+    specs: list[BudgetSpec],
+    index: CostIndex,
+    statuses: list[BudgetStatus],
+) -> None:
+    """Fits and forecasts alone, today's code against ``revision``'s, on the same histories."""
+    histories = []
+    for spec, status in zip(specs, statuses, strict=True):
+        origin = status.as_of.astimezone(ZONE).date()
+        mask = budget_mask(index, spec)
+        start = origin - timedelta(days=HISTORY_DAYS)
+        histories.append((daily_spend(index, mask, start, origin, ZONE), origin, status))
+    timings: dict[str, float] = {}
+    models: dict[str, list[object]] = {"after": [], "before": []}
+    for label, module in (("after", current), ("before", before)):
+        started = time.perf_counter()
+        for (history, origin, _), spec in zip(histories, specs, strict=True):
+            models[label].append(module.fit_daily_model(history, origin, spec.period))  # type: ignore[attr-defined]
+        timings[f"{label} first fit"] = time.perf_counter() - started
+    started = time.perf_counter()
+    for (history, origin, _), spec, model in zip(histories, specs, models["before"], strict=True):
+        params = getattr(model, "params", ())
+        before.fit_daily_model(history, origin, spec.period, params)  # type: ignore[attr-defined]
+    timings["before refit from yesterday's parameters"] = time.perf_counter() - started
+    for label, module in (("after", current), ("before", before)):
+        started = time.perf_counter()
+        for _ in range(10):
+            for model, (_, _, status) in zip(models[label], histories, strict=True):
+                module.forecast_period(  # type: ignore[attr-defined]
+                    model, status.spend, status.limit, status.as_of, status.period.end, ZONE
+                )
+        timings[f"{label} forecast_period x10"] = time.perf_counter() - started
+    print(f"side by side with {revision}, {len(specs)} budgets:")
+    for label, seconds in timings.items():
+        print(f"  {label:>42}: {seconds:6.2f} s")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from prometheus_client.registry import CollectorRegistry
-from scipy import stats
 
 from budget_exporter.config.loader import load_config
 from budget_exporter.evaluation.forecast_cache import ForecastCache
@@ -26,7 +25,13 @@ from budget_exporter.money.budgets import (
     evaluate_budget,
     spend_between,
 )
-from budget_exporter.money.forecast import ETS, PROBS, RUN_RATE, fit_daily_model, forecast_period
+from budget_exporter.money.forecast import (
+    ETS,
+    REASON_FEW,
+    RUN_RATE,
+    fit_daily_model,
+    forecast_period,
+)
 from budget_exporter.service.refresh import Refresher
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -129,29 +134,6 @@ def test_the_backtest_measures_error_and_coverage_of_a_noisy_series():
     assert 0.8 <= model.coverage["0.95"] <= 1.0
 
 
-def test_the_spread_of_the_period_total_matches_simulated_paths_of_the_model():
-    model = fit_daily_model(weekly(200, noise=10.0), ORIGIN, PeriodKind.MONTHLY)
-    assert model is not None
-    alpha, beta, gamma, phi = model.params
-    # Simulate the fitted state-space model: each day's shock moves level, trend and season.
-    rng = np.random.default_rng(7)
-    paths, days = 20000, DAYS_LEFT
-    shocks = rng.normal(0.0, model.sigma, (paths, days))
-    level = np.zeros(paths)
-    trend = np.zeros(paths)
-    season = np.zeros((paths, 7))
-    total = np.zeros(paths)
-    for day in range(days):
-        total += level + phi * trend + season[:, day % 7] + shocks[:, day]
-        level = level + phi * trend + alpha * shocks[:, day]
-        trend = phi * trend + beta * shocks[:, day]
-        season[:, day % 7] += gamma * shocks[:, day]
-    normal = dataclasses.replace(model, quantiles=stats.norm.ppf(PROBS))
-    forecast = forecast_period(normal, 0.0, 1e9, at(), MARCH.end, UTC_ZONE)
-    spread = (forecast.bounds["upper_95"] - forecast.bounds["lower_95"]) / (2 * 1.959964)
-    assert spread == pytest.approx(total.std(), rel=0.03)
-
-
 def test_overrun_probability_falls_as_the_limit_rises():
     model = fit_daily_model(weekly(200, noise=10.0), ORIGIN, PeriodKind.MONTHLY)
     assert model is not None
@@ -170,7 +152,8 @@ def test_short_history_falls_back_to_the_run_rate_with_wide_intervals():
     short = fit_daily_model(weekly(10, noise=5.0), ORIGIN, PeriodKind.MONTHLY)
     long = fit_daily_model(weekly(200, noise=5.0), ORIGIN, PeriodKind.MONTHLY)
     assert short is not None and long is not None
-    assert short.method == RUN_RATE and long.method == ETS
+    assert short.method == RUN_RATE and long.method != RUN_RATE
+    assert short.choice.reason == REASON_FEW and short.choice.scores == {}
     mine = forecast_period(short, 0.0, 1e9, at(), MARCH.end, UTC_ZONE)
     theirs = forecast_period(long, 0.0, 1e9, at(), MARCH.end, UTC_ZONE)
     assert mine.mean == pytest.approx(weekly(10, noise=5.0).mean() * DAYS_LEFT)

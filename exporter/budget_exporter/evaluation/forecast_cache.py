@@ -120,8 +120,11 @@ class ForecastCache:
         # spend to date, never a pattern to extrapolate or an anomaly to report.
         mask = budget_mask(index, spec) & ~index.steps
         history = daily_spend(index, mask, origin - timedelta(days=HISTORY_DAYS), origin, zone)
-        start = previous.model.params if previous is not None and previous.model else ()
-        model = fit_daily_model(history, origin, spec.period, start)
+        span = (
+            status.period.start.astimezone(zone).date(),
+            status.period.end.astimezone(zone).date(),
+        )
+        model = fit_daily_model(history, origin, spec.period, span)
         scores: dict[str, dict[str, float]] = {}
         candidates = []
         for dimension, values in status.breakdown.items():

@@ -6,7 +6,9 @@ Sample of the exposition::
     # TYPE budget_forecast_overrun_probability gauge
     budget_forecast_overrun_probability{budget="platform",method="ets",team="platform"} 0.07
 
-The forecast-based exhaustion time is a ``method="forecast"`` sample of
+``method`` names the candidate the backtest chose for the budget (``run_rate``,
+``trailing_mean_7d``, ``trailing_mean_28d``, ``ets_no_season`` or ``ets``); why it was chosen
+is in the JSON API. The forecast-based exhaustion time is a ``method="forecast"`` sample of
 ``budget_projected_exhaustion_timestamp_seconds``, added where the pace-based one is.
 """
 
@@ -43,15 +45,18 @@ HORIZON_SPEND = FamilySpec(
 )
 BACKTEST_MAPE = FamilySpec(
     "budget_forecast_backtest_mape",
-    "Mean absolute percentage error (as a ratio) of the period-total forecast measured on "
-    "this budget's own history; above 0.1, read the forecast as a rough guide only.",
+    "Mean absolute percentage error (as a ratio) of the period-total forecast on held-out "
+    "windows of this budget's history seen at the current elapsed point: |forecast - "
+    "actual total| / actual total, as a user checks it after the fact. Absent while too few "
+    "independent windows are held out; above 0.1, read the forecast as a rough guide only.",
     "budget",
     ("method",),
 )
 INTERVAL_COVERAGE = FamilySpec(
     "budget_forecast_interval_coverage",
-    "Share of past period totals that fell inside the calibrated interval of this level, "
-    "measured on held-out history; far below level means the intervals are too narrow.",
+    "Share of held-out period totals (seen at the current elapsed point) that fell inside the "
+    "interval of this level calibrated on older windows only; far below level means the "
+    "intervals are too narrow. Absent while too few independent windows are held out.",
     "budget",
     ("method", "level"),
 )

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..evaluation.snapshot import BudgetEntry, SloEntry, Snapshot
+from ..money.forecast import MIN_REPORTED_ORIGINS, Forecast
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -71,16 +72,7 @@ def budget_json(entry: BudgetEntry, currency: str) -> dict[str, Any]:
             if plan is not None
             else None
         ),
-        "forecast": (
-            {
-                "method": forecast.method,
-                "mean": _number(forecast.mean),
-                "bounds": {name: _number(value) for name, value in forecast.bounds.items()},
-                "overrun_probability": _number(forecast.overrun_probability),
-            }
-            if forecast is not None
-            else None
-        ),
+        "forecast": _forecast_json(forecast) if forecast is not None else None,
         "variance": (
             {
                 "expected": _number(insights.variance.expected),
@@ -132,6 +124,33 @@ def _anomaly_json(entry: BudgetEntry) -> dict[str, Any] | None:
             if found is not None
             else None
         ),
+    }
+
+
+def _forecast_json(forecast: Forecast) -> dict[str, Any]:
+    choice = forecast.choice
+    return {
+        "method": forecast.method,
+        "mean": _number(forecast.mean),
+        "bounds": {name: _number(value) for name, value in forecast.bounds.items()},
+        "overrun_probability": _number(forecast.overrun_probability),
+        "choice": {
+            "reason": choice.reason,
+            "candidates": {name: _number(score) for name, score in choice.scores.items()},
+            "origins": choice.origins,
+            "level_shift_days": choice.shift_days,
+        },
+        "accuracy": {
+            "backtest_mape": _number(forecast.backtest_mape),
+            "coverage": {level: _number(value) for level, value in forecast.coverage.items()},
+            "held_out_origins": choice.held_out,
+            "note": (
+                None
+                if forecast.backtest_mape is not None
+                else f"withheld: {choice.held_out} independent held-out origins, "
+                f"{MIN_REPORTED_ORIGINS} needed"
+            ),
+        },
     }
 
 
