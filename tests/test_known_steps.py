@@ -369,3 +369,26 @@ def test_admission_checks_every_ancestor_and_names_the_one_that_refuses():
     # 250 fits acme (300 left) and sales (400 left) but not emea itself (150 left).
     own = admit_in_hierarchy(budgets, "emea", 250.0)
     assert (own.verdict, own.refused_by) == (Verdict.REJECT, None)
+
+
+def test_the_bills_totals_count_each_row_once_whatever_the_budgets():
+    config = parse_config(
+        """
+providers:
+  cloud: {type: demo}
+budgets:
+  - {name: all, amount: 1000, period: monthly, provider: cloud}
+  - {name: ec2, amount: 1000, period: monthly, provider: cloud, filter: {ServiceName: EC2}}
+  - {name: again, amount: 1000, period: monthly, provider: cloud, filter: {ServiceName: EC2}}
+"""
+    )
+    rows = [*daily(datetime(2024, 1, 1, tzinfo=UTC), 254, 10.0, ServiceName="EC2")]
+    rows.append(
+        row(datetime(2024, 9, 10, tzinfo=UTC), datetime(2024, 9, 10, tzinfo=UTC), 5.0, "tax")
+    )
+    snapshot = evaluate(config, {"cloud": CostData(frame=frame(rows), data_end=NOW)}, (), NOW)
+    budgets = sum(entry.status.spend for entry in snapshot.budgets)
+    assert budgets == pytest.approx(3 * 95.0 + 5.0)  # three budgets count the same rows
+    assert snapshot.provider_spend == {
+        "cloud": pytest.approx({"day": 5.0 + 5.0, "month": 95.0 + 5.0, "year": 2535.0 + 5.0})
+    }

@@ -76,26 +76,26 @@ def spend_so_far(d: Any, currency_unit: str) -> Any:
     """Row of the spend of each period length and each team."""
     d = d.with_row(db.Row("Spend so far"))
     for title, period, what in (
-        ("Spend today", "daily", "daily budgets (since midnight in the configured time zone)"),
-        ("Spend month to date", "monthly", "monthly budgets (since the 1st)"),
-        ("Spend year to date", "yearly", "yearly budgets (since 1 January)"),
+        ("Bill today", "day", "since midnight in the configured time zone"),
+        ("Bill month to date", "month", "since the 1st"),
+        ("Bill year to date", "year", "since the fiscal year began"),
     ):
         d = d.with_panel(
             stat_panel(
                 title,
-                f"Sum over the leaf {what} of the selected teams; a parent budget is not added "
-                "on top of its children. Credits and refunds lower it.",
+                f"What the providers' bills say {what}, whatever the budgets: budgets may "
+                "overlap (a team's and a service's budget count the same rows), so they are not "
+                "added up here. Credits and refunds lower it.",
                 [
                     q(
-                        "sum by (currency) (team_period:budget_spend:sum"
-                        f'{{period="{period}", {TEAM}}})',
+                        f'sum by (currency) (budget_exporter_provider_spend{{period="{period}"}})',
                         "{{currency}}",
                         instant=True,
                     )
                 ],
                 currency_unit,
                 w=6,
-                no_value=f"No {period} budget",
+                no_value="No cost data",
             )
         )
     d = d.with_panel(

@@ -12,8 +12,8 @@ from ..config.hierarchy import children_limit
 from ..config.schema import BudgetConfig, Config, SloConfig
 from ..model.costs import CostData, concat_frames
 from ..model.incidents import FILTER_FIELDS, IncidentData
-from ..model.periods import format_duration
-from ..money.budgets import BudgetSpec, CostIndex, evaluate_budget
+from ..model.periods import Calendar, PeriodKind, format_duration, period_containing
+from ..money.budgets import BudgetSpec, CostIndex, evaluate_budget, spend_between
 from ..money.currency import rates_in_force
 from ..money.planning import PlannedAmount
 from ..slo.error_budget import SloSpec, evaluate_slo
@@ -38,6 +38,25 @@ def budget_spec(config: Config, budget: BudgetConfig) -> BudgetSpec:
         breakdown_top=breakdown.top,
         calendar=config.calendar_for(budget),
     )
+
+
+# The bill's own totals: what the provider's console shows for today, the month and the year.
+TOTAL_PERIODS = {"day": PeriodKind.DAILY, "month": PeriodKind.MONTHLY, "year": PeriodKind.YEARLY}
+
+
+def provider_spend(index: CostIndex, now: datetime, config: Config) -> dict[str, float]:
+    """A provider's spend today, this month and this (fiscal) year to ``now``.
+
+    Budgets may overlap (a team's budget and a service's budget count the same rows), so their
+    sum is no total; these are, for dashboards that show what the bill says.
+    """
+    everything = np.ones(len(index), dtype=bool)
+    calendar = Calendar(year_start_month=config.fiscal_year_start)
+    totals = {}
+    for label, kind in TOTAL_PERIODS.items():
+        period = period_containing(kind, now, config.zone, calendar)
+        totals[label] = spend_between(index, everything, period.start, now)
+    return totals
 
 
 def _counts_at_start(config: Config, provider: str) -> bool:
@@ -131,6 +150,9 @@ def evaluate(
     return Snapshot(
         taken_at=now,
         currency=config.currency,
+        provider_spend={
+            name: provider_spend(index, now, config) for name, index in indexes.items() if name
+        },
         budgets=tuple(entries),
         providers=health,
         slos=evaluate_slos(config, incidents or {}, now),

@@ -73,3 +73,5 @@ class Snapshot:
     slos: tuple[SloEntry, ...] = ()
     # Rate in force at taken_at per source currency: one unit is worth this much in ``currency``.
     exchange_rates: Mapping[str, float] = field(default_factory=dict)
+    # Each provider's own spend today, this month and this year, whatever the budgets.
+    provider_spend: Mapping[str, Mapping[str, float]] = field(default_factory=dict)

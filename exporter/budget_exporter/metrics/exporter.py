@@ -68,6 +68,13 @@ PROVIDER_DATA_MAX_AGE = FamilySpec(
     "alerts (BudgetExporterDataStale).",
     "provider",
 )
+PROVIDER_SPEND = FamilySpec(
+    "budget_exporter_provider_spend",
+    "The provider's whole bill so far today, this month and this (fiscal) year, in currency, "
+    "whatever the budgets: budgets may overlap, so their sum is no total; this is.",
+    "provider",
+    ("period", "currency"),
+)
 PROVIDER_FAMILIES = (
     PROVIDER_UP,
     PROVIDER_LAST_SUCCESS,
@@ -78,6 +85,7 @@ PROVIDER_FAMILIES = (
     PROVIDER_DATA_NEWEST,
     PROVIDER_DATA_SETTLED,
     PROVIDER_DATA_MAX_AGE,
+    PROVIDER_SPEND,
 )
 
 BUILD_INFO = FamilySpec(
@@ -118,6 +126,9 @@ def exporter_families(snapshot: Snapshot) -> Iterator[Metric]:
             f[PROVIDER_DATA_SETTLED].add(labels, health.settled_through.timestamp())
         if health.max_data_age_seconds is not None:
             f[PROVIDER_DATA_MAX_AGE].add(labels, health.max_data_age_seconds)
+        for period, amount in snapshot.provider_spend.get(health.name, {}).items():
+            money = {**labels, "period": period, "currency": snapshot.currency}
+            f[PROVIDER_SPEND].add(money, amount)
     yield from (family.metric for family in f.values())
     yield from _provider_specific_families(snapshot)
     own = new_families(EXPORTER_FAMILIES)
