@@ -13,7 +13,6 @@ from enum import StrEnum
 
 import numpy as np
 from pydantic import Field, field_validator, model_validator
-from scipy import stats
 
 from ..model.fields import StrictModel, TextList
 from ..model.periods import WEEKDAYS
@@ -242,6 +241,9 @@ def daily_pattern(
     if np.ptp(y) <= FLAT_TOLERANCE * max(float(np.abs(y).max()), 1e-12):
         slope, p_value = 0.0, 1.0  # a flat line: no trend, and certainly no evidence of one
     else:
+        # scipy.stats loads in half a second: only when a trend is fitted, not with the config.
+        from scipy import stats
+
         fit = stats.linregress(x, y)
         slope = float(fit.slope)
         p_value = float(fit.pvalue) if not math.isnan(fit.pvalue) else 1.0
