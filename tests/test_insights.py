@@ -251,8 +251,10 @@ def test_evaluation_applies_the_plan_and_the_insights_and_exports_them():
     # 150 spent of 200 with half the month gone: 100 expected, 50% over.
     assert value("budget_spend_variance_ratio", {"budget": "planned"}) == pytest.approx(0.5)
     assert value("budget_variance_category", {"budget": "planned", "category": "over"}) == 1.0
-    assert value("budget_variance_category", {"budget": "planned", "category": "on_track"}) == 0.0
+    # Only the state in force is a series: the other categories and sources cost nothing.
+    assert value("budget_variance_category", {"budget": "planned", "category": "on_track"}) is None
     assert value("budget_amount_source", {"budget": "planned", "source": "planned"}) == 1.0
+    assert value("budget_amount_source", {"budget": "planned", "source": "fixed"}) is None
     assert value("budget_base_amount", {"budget": "auto", "currency": "USD"}) == 300.0
     labels = {
         "budget": "planned",

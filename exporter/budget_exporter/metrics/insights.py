@@ -18,8 +18,6 @@ from prometheus_client.core import Metric
 
 from ..evaluation.snapshot import Snapshot
 from ..model.metric_family import FamilySpec
-from ..money.insights import VarianceCategory
-from ..money.planning import AmountSource
 from .family import new_families
 
 BASE_AMOUNT = FamilySpec(
@@ -38,8 +36,9 @@ ROLLOVER_AMOUNT = FamilySpec(
 )
 AMOUNT_SOURCE = FamilySpec(
     "budget_amount_source",
-    "1 for where this period's amount comes from: fixed, planned, initial, "
-    "trailing_average, last_period or forecast; derived amounts change at period start.",
+    "Where this period's amount comes from, as the source label (always 1; one series per "
+    "budget): fixed, planned, initial, trailing_average, last_period or forecast; derived "
+    "amounts change at period start.",
     "budget",
     ("source",),
 )
@@ -69,8 +68,8 @@ SPEND_VARIANCE_RATIO = FamilySpec(
 )
 VARIANCE_CATEGORY = FamilySpec(
     "budget_variance_category",
-    "1 for the variance category the budget is in (under, on_track, slightly_over, "
-    "over; thresholds in the config), 0 for the others.",
+    "The variance category the budget is in, as the category label (always 1; one series "
+    "per budget): under, on_track, slightly_over or over (thresholds in the config).",
     "budget",
     ("category",),
 )
@@ -138,8 +137,9 @@ def insights_families(snapshot: Snapshot) -> Iterator[Metric]:
             plan = entry.plan
             f[BASE_AMOUNT].add(money, plan.base)
             f[ROLLOVER_AMOUNT].add(money, plan.rollover)
-            for source in AmountSource:
-                f[AMOUNT_SOURCE].add({**base, "source": source.value}, source is plan.source)
+            # Only the state in force: a series per possible state would mostly hold zeros,
+            # and users pay per series.
+            f[AMOUNT_SOURCE].add({**base, "source": plan.source.value}, 1)
             f[AMOUNT_SOURCE_PERIODS].add(base, plan.periods_used)
         insights = entry.insights
         if insights is None:
@@ -148,9 +148,7 @@ def insights_families(snapshot: Snapshot) -> Iterator[Metric]:
         f[EXPECTED_SPEND].add(money, variance.expected)
         f[SPEND_VARIANCE].add(money, variance.amount)
         f[SPEND_VARIANCE_RATIO].add(base, variance.ratio)
-        for category in VarianceCategory:
-            labels = {**base, "category": category.value}
-            f[VARIANCE_CATEGORY].add(labels, category is variance.category)
+        f[VARIANCE_CATEGORY].add({**base, "category": variance.category.value}, 1)
         f[IDEAL_DAILY_SPEND].add(money, insights.ideal_daily_spend)
         for item in insights.recommendations:
             labels = {
