@@ -16,12 +16,15 @@ from ..config.schema import Config
 from ..evaluation.evaluate import unknown_filter_keys
 from ..metrics.exposition import render
 from ..model.errors import ConfigError
+from ..model.periods import parse_duration
 from ..service.refresh import Refresher
 from .report import add_report_arguments, command_admit, command_report
 
 DEFAULT_PORT = 10098
 DEFAULT_LISTEN = f":{DEFAULT_PORT}"
 EXIT_OK, EXIT_PROVIDER_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
+DEFAULT_READ_HEADER_TIMEOUT = 10.0
+MIN_HEADER_TIMEOUT, MAX_HEADER_TIMEOUT = 1.0, 300.0
 
 log = logging.getLogger("budget_exporter")
 
@@ -38,6 +41,17 @@ def bind_address(listen: str) -> str:
     if not port.isdigit():
         raise argparse.ArgumentTypeError(f"invalid listen address {listen!r}; use HOST:PORT")
     return f"{host or '0.0.0.0'}:{port}"
+
+
+def header_timeout(text: str) -> float:
+    """A duration such as ``10s`` for ``--web.read-header-timeout``, in seconds."""
+    try:
+        value = parse_duration(text).total_seconds()
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not MIN_HEADER_TIMEOUT <= value <= MAX_HEADER_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"{text} is not between 1s and 5m")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,6 +109,15 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="exporter-toolkit web config: TLS and basic auth (tls_server_config, "
         "basic_auth_users)",
+    )
+    serve.add_argument(
+        "--web.read-header-timeout",
+        dest="read_header_timeout",
+        type=header_timeout,
+        default=DEFAULT_READ_HEADER_TIMEOUT,
+        metavar="DURATION",
+        help="close a connection whose request line and headers take longer than this "
+        "(default: 10s; 1s to 5m)",
     )
     serve.add_argument(
         "--web.enable-lifecycle",
@@ -216,7 +239,9 @@ def command_serve(args: argparse.Namespace) -> int:
         app = create_app(state_dir=args.state_dir, config=holder.config, lifecycle=args.lifecycle)
         return web.wrap(app) if web is not None else app
 
-    settings = gunicorn_settings(args.listen, args.workers, args.log_level)
+    settings = gunicorn_settings(
+        args.listen, args.workers, args.log_level, args.read_header_timeout
+    )
     if web is not None:
         settings.update(web.gunicorn_settings())
     scheme = "https" if web is not None and web.cert_file else "http"
