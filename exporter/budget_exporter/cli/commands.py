@@ -18,6 +18,7 @@ from ..metrics.exposition import render
 from ..model.errors import ConfigError
 from ..model.periods import parse_duration
 from ..service.refresh import Refresher
+from ..service.webconfig import LoadedWebConfig, load_web_config
 from .report import add_report_arguments, command_admit, command_report
 
 DEFAULT_PORT = 10098
@@ -128,6 +129,13 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate the config and try each provider once")
     common(check)
+    check.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        default=None,
+        help="also validate this web config file (as serve reads it)",
+    )
     check.add_argument("--at", type=parse_time, default=None, help="evaluate as of this time")
 
     once = commands.add_parser("once", help="collect once and print the exposition")
@@ -167,11 +175,25 @@ def _load(path: str | None) -> Config | None:
         return None
 
 
+def _load_web(path: str) -> LoadedWebConfig | None:
+    """The web config file, validated; None (problems printed) when it is invalid."""
+    try:
+        return load_web_config(path)
+    except ConfigError as error:
+        print(f"web config invalid: {len(error.problems)} problem(s)", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
 def command_check(args: argparse.Namespace) -> int:
-    """Validate the config, then fetch each provider once."""
+    """Validate the config (and web config), then fetch each provider once."""
     config = _load(args.config_file)
-    if config is None:
+    web = _load_web(args.web_config_file) if args.web_config_file else None
+    if config is None or (args.web_config_file and web is None):
         return EXIT_BAD_CONFIG
+    if web is not None:
+        print(f"web config ok: {web.source}: {web.summary()}")
     print(
         f"config ok: {config.source}: {len(config.providers)} provider(s), "
         f"{len(config.budgets)} budget(s)"
@@ -219,34 +241,43 @@ def command_serve(args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG
     from ..service.lifecycle import ConfigHolder
     from ..service.server import GunicornServer, gunicorn_settings
-    from ..service.webconfig import load_web_config
+    from ..service.webconfig import WebConfigHolder
     from ..service.wsgi import create_app
 
     web = None
     if args.web_config_file:
-        try:
-            web = load_web_config(args.web_config_file)
-        except ConfigError as error:
-            print(f"web config invalid: {len(error.problems)} problem(s)", file=sys.stderr)
-            for problem in error.problems:
-                print(f"  {problem}", file=sys.stderr)
+        loaded = _load_web(args.web_config_file)
+        if loaded is None:
             return EXIT_BAD_CONFIG
+        web = WebConfigHolder(loaded)
     # Workers are forked from the master and start with its last good config (see lifecycle).
     holder = ConfigHolder(config)
 
     def factory() -> Any:
         _configure_logging(args.log_level)
-        app = create_app(state_dir=args.state_dir, config=holder.config, lifecycle=args.lifecycle)
-        return web.wrap(app) if web is not None else app
+        app = create_app(
+            state_dir=args.state_dir,
+            config=holder.config,
+            lifecycle=args.lifecycle,
+            web_config_file=args.web_config_file,
+        )
+        return web.current.wrap(app) if web is not None else app
+
+    def before_reload() -> dict[str, Any] | None:
+        holder.reload()
+        if web is None:
+            return None
+        web.reload()
+        return web.current.gunicorn_settings()
 
     settings = gunicorn_settings(
         args.listen, args.workers, args.log_level, args.read_header_timeout
     )
     if web is not None:
-        settings.update(web.gunicorn_settings())
-    scheme = "https" if web is not None and web.cert_file else "http"
+        settings.update(web.current.gunicorn_settings())
+    scheme = "https" if web is not None and web.current.cert_file else "http"
     log.info("budget-exporter %s listening on %s (%s)", __version__, args.listen, scheme)
-    GunicornServer(factory, settings, before_reload=holder.reload).run()
+    GunicornServer(factory, settings, before_reload=before_reload).run()
     return EXIT_OK
 
 

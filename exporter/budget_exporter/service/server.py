@@ -48,7 +48,7 @@ class GunicornServer(BaseApplication):
         self,
         factory: Callable[[], Any],
         settings: dict[str, Any],
-        before_reload: Callable[[], object] | None = None,
+        before_reload: Callable[[], dict[str, Any] | None] | None = None,
     ):
         self._factory = factory
         self._settings = settings
@@ -56,9 +56,12 @@ class GunicornServer(BaseApplication):
         super().__init__()
 
     def reload(self) -> None:
-        """On SIGHUP, in the master: ``before_reload`` runs before new workers start."""
+        """On SIGHUP, in the master: ``before_reload`` runs before new workers start.
+
+        The settings it returns (TLS files of a reloaded web config) replace those given.
+        """
         if self._before_reload is not None:
-            self._before_reload()
+            self._settings.update(self._before_reload() or {})
         super().reload()
 
     def load_config(self) -> None:

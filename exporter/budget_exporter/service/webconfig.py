@@ -118,10 +118,13 @@ class LoadedWebConfig:
         self.client_ca_file = base / tls.client_ca_file if tls and tls.client_ca_file else None
 
     def gunicorn_settings(self) -> dict[str, Any]:
-        """gunicorn's TLS settings for this config (empty without ``tls_server_config``)."""
+        """gunicorn's TLS settings for this config; without ``tls_server_config``, TLS off.
+
+        Every key is given either way, so a reload that turns TLS off leaves no file behind.
+        """
         tls = self.config.tls_server_config
         if tls is None:
-            return {}
+            return {"certfile": None, "keyfile": None, "ca_certs": None, "cert_reqs": ssl.CERT_NONE}
         minimum = _TLS_VERSIONS[tls.min_version]
         maximum = _TLS_VERSIONS[tls.max_version] if tls.max_version else None
 
@@ -132,15 +135,19 @@ class LoadedWebConfig:
                 context.maximum_version = maximum
             return context
 
-        settings: dict[str, Any] = {
+        return {
             "certfile": str(self.cert_file),
             "keyfile": str(self.key_file),
             "cert_reqs": _CERT_REQS[tls.client_auth_type],
             "ssl_context": ssl_context,
+            "ca_certs": str(self.client_ca_file) if self.client_ca_file is not None else None,
         }
-        if self.client_ca_file is not None:
-            settings["ca_certs"] = str(self.client_ca_file)
-        return settings
+
+    def summary(self) -> str:
+        """One line for logs and ``check``: TLS or not, how many users; never a hash."""
+        tls = self.config.tls_server_config
+        scheme = f"TLS ({tls.client_auth_type})" if tls else "no TLS"
+        return f"{scheme}, {len(self.config.basic_auth_users)} basic auth user(s)"
 
     def wrap(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
         """The app behind basic auth when users are configured, else the app itself."""
@@ -180,6 +187,43 @@ def load_web_config(path: str | Path) -> LoadedWebConfig:
     if problems:
         raise ConfigError(problems)
     return loaded
+
+
+class WebConfigHolder:
+    """The web config of the master process, replaced on reload only by a valid file.
+
+    exporter-toolkit re-reads its file on every request; here the master reads it again on
+    SIGHUP and ``POST /-/reload``, and the new workers start with it, so a leaked password is
+    revoked without a restart.
+    """
+
+    def __init__(self, loaded: LoadedWebConfig):
+        self.current = loaded
+        self.reloads = 0
+        self.failures = 0
+
+    def reload(self) -> bool:
+        """Read the file again; keep the current web config when the new one is invalid."""
+        try:
+            loaded = load_web_config(self.current.source)
+        except ConfigError as error:
+            self.failures += 1
+            log_web_config_rejected(error)
+            return False
+        self.current = loaded
+        self.reloads += 1
+        log.info("web config reloaded from %s: %s", loaded.source, loaded.summary())
+        return True
+
+
+def log_web_config_rejected(error: ConfigError) -> None:
+    """Log each problem of a rejected web config and that the running one stays."""
+    log.error(
+        "web config reload rejected: %d problem(s); the running web config stays",
+        len(error.problems),
+    )
+    for problem in error.problems:
+        log.error("  %s", problem)
 
 
 def _check_tls_files(loaded: LoadedWebConfig, lines: Any) -> list[ConfigProblem]:

@@ -294,6 +294,7 @@ def create_app(
     *,
     config: Config | None = None,
     lifecycle: bool = False,
+    web_config_file: str | None = None,
 ) -> MetricsApp:
     """Build the WSGI app and start its refresh loop.
 
@@ -303,6 +304,7 @@ def create_app(
             ``state_dir``, else a folder under ``$XDG_STATE_HOME``.
         config: an already validated config, used instead of reading ``config_path``.
         lifecycle: serve ``POST /-/reload`` (re-read the config file and restart workers).
+        web_config_file: the web config file that ``POST /-/reload`` validates too.
     """
     if config is None:
         config = load_config(config_path or os.environ.get(CONFIG_ENV) or None)
@@ -314,6 +316,6 @@ def create_app(
         source = config.source
 
         def reload() -> tuple[bool, str]:
-            return request_reload(source)
+            return request_reload(source, web_config_file)
 
     return MetricsApp(service.published, service, reload)
