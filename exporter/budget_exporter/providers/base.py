@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar, Generic, TypeVar, cast
 
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationInfo, field_validator
 
 from ..model.costs import CostData
-from ..model.fields import Duration, StrictModel, read_secret
+from ..model.fields import Duration, StrictModel, read_secret, url_has_credentials
 from ..model.metric_family import FamilySpec, ProviderMetric
 
 
@@ -28,6 +28,38 @@ class ProviderConfig(StrictModel):
     settlement_lag: Duration = timedelta(days=3)
     # Data older than this is stale: exported so the data-age alert needs no per-provider rule.
     max_data_age: Duration = timedelta(days=2)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_secret_in_plain_sight(cls, value: object, info: ValidationInfo) -> object:
+        # Checked for every provider at once: each new provider's URLs and secrets included.
+        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+            raise ValueError(
+                "is empty (an unset environment variable?): give the secret, or remove the key"
+            )
+        if isinstance(value, str) and url_has_credentials(value):
+            secrets = cls.secret_settings()
+            where = (
+                f"the provider's secret settings ({', '.join(secrets)})"
+                if secrets
+                else ("the environment or a secret file")
+            )
+            raise ValueError(
+                "holds a user name or password, which would show in logs and errors: "
+                f"remove it from the URL and give the credentials in {where}"
+            )
+        return value
+
+    @classmethod
+    def secret_settings(cls) -> list[str]:
+        """Names of the settings that take a secret, inline or as a file."""
+        names = []
+        for name, field in cls.model_fields.items():
+            if "SecretStr" in str(field.annotation):
+                names.append(name)
+                if f"{name}_file" in cls.model_fields:
+                    names.append(f"{name}_file")
+        return names
 
 
 ConfigT = TypeVar("ConfigT", bound=ProviderConfig)
