@@ -6,6 +6,7 @@ paid APIs again; gunicorn workers share one refresher through a lock file in the
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import glob
 import gzip
@@ -65,7 +66,9 @@ class StateDir:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        # A folder that cannot be made yet (read-only, not mounted) is tried again by try_lead.
+        with contextlib.suppress(OSError):
+            self.path.mkdir(parents=True, exist_ok=True)
         self._lock_handle: int | None = None
 
     @property
@@ -163,6 +166,7 @@ class StateDir:
         """
         if self._lock_handle is not None:
             return True
+        self.path.mkdir(parents=True, exist_ok=True)
         handle = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 CONFIG_ENV = "BUDGET_EXPORTER_CONFIG"
 STATE_DIR_ENV = "BUDGET_EXPORTER_STATE_DIR"
 FOLLOWER_POLL = timedelta(seconds=5)
+# A state directory that cannot be used (read-only, full, not mounted yet) is tried again this
+# often; the old exposition stays served meanwhile and /-/ready says why it is not ready.
+STATE_RETRY = timedelta(seconds=5)
 
 StartResponse = Callable[..., Any]
 
@@ -102,6 +105,8 @@ class ExporterService:
         self.published = PublishedMetrics(self.state.metrics_path)
         self.published_snapshot = PublishedSnapshot(self.state.snapshot_path)
         self.refresher: Refresher | None = None
+        # Why this process cannot refresh through the state directory; None when it can.
+        self.state_problem: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -130,17 +135,48 @@ class ExporterService:
     def _loop(self) -> None:
         next_evaluation = datetime.min.replace(tzinfo=UTC)
         while not self._stop.is_set():
-            if not self.state.try_lead():
+            try:
+                leading = self.state.try_lead()
+            except OSError as error:
+                self._state_unusable(error)
+                self._stop.wait(STATE_RETRY.total_seconds())
+                continue
+            if not leading:
+                self._state_usable()
                 self._stop.wait(FOLLOWER_POLL.total_seconds())
                 continue
             try:
                 next_evaluation = self.step(datetime.now(UTC), next_evaluation)
                 wake = min([next_evaluation, *self._refresher().next_fetch.values()])
-            except Exception:  # the loop must survive anything and keep serving the last data
-                log.exception("refresh loop failed; retrying")
-                next_evaluation = wake = datetime.now(UTC) + timedelta(seconds=30)
+                self._state_usable()
+            except Exception as error:  # the loop must survive anything, serving the last data
+                if isinstance(error, OSError) and _in_folder(error, self.state.path):
+                    self._state_unusable(error)
+                    next_evaluation = wake = datetime.now(UTC) + STATE_RETRY
+                else:
+                    log.exception("refresh loop failed; retrying")
+                    next_evaluation = wake = datetime.now(UTC) + timedelta(seconds=30)
             delay = (wake - datetime.now(UTC)).total_seconds()
             self._stop.wait(min(max(delay, 0.5), 60.0))
+
+    def _state_unusable(self, error: OSError) -> None:
+        problem = (
+            f"state directory {self.state.path} cannot be used: "
+            f"{error.strerror or type(error).__name__}"
+            + (f" ({error.filename})" if error.filename else "")
+        )
+        if problem != self.state_problem:
+            log.error(
+                "%s; serving the last published data, retrying every %ds",
+                problem,
+                STATE_RETRY.total_seconds(),
+            )
+        self.state_problem = problem
+
+    def _state_usable(self) -> None:
+        if self.state_problem is not None:
+            log.info("state directory %s can be used again", self.state.path)
+            self.state_problem = None
 
     def _refresher(self) -> Refresher:
         if self.refresher is None:
@@ -160,6 +196,11 @@ class ExporterService:
             self.state.write_metrics(render(snapshot))
             return now + self.config.evaluation_interval
         return next_evaluation
+
+
+def _in_folder(error: OSError, folder: Path) -> bool:
+    """Whether ``error`` is about a file in ``folder`` (a write of the state, say)."""
+    return bool(error.filename) and Path(str(error.filename)).is_relative_to(folder)
 
 
 def _index_page() -> bytes:
@@ -256,6 +297,15 @@ class MetricsApp:
                 start_response, "200 OK", b"Budget Exporter is Healthy.\n", head=head
             )
         if path == "/-/ready":
+            problem = self.service.state_problem if self.service is not None else None
+            if problem is not None:
+                return self._reply(
+                    start_response,
+                    "503 Service Unavailable",
+                    f"Budget Exporter is not ready: {problem}; the last published data is "
+                    "served and no refresh runs until it can be used.\n".encode(),
+                    head=head,
+                )
             if self.published.get() is None:
                 return self._reply(
                     start_response,
