@@ -261,7 +261,11 @@ def command_serve(args: argparse.Namespace) -> int:
             lifecycle=args.lifecycle,
             web_config_file=args.web_config_file,
         )
-        return web.current.wrap(app) if web is not None else app
+        if web is None:
+            return app
+        # One bcrypt check at a time across the workers, through a file they all see.
+        folder = app.service.state.path if app.service is not None else None
+        return web.current.wrap(app, lock_file=folder / "auth.lock" if folder else None)
 
     def before_reload() -> dict[str, Any] | None:
         holder.reload()
