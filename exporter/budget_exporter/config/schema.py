@@ -11,6 +11,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     SerializeAsAny,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -24,7 +25,7 @@ from ..model.fields import (
     TextList,
     ZoneName,
 )
-from ..model.periods import Calendar, PeriodKind
+from ..model.periods import Calendar, PeriodKind, format_duration
 from ..money.insights import InsightsConfig
 from ..money.planning import AmountPlan
 from ..providers.base import ProviderConfig
@@ -72,6 +73,8 @@ RESERVED_LABELS = frozenset(
 )
 DEFAULT_THRESHOLDS = {"notice": 0.75, "warning": 0.9, "critical": 1.0}
 MAX_AMOUNT = 1e12
+MAX_REFRESH = timedelta(days=31)
+MAX_EVALUATION = timedelta(days=1)
 
 Include = Literal["include", "exclude"]
 
@@ -301,9 +304,13 @@ class Config(StrictModel):
 
     @field_validator("refresh_interval", "evaluation_interval")
     @classmethod
-    def _at_least_a_second(cls, value: timedelta) -> timedelta:
+    def _at_least_a_second(cls, value: timedelta, info: ValidationInfo) -> timedelta:
         if value < timedelta(seconds=1):
             raise ValueError("must be at least 1s")
+        # Past these the data served is older than any alert on it expects.
+        longest = MAX_REFRESH if info.field_name == "refresh_interval" else MAX_EVALUATION
+        if value > longest:
+            raise ValueError(f"must be at most {format_duration(longest)}")
         return value
 
     @property

@@ -38,11 +38,33 @@ def _to_timedelta(value: Any) -> Any:
     return value
 
 
+# Ten years: longer than any budget period, SLO window or history anyone keeps, and far from
+# where adding a duration to a date overflows (``refresh_interval: 8000y`` passed and then
+# stopped every refresh with OverflowError).
+MAX_DURATION = timedelta(days=3660)
+
+
+def _bounded(value: timedelta) -> timedelta:
+    if value > MAX_DURATION:
+        raise ValueError(f"must be at most {format_duration(MAX_DURATION)} (10 years)")
+    if value < timedelta(0):
+        raise ValueError("must not be negative")
+    return value
+
+
 Duration = Annotated[
     timedelta,
     BeforeValidator(_to_timedelta),
+    AfterValidator(_bounded),
     PlainSerializer(format_duration, return_type=str),
 ]
+# A wait for one answer: longer than this has failed, and would hold a refresh for as long.
+MAX_WAIT = timedelta(hours=1)
+
+
+def is_wait_setting(name: str) -> bool:
+    """Settings that say how long to wait for one answer (``timeout``, ``poll_interval``)."""
+    return name.endswith("timeout") or name == "poll_interval"
 
 
 def _scalar_to_str(value: Any) -> Any:

@@ -15,8 +15,16 @@ from typing import ClassVar, Generic, TypeVar, cast
 from pydantic import SecretStr, ValidationInfo, field_validator
 
 from ..model.costs import CostData
-from ..model.fields import Duration, StrictModel, read_secret, url_has_credentials
+from ..model.fields import (
+    MAX_WAIT,
+    Duration,
+    StrictModel,
+    is_wait_setting,
+    read_secret,
+    url_has_credentials,
+)
 from ..model.metric_family import FamilySpec, ProviderMetric
+from ..model.periods import format_duration
 
 
 class ProviderConfig(StrictModel):
@@ -37,6 +45,13 @@ class ProviderConfig(StrictModel):
             raise ValueError(
                 "is empty (an unset environment variable?): give the secret, or remove the key"
             )
+        if (
+            isinstance(value, timedelta)
+            and info.field_name is not None
+            and is_wait_setting(info.field_name)
+            and value > MAX_WAIT
+        ):
+            raise ValueError(f"must be at most {format_duration(MAX_WAIT)}")
         if isinstance(value, str) and url_has_credentials(value):
             secrets = cls.secret_settings()
             where = (

@@ -63,8 +63,10 @@ BCRYPT = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
 # Results remembered per worker, the least recently used dropped first: a scraping setup
 # has a handful of users; a brute force of new passwords gains nothing from the cache.
 MAX_CACHED = 1024
-# How long a request waits for its turn at bcrypt before it is answered 429.
-BCRYPT_WAIT = 2.0
+# How long a request waits for its turn at bcrypt before it is answered 429: half the 10 s
+# scrape timeout of Prometheus.
+BCRYPT_WAIT = 5.0
+POLL_INTERVAL, HANDOFF_PAUSE = 0.002, 0.005
 
 
 class TlsServerConfig(StrictModel):
@@ -326,12 +328,15 @@ class BcryptGate:
                     if time.monotonic() > deadline:
                         yield False
                         return
-                    time.sleep(0.01)
+                    time.sleep(POLL_INTERVAL)
             try:
                 yield True
             finally:
                 if handle is not None:
                     fcntl.flock(handle, fcntl.LOCK_UN)
+                    # Waiters in other workers poll; without this pause the next thread of
+                    # this worker would take the lock again at once and starve them.
+                    time.sleep(HANDOFF_PAUSE)
         finally:
             self._threads.release()
 
