@@ -241,8 +241,9 @@ def command_serve(args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG
     from ..service.lifecycle import ConfigHolder
     from ..service.server import GunicornServer, gunicorn_settings
+    from ..service.state import StateDir, StateDirTaken
     from ..service.webconfig import WebConfigHolder
-    from ..service.wsgi import create_app
+    from ..service.wsgi import create_app, state_folder
 
     web = None
     if args.web_config_file:
@@ -250,6 +251,13 @@ def command_serve(args: argparse.Namespace) -> int:
         if loaded is None:
             return EXIT_BAD_CONFIG
         web = WebConfigHolder(loaded)
+    # The master keeps the folder's mark for its lifetime; its workers share it.
+    state = StateDir(state_folder(args.state_dir, config))
+    try:
+        state.claim(config.source)
+    except StateDirTaken as error:
+        print(f"cannot serve: {error}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     # Workers are forked from the master and start with its last good config (see lifecycle).
     holder = ConfigHolder(config)
 
@@ -280,7 +288,13 @@ def command_serve(args: argparse.Namespace) -> int:
     if web is not None:
         settings.update(web.current.gunicorn_settings())
     scheme = "https" if web is not None and web.current.cert_file else "http"
-    log.info("budget-exporter %s listening on %s (%s)", __version__, args.listen, scheme)
+    log.info(
+        "budget-exporter %s listening on %s (%s), state in %s",
+        __version__,
+        args.listen,
+        scheme,
+        state.path,
+    )
     GunicornServer(factory, settings, before_reload=before_reload).run()
     return EXIT_OK
 

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import re
+import time
 import zlib
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +33,12 @@ METRICS_FILE = "metrics.prom"
 METRICS_GZIP_FILE = "metrics.prom.gz"  # the same exposition, compressed once by the leader
 SNAPSHOT_FILE = "snapshot.json"  # the same snapshot for the JSON API
 LOCK_FILE = "refresh.lock"
+OWNER_FILE = "owner.lock"  # which config the running servers of this folder serve
+CLAIM_WAIT = 5.0
+
+
+class StateDirTaken(Exception):
+    """The state directory is in use by a running server with another config."""
 
 
 def gzip_matches(plain: bytes, compressed: bytes) -> bool:
@@ -70,6 +77,7 @@ class StateDir:
         with contextlib.suppress(OSError):
             self.path.mkdir(parents=True, exist_ok=True)
         self._lock_handle: int | None = None
+        self._owner_handle: int | None = None
 
     @property
     def metrics_path(self) -> Path:
@@ -176,6 +184,60 @@ class StateDir:
         self._lock_handle = handle
         self._remove_stale_temporaries()
         return True
+
+    def claim(self, config_source: str) -> None:
+        """Mark this folder as served with ``config_source`` for as long as this process runs.
+
+        Servers with the same config may share a folder (one of them refreshes); a server with
+        another config would serve the first one's budgets, so it is refused: StateDirTaken
+        names both configs. The mark is a shared ``flock`` that the kernel drops when the last
+        process holding it ends, so a server that died leaves no claim behind. A folder that
+        cannot be opened is not claimed (try_lead retries it and readiness tells).
+        """
+        if self._owner_handle is not None:
+            return
+        mine = str(Path(config_source).resolve())
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = os.open(self.path / OWNER_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            log.warning("cannot mark %s as used by %s: %s", self.path, mine, error.strerror)
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # No server runs on this folder: the config served here from now on is ours.
+            payload = json.dumps({"config": mine, "pid": os.getpid()}).encode()
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, payload, 0)
+        except BlockingIOError:
+            pass
+        except OSError as error:
+            os.close(handle)
+            log.warning("cannot mark %s as used by %s: %s", self.path, mine, error.strerror)
+            return
+        deadline = time.monotonic() + CLAIM_WAIT
+        while True:  # shared from here on; waits while another server writes its mark
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(handle)
+                    raise StateDirTaken(f"state directory {self.path} is busy") from None
+                time.sleep(0.05)
+        try:
+            owner = json.loads(os.pread(handle, 4096, 0) or b"{}")
+        except ValueError:
+            owner = {}
+        theirs = owner.get("config") if isinstance(owner, dict) else None
+        if theirs is not None and theirs != mine:
+            os.close(handle)
+            raise StateDirTaken(
+                f"state directory {self.path} is in use by a running exporter "
+                f"(pid {owner.get('pid')}) serving config {theirs}; this one serves {mine}: "
+                "give each config its own --state.dir (or state_dir)"
+            )
+        self._owner_handle = handle
 
     def _remove_stale_temporaries(self) -> None:
         # A process killed mid-write leaves its temporary file; only the lock holder writes,

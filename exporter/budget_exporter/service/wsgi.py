@@ -52,6 +52,11 @@ def default_state_dir(config: Config) -> Path:
     return base / "budget-exporter" / tag
 
 
+def state_folder(state_dir: str | None, config: Config) -> Path:
+    """The state folder: ``state_dir``, else ``$BUDGET_EXPORTER_STATE_DIR``, else the default."""
+    return Path(state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
+
+
 @dataclass(frozen=True)
 class _Exposition:
     signature: tuple[int, int, int]
@@ -358,8 +363,9 @@ def create_app(
     """
     if config is None:
         config = load_config(config_path or os.environ.get(CONFIG_ENV) or None)
-    folder = Path(state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
-    service = ExporterService(config, folder)
+    service = ExporterService(config, state_folder(state_dir, config))
+    # Refuses (StateDirTaken) a folder that a server with another config is using.
+    service.state.claim(config.source)
     service.start()
     reload = None
     if lifecycle:
