@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .. import __version__
@@ -18,6 +19,7 @@ from ..metrics.exposition import render
 from ..model.errors import ConfigError
 from ..model.periods import parse_duration
 from ..service.refresh import Refresher
+from ..service.state import folder_problem
 from ..service.webconfig import LoadedWebConfig, load_web_config
 from .report import add_report_arguments, command_admit, command_report
 
@@ -194,6 +196,13 @@ def command_check(args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG
     if web is not None:
         print(f"web config ok: {web.source}: {web.summary()}")
+    problem = folder_problem(Path(config.state_dir)) if config.state_dir else None
+    if problem is not None:
+        # Reported with the rest: the providers are still tried below.
+        if problem[1]:
+            print(f"config invalid: {config.source}: state_dir: {problem[0]}", file=sys.stderr)
+        else:
+            print(f"warning: {problem[0]}")
     print(
         f"config ok: {config.source}: {len(config.providers)} provider(s), "
         f"{len(config.budgets)} budget(s)"
@@ -218,6 +227,8 @@ def command_check(args: argparse.Namespace) -> int:
             print(f"provider {name} ({health.type}): FAILED: {health.last_error}")
     for warning in unknown_filter_keys(config, refresher.data):
         print(f"warning: {warning}")
+    if problem is not None and problem[1]:
+        return EXIT_BAD_CONFIG
     return EXIT_PROVIDER_FAILED if failed else EXIT_OK
 
 
@@ -252,7 +263,12 @@ def command_serve(args: argparse.Namespace) -> int:
             return EXIT_BAD_CONFIG
         web = WebConfigHolder(loaded)
     # The master keeps the folder's mark for its lifetime; its workers share it.
-    state = StateDir(state_folder(args.state_dir, config))
+    folder = state_folder(args.state_dir, config)
+    problem = folder_problem(folder)
+    if problem is not None and problem[1]:
+        print(f"cannot serve: {problem[0]}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    state = StateDir(folder)
     try:
         state.claim(config.source)
     except StateDirTaken as error:

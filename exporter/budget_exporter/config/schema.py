@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import date, timedelta
 from typing import Literal
@@ -72,6 +73,7 @@ RESERVED_LABELS = frozenset(
     }
 )
 DEFAULT_THRESHOLDS = {"notice": 0.75, "warning": 0.9, "critical": 1.0}
+SEVERITY_ORDER = ("notice", "warning", "critical")
 MAX_AMOUNT = 1e12
 MAX_REFRESH = timedelta(days=31)
 MAX_EVALUATION = timedelta(days=1)
@@ -98,6 +100,14 @@ def _check_thresholds(thresholds: dict[str, float] | None) -> dict[str, float] |
             raise ValueError(
                 f"threshold {severity}={ratio} must be a ratio of the limit above 0 "
                 "(0.9 means 90%), at most 10"
+            )
+    # Severities rise with spend: a critical alert below the warning one would fire first.
+    known = [name for name in SEVERITY_ORDER if name in thresholds]
+    for lower, higher in itertools.pairwise(known):
+        if thresholds[higher] < thresholds[lower]:
+            raise ValueError(
+                f"{higher} ({thresholds[higher]:g}) is below {lower} ({thresholds[lower]:g}); "
+                f"{' < '.join(SEVERITY_ORDER)} must not decrease"
             )
     return thresholds
 

@@ -37,6 +37,25 @@ OWNER_FILE = "owner.lock"  # which config the running servers of this folder ser
 CLAIM_WAIT = 5.0
 
 
+def folder_problem(path: Path) -> tuple[str, bool] | None:
+    """What keeps ``path`` from being a state directory, and whether it is for good.
+
+    A file where the folder should be is a mistake in the config (True); a folder that is
+    read-only or cannot be made yet may be fixed while the server runs (False), which retries.
+    """
+    if path.exists() and not path.is_dir():
+        return f"state directory {path} is not a directory", True
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"state directory {path} cannot be made: {existing} is not a directory", True
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "is not writable" if existing == path else f"cannot be made in {existing}"
+        return f"state directory {path} {what}", False
+    return None
+
+
 class StateDirTaken(Exception):
     """The state directory is in use by a running server with another config."""
 
