@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.prom"
 METRICS_GZIP_FILE = "metrics.prom.gz"  # the same exposition, compressed once by the leader
+OPENMETRICS_FILE = "metrics.om"  # the same snapshot in the OpenMetrics format (and its .gz)
 SNAPSHOT_FILE = "snapshot.json"  # the same snapshot for the JSON API
 LOCK_FILE = "refresh.lock"
 OWNER_FILE = "owner.lock"  # which config the running servers of this folder serve
@@ -108,12 +109,23 @@ class StateDir:
         """Where the gzip of the latest exposition lives."""
         return self.path / METRICS_GZIP_FILE
 
-    def write_metrics(self, payload: bytes) -> None:
+    @property
+    def openmetrics_path(self) -> Path:
+        """Where the latest exposition in the OpenMetrics format lives."""
+        return self.path / OPENMETRICS_FILE
+
+    def write_metrics(self, payload: bytes, openmetrics: bytes | None = None) -> None:
         """Publish a new exposition, and its gzip, for every worker to serve as they are.
 
         The gzip is written first, so a reader that sees the new plain file finds its gzip
-        already there; ``gzip_matches`` tells a reader which plain file a gzip belongs to.
+        already there; ``gzip_matches`` tells a reader which plain file a gzip belongs to. The
+        OpenMetrics form (and its gzip) comes before both, for the same reason: the plain text
+        file is what tells readers that a new snapshot is there.
         """
+        if openmetrics is not None:
+            om_gzip = self.openmetrics_path.with_name(OPENMETRICS_FILE + ".gz")
+            atomic_write(om_gzip, gzip.compress(openmetrics, 6, mtime=0))
+            atomic_write(self.openmetrics_path, openmetrics)
         atomic_write(self.metrics_gzip_path, gzip.compress(payload, 6, mtime=0))
         atomic_write(self.metrics_path, payload)
 

@@ -24,12 +24,17 @@ from typing import Any
 from .. import __version__
 from ..config.loader import load_config
 from ..config.schema import Config
-from ..metrics.exposition import CONTENT_TYPE, render
+from ..metrics.exposition import (
+    CONTENT_TYPE,
+    OPENMETRICS_CONTENT_TYPE,
+    render,
+    render_openmetrics,
+)
 from ..views.api import PREFIX, JsonApi, PublishedSnapshot
 from ..views.snapshot_json import render_json
 from .lifecycle import request_reload
 from .refresh import Refresher
-from .state import StateDir, gzip_matches
+from .state import OPENMETRICS_FILE, StateDir, gzip_matches
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +67,47 @@ class _Exposition:
     signature: tuple[int, int, int]
     plain: bytes
     compressed: bytes | None  # None when no gzip of this very exposition is there (yet)
+    openmetrics: bytes | None = None  # None when the leader wrote none (an older version)
+    openmetrics_compressed: bytes | None = None
+
+
+def _weights(header: str) -> dict[str, float]:
+    """``a;q=0.5, b`` -> {"a": 0.5, "b": 1.0}: names lower-cased, parameters other than q
+    dropped, the highest weight kept when a name comes twice, unreadable weights as 0."""
+    weights: dict[str, float] = {}
+    for item in header.split(","):
+        name, *parameters = (part.strip() for part in item.split(";"))
+        if not name:
+            continue
+        weight = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    weight = 0.0
+        name = name.lower()
+        weights[name] = max(weight, weights.get(name, 0.0))
+    return weights
+
+
+def accepts_gzip(header: str) -> bool:
+    """Whether an ``Accept-Encoding`` header takes gzip (RFC 9110: case-insensitive, q=0 is
+    a refusal, ``*`` stands for codings not named)."""
+    weights = _weights(header)
+    for name in ("gzip", "x-gzip"):
+        if name in weights:
+            return weights[name] > 0
+    return weights.get("*", 0.0) > 0
+
+
+def prefers_openmetrics(header: str) -> bool:
+    """Whether an ``Accept`` header weighs OpenMetrics above the Prometheus text format."""
+    weights = _weights(header)
+    openmetrics = weights.get("application/openmetrics-text", 0.0)
+    text = max(weights.get("text/plain", 0.0), weights.get("text/*", 0.0), weights.get("*/*", 0.0))
+    return openmetrics > 0 and openmetrics > text
 
 
 class PublishedMetrics:
@@ -74,6 +120,7 @@ class PublishedMetrics:
     def __init__(self, path: Path):
         self.path = path
         self.gzip_path = path.with_name(path.name + ".gz")
+        self.openmetrics_path = path.with_name(OPENMETRICS_FILE)
         self._current: _Exposition | None = None
         self._lock = threading.Lock()
 
@@ -90,15 +137,31 @@ class PublishedMetrics:
         with self._lock:
             if self._current is None or self._current.signature != signature:
                 plain = self.path.read_bytes()
-                self._current = _Exposition(signature, plain, self._gzip_of(plain))
+                try:
+                    openmetrics: bytes | None = self.openmetrics_path.read_bytes()
+                except FileNotFoundError:
+                    openmetrics = None
+                self._current = _Exposition(
+                    signature,
+                    plain,
+                    _gzip_of(self.gzip_path, plain),
+                    openmetrics,
+                    _gzip_of(
+                        self.openmetrics_path.with_name(OPENMETRICS_FILE + ".gz"), openmetrics
+                    ),
+                )
             return self._current
 
-    def _gzip_of(self, plain: bytes) -> bytes | None:
-        try:
-            compressed = self.gzip_path.read_bytes()
-        except FileNotFoundError:
-            return None
-        return compressed if gzip_matches(plain, compressed) else None
+
+def _gzip_of(path: Path, plain: bytes | None) -> bytes | None:
+    """The gzip file at ``path`` if it is that of ``plain``."""
+    if plain is None:
+        return None
+    try:
+        compressed = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return compressed if gzip_matches(plain, compressed) else None
 
 
 class ExporterService:
@@ -198,7 +261,7 @@ class ExporterService:
             snapshot = refresher.snapshot(now)
             # JSON first: once the exposition is there (ready), the API has its data too.
             self.state.write_snapshot(render_json(snapshot))
-            self.state.write_metrics(render(snapshot))
+            self.state.write_metrics(render(snapshot), render_openmetrics(snapshot))
             return now + self.config.evaluation_interval
         return next_evaluation
 
@@ -279,22 +342,29 @@ class MetricsApp:
                     b"no snapshot yet: the first refresh is running\n",
                     head=head,
                 )
-            gzipped = exposition.compressed
-            if gzipped is not None and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+            # Both formats and both encodings were made once per snapshot: only bytes here.
+            plain, gzipped, content_type = exposition.plain, exposition.compressed, CONTENT_TYPE
+            if exposition.openmetrics is not None and prefers_openmetrics(
+                environ.get("HTTP_ACCEPT", "")
+            ):
+                plain, gzipped = exposition.openmetrics, exposition.openmetrics_compressed
+                content_type = OPENMETRICS_CONTENT_TYPE
+            vary = ("Vary", "Accept, Accept-Encoding")
+            if gzipped is not None and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
                 return self._reply(
                     start_response,
                     "200 OK",
                     gzipped,
-                    content_type=CONTENT_TYPE,
-                    extra=[("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")],
+                    content_type=content_type,
+                    extra=[("Content-Encoding", "gzip"), vary],
                     head=head,
                 )
             return self._reply(
                 start_response,
                 "200 OK",
-                exposition.plain,
-                content_type=CONTENT_TYPE,
-                extra=[("Vary", "Accept-Encoding")],
+                plain,
+                content_type=content_type,
+                extra=[vary],
                 head=head,
             )
         if path == "/-/healthy":
