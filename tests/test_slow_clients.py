@@ -5,6 +5,7 @@ no thread, are closed after the header-read timeout, and every normal scrape mea
 from __future__ import annotations
 
 import socket
+import ssl
 import textwrap
 import threading
 import time
@@ -15,6 +16,7 @@ import pytest
 
 from conftest import wait_for_http
 from exporterproc import exporter
+from tlscerts import Authority
 
 pytestmark = pytest.mark.integration
 
@@ -153,3 +155,41 @@ def test_a_head_sent_slowly_but_within_the_timeout_is_answered(tmp_path: Path) -
             time.sleep(0.5)
             sock.sendall(b"Host: x\r\n\r\n")
             assert b"Ready" in read_answer(sock)
+
+
+def test_slow_tls_handshakes_do_not_block_scrapes_over_tls(tmp_path: Path) -> None:
+    ca = Authority(tmp_path / "pki")
+    server = ca.issue("server")
+    web = tmp_path / "web.yml"
+    web.write_text(f"tls_server_config:\n  cert_file: {server.cert}\n  key_file: {server.key}\n")
+    config = small_config(tmp_path)
+    extra = ["--web.config.file", str(web), "--web.read-header-timeout", f"{HEADER_TIMEOUT}s"]
+    with exporter(config, tmp_path / "state", extra, workers=2) as running:
+        url = running.url("https")
+        context = ssl.create_default_context(cafile=str(ca.pair.cert))
+        deadline = time.monotonic() + 60
+        while not _tls_scrape(url, context):
+            assert time.monotonic() < deadline, running.log_text()
+            time.sleep(0.3)
+        # The first bytes of a TLS handshake, then nothing: a thread-per-connection server
+        # sits in the handshake with each of them.
+        stalled = []
+        for _ in range(SLOW_CLIENTS):
+            sock = socket.create_connection(("127.0.0.1", running.port), timeout=5)
+            sock.sendall(b"\x16\x03\x01\x00")
+            stalled.append(sock)
+        try:
+            time.sleep(0.5)
+            results = [_tls_scrape(url, context) for _ in range(5)]
+            assert all(results), f"{results.count(False)} of 5 scrapes over TLS failed"
+        finally:
+            for sock in stalled:
+                sock.close()
+
+
+def _tls_scrape(url: str, context: ssl.SSLContext) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10, context=context) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
