@@ -229,7 +229,12 @@ def test_period_kinds_accept_custom():
 def test_a_date_the_calendar_lacks_is_a_config_problem_not_a_crash():
     assert problems(
         config_text("{name: b, period: custom, start: 2026-02-30, end: 2026-03-31, amount: 1}")
-    ) == [("", "invalid date: day is out of range for month")]
+    ) == [
+        (
+            "budgets[0].start",
+            "Input should be a valid date or datetime, day value is outside expected range",
+        )
+    ]
 
 
 def test_the_rate_in_force_is_exported_with_both_currencies():

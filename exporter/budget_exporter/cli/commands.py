@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .. import __version__
@@ -16,13 +17,18 @@ from ..config.schema import Config
 from ..evaluation.evaluate import unknown_filter_keys
 from ..metrics.exposition import render
 from ..model.errors import ConfigError
+from ..model.periods import parse_duration
 from ..service.refresh import Refresher
+from ..service.state import folder_problem
+from ..service.webconfig import LoadedWebConfig, load_web_config
 from .backfill import add_backfill_arguments, command_backfill
 from .report import add_report_arguments, command_admit, command_report
 
 DEFAULT_PORT = 10098
 DEFAULT_LISTEN = f":{DEFAULT_PORT}"
 EXIT_OK, EXIT_PROVIDER_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
+DEFAULT_READ_HEADER_TIMEOUT = 10.0
+MIN_HEADER_TIMEOUT, MAX_HEADER_TIMEOUT = 1.0, 300.0
 
 log = logging.getLogger("budget_exporter")
 
@@ -39,6 +45,17 @@ def bind_address(listen: str) -> str:
     if not port.isdigit():
         raise argparse.ArgumentTypeError(f"invalid listen address {listen!r}; use HOST:PORT")
     return f"{host or '0.0.0.0'}:{port}"
+
+
+def header_timeout(text: str) -> float:
+    """A duration such as ``10s`` for ``--web.read-header-timeout``, in seconds."""
+    try:
+        value = parse_duration(text).total_seconds()
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not MIN_HEADER_TIMEOUT <= value <= MAX_HEADER_TIMEOUT:
+        raise argparse.ArgumentTypeError(f"{text} is not between 1s and 5m")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,6 +115,15 @@ def _parser() -> argparse.ArgumentParser:
         "basic_auth_users)",
     )
     serve.add_argument(
+        "--web.read-header-timeout",
+        dest="read_header_timeout",
+        type=header_timeout,
+        default=DEFAULT_READ_HEADER_TIMEOUT,
+        metavar="DURATION",
+        help="close a connection whose request line and headers take longer than this "
+        "(default: 10s; 1s to 5m)",
+    )
+    serve.add_argument(
         "--web.enable-lifecycle",
         dest="lifecycle",
         action="store_true",
@@ -106,6 +132,13 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate the config and try each provider once")
     common(check)
+    check.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="FILE",
+        default=None,
+        help="also validate this web config file (as serve reads it)",
+    )
     check.add_argument("--at", type=parse_time, default=None, help="evaluate as of this time")
 
     once = commands.add_parser("once", help="collect once and print the exposition")
@@ -151,11 +184,32 @@ def _load(path: str | None) -> Config | None:
         return None
 
 
+def _load_web(path: str) -> LoadedWebConfig | None:
+    """The web config file, validated; None (problems printed) when it is invalid."""
+    try:
+        return load_web_config(path)
+    except ConfigError as error:
+        print(f"web config invalid: {len(error.problems)} problem(s)", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
 def command_check(args: argparse.Namespace) -> int:
-    """Validate the config, then fetch each provider once."""
+    """Validate the config (and web config), then fetch each provider once."""
     config = _load(args.config_file)
-    if config is None:
+    web = _load_web(args.web_config_file) if args.web_config_file else None
+    if config is None or (args.web_config_file and web is None):
         return EXIT_BAD_CONFIG
+    if web is not None:
+        print(f"web config ok: {web.source}: {web.summary()}")
+    problem = folder_problem(Path(config.state_dir)) if config.state_dir else None
+    if problem is not None:
+        # Reported with the rest: the providers are still tried below.
+        if problem[1]:
+            print(f"config invalid: {config.source}: state_dir: {problem[0]}", file=sys.stderr)
+        else:
+            print(f"warning: {problem[0]}")
     print(
         f"config ok: {config.source}: {len(config.providers)} provider(s), "
         f"{len(config.budgets)} budget(s)"
@@ -180,6 +234,8 @@ def command_check(args: argparse.Namespace) -> int:
             print(f"provider {name} ({health.type}): FAILED: {health.last_error}")
     for warning in unknown_filter_keys(config, refresher.data):
         print(f"warning: {warning}")
+    if problem is not None and problem[1]:
+        return EXIT_BAD_CONFIG
     return EXIT_PROVIDER_FAILED if failed else EXIT_OK
 
 
@@ -203,32 +259,66 @@ def command_serve(args: argparse.Namespace) -> int:
         return EXIT_BAD_CONFIG
     from ..service.lifecycle import ConfigHolder
     from ..service.server import GunicornServer, gunicorn_settings
-    from ..service.webconfig import load_web_config
-    from ..service.wsgi import create_app
+    from ..service.state import StateDir, StateDirTaken
+    from ..service.webconfig import WebConfigHolder
+    from ..service.wsgi import create_app, state_folder
 
     web = None
     if args.web_config_file:
-        try:
-            web = load_web_config(args.web_config_file)
-        except ConfigError as error:
-            print(f"web config invalid: {len(error.problems)} problem(s)", file=sys.stderr)
-            for problem in error.problems:
-                print(f"  {problem}", file=sys.stderr)
+        loaded = _load_web(args.web_config_file)
+        if loaded is None:
             return EXIT_BAD_CONFIG
+        web = WebConfigHolder(loaded)
+    # The master keeps the folder's mark for its lifetime; its workers share it.
+    folder = state_folder(args.state_dir, config)
+    problem = folder_problem(folder)
+    if problem is not None and problem[1]:
+        print(f"cannot serve: {problem[0]}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    state = StateDir(folder)
+    try:
+        state.claim(config.source)
+    except StateDirTaken as error:
+        print(f"cannot serve: {error}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
     # Workers are forked from the master and start with its last good config (see lifecycle).
     holder = ConfigHolder(config)
 
     def factory() -> Any:
         _configure_logging(args.log_level)
-        app = create_app(state_dir=args.state_dir, config=holder.config, lifecycle=args.lifecycle)
-        return web.wrap(app) if web is not None else app
+        app = create_app(
+            state_dir=args.state_dir,
+            config=holder.config,
+            lifecycle=args.lifecycle,
+            web_config_file=args.web_config_file,
+        )
+        if web is None:
+            return app
+        # One bcrypt check at a time across the workers, through a file they all see.
+        folder = app.service.state.path if app.service is not None else None
+        return web.current.wrap(app, lock_file=folder / "auth.lock" if folder else None)
 
-    settings = gunicorn_settings(args.listen, args.workers, args.log_level)
+    def before_reload() -> dict[str, Any] | None:
+        holder.reload()
+        if web is None:
+            return None
+        web.reload()
+        return web.current.gunicorn_settings()
+
+    settings = gunicorn_settings(
+        args.listen, args.workers, args.log_level, args.read_header_timeout
+    )
     if web is not None:
-        settings.update(web.gunicorn_settings())
-    scheme = "https" if web is not None and web.cert_file else "http"
-    log.info("budget-exporter %s listening on %s (%s)", __version__, args.listen, scheme)
-    GunicornServer(factory, settings, before_reload=holder.reload).run()
+        settings.update(web.current.gunicorn_settings())
+    scheme = "https" if web is not None and web.current.cert_file else "http"
+    log.info(
+        "budget-exporter %s listening on %s (%s), state in %s",
+        __version__,
+        args.listen,
+        scheme,
+        state.path,
+    )
+    GunicornServer(factory, settings, before_reload=before_reload).run()
     return EXIT_OK
 
 

@@ -9,9 +9,14 @@ from .schema import BudgetConfig, Config
 
 def allocation_warnings(config: Config) -> list[str]:
     """Parents whose children's limits, scaled to the parent's period, exceed the parent's."""
+    # Children grouped once: comparing every budget with every other took 21 s at 10,000.
+    by_parent: dict[str, list[BudgetConfig]] = {}
+    for budget in config.budgets:
+        if budget.parent is not None:
+            by_parent.setdefault(budget.parent, []).append(budget)
     warnings = []
     for parent in config.budgets:
-        children = [b for b in config.budgets if b.parent == parent.name]
+        children = by_parent.get(parent.name)
         if not children:
             continue
         allocated = children_limit(parent, children)

@@ -7,13 +7,15 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag
 
 from ..model.fields import StrictModel
 from ..model.periods import WEEKDAYS, PeriodKind
 from ..money.planning import MAX_AUTO_PERIODS, AutoMethod
 
 MAX_AMOUNT = 1e12
+# A cent: smaller amounts are a typo (1e-300 passed and made every ratio absurd).
+MIN_AMOUNT = 0.01
 MONTH_KEY = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 DAY_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Union members are tagged so that error paths can drop the tag: ``budgets[2].amount``.
@@ -28,7 +30,26 @@ def _finite(value: float) -> float:
     return value
 
 
-Amount = Annotated[float, Field(gt=0, le=MAX_AMOUNT)]
+def _not_a_flag(value: Any) -> Any:
+    # YAML reads `true` as a boolean, which pydantic would take as 1.0.
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {str(value).lower()}")
+    return value
+
+
+def _amount_value(value: float) -> float:
+    if math.isnan(value):
+        raise ValueError("must be a finite number, not NaN")
+    if value <= 0:
+        raise ValueError("Input should be greater than 0")
+    if value > MAX_AMOUNT:
+        raise ValueError(f"Input should be less than or equal to {MAX_AMOUNT:.0f}")
+    if value < MIN_AMOUNT:
+        raise ValueError(f"must be at least {MIN_AMOUNT} (a cent): a smaller amount is a typo")
+    return value
+
+
+Amount = Annotated[float, BeforeValidator(_not_a_flag), AfterValidator(_amount_value)]
 
 
 class AutoAmountConfig(StrictModel):
@@ -107,19 +128,25 @@ ExchangeRate = Annotated[
 
 
 def check_rates(rates: dict[str, float | dict[str, float]]) -> dict[str, float | dict[str, float]]:
-    """Currency codes are ISO 4217; rates are positive; month tables are keyed ``2026-01``."""
+    """Currency codes are ISO 4217; rates are positive; month tables are keyed ``2026-01``.
+
+    Every bad code, month and rate is named, not only the first.
+    """
+    problems = []
     for code, rate in rates.items():
         if len(code) != 3 or not code.isupper():
-            raise ValueError(f"{code!r} is not an ISO 4217 currency code such as EUR")
+            problems.append(f"{code!r} is not an ISO 4217 currency code such as EUR")
         table = rate if isinstance(rate, dict) else {"": rate}
         if not table:
-            raise ValueError(f"rates for {code} by month are empty")
+            problems.append(f"rates for {code} by month are empty")
         for month, value in table.items():
             where = f"{code} {month}".strip()
             if month and not MONTH_KEY.match(month):
-                raise ValueError(f"rate month {month!r} of {code}: write it as 2026-01")
+                problems.append(f"rate month {month!r} of {code}: write it as 2026-01")
             if not value > 0 or math.isinf(value):
-                raise ValueError(f"rate for {where} must be a positive number")
+                problems.append(f"rate for {where} must be a positive number")
+    if problems:
+        raise ValueError("; ".join(problems))
     return rates
 
 

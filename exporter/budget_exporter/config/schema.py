@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import date, timedelta
 from typing import Literal
@@ -11,6 +12,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     SerializeAsAny,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -25,7 +27,7 @@ from ..model.fields import (
     TextList,
     ZoneName,
 )
-from ..model.periods import Calendar, PeriodKind
+from ..model.periods import Calendar, PeriodKind, format_duration
 from ..money.insights import InsightsConfig
 from ..money.planning import AmountPlan
 from ..providers.base import ProviderConfig
@@ -72,7 +74,10 @@ RESERVED_LABELS = frozenset(
     }
 )
 DEFAULT_THRESHOLDS = {"notice": 0.75, "warning": 0.9, "critical": 1.0}
+SEVERITY_ORDER = ("notice", "warning", "critical")
 MAX_AMOUNT = 1e12
+MAX_REFRESH = timedelta(days=31)
+MAX_EVALUATION = timedelta(days=1)
 
 Include = Literal["include", "exclude"]
 
@@ -96,6 +101,14 @@ def _check_thresholds(thresholds: dict[str, float] | None) -> dict[str, float] |
             raise ValueError(
                 f"threshold {severity}={ratio} must be a ratio of the limit above 0 "
                 "(0.9 means 90%), at most 10"
+            )
+    # Severities rise with spend: a critical alert below the warning one would fire first.
+    known = [name for name in SEVERITY_ORDER if name in thresholds]
+    for lower, higher in itertools.pairwise(known):
+        if thresholds[higher] < thresholds[lower]:
+            raise ValueError(
+                f"{higher} ({thresholds[higher]:g}) is below {lower} ({thresholds[lower]:g}); "
+                f"{' < '.join(SEVERITY_ORDER)} must not decrease"
             )
     return thresholds
 
@@ -304,9 +317,13 @@ class Config(StrictModel):
 
     @field_validator("refresh_interval", "evaluation_interval")
     @classmethod
-    def _at_least_a_second(cls, value: timedelta) -> timedelta:
+    def _at_least_a_second(cls, value: timedelta, info: ValidationInfo) -> timedelta:
         if value < timedelta(seconds=1):
             raise ValueError("must be at least 1s")
+        # Past these the data served is older than any alert on it expects.
+        longest = MAX_REFRESH if info.field_name == "refresh_interval" else MAX_EVALUATION
+        if value > longest:
+            raise ValueError(f"must be at most {format_duration(longest)}")
         return value
 
     @property

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import Metric
 from prometheus_client.exposition import generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from ..evaluation.snapshot import Snapshot
@@ -21,6 +22,7 @@ from .insights import insights_families
 from .slo import slo_families
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 
 class SnapshotCollector(Collector):
@@ -39,8 +41,17 @@ class SnapshotCollector(Collector):
         yield from exporter_families(self.snapshot)
 
 
-def render(snapshot: Snapshot) -> bytes:
-    """The text exposition of a snapshot (Prometheus text format 0.0.4)."""
+def _registry(snapshot: Snapshot) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(snapshot))
-    return generate_latest(registry)
+    return registry
+
+
+def render(snapshot: Snapshot) -> bytes:
+    """The text exposition of a snapshot (Prometheus text format 0.0.4)."""
+    return generate_latest(_registry(snapshot))
+
+
+def render_openmetrics(snapshot: Snapshot) -> bytes:
+    """The same families in the OpenMetrics text format 1.0.0, for scrapers that prefer it."""
+    return generate_openmetrics(_registry(snapshot))

@@ -5,6 +5,8 @@ Before it does, the master reads the config file again: a valid file becomes the
 new worker starts with (the refresher included, since the leader is replaced too); an invalid
 one is rejected with its problems logged, and the new workers keep the config that ran before.
 Workers never read the config file themselves, so a bad edit cannot stop a worker from starting.
+The web config file (TLS, basic auth) is read again the same way, on its own: a bad web config
+is rejected and logged while the one in force stays, whatever happens to the main config.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import signal
 from ..config.loader import load_config
 from ..config.schema import Config
 from ..model.errors import ConfigError
+from .webconfig import load_web_config, log_web_config_rejected
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +59,9 @@ def log_rejected(error: ConfigError) -> None:
         log.error("  %s", problem)
 
 
-def request_reload(config_path: str) -> tuple[bool, str]:
-    """From a worker: validate the config file, then ask the master (SIGHUP) to reload it.
+def request_reload(config_path: str, web_config_path: str | None = None) -> tuple[bool, str]:
+    """From a worker: validate the config (and web config) file, then ask the master (SIGHUP)
+    to reload them.
 
     Returns whether the reload was started and a message for the HTTP answer.
     """
@@ -66,5 +70,11 @@ def request_reload(config_path: str) -> tuple[bool, str]:
     except ConfigError as error:
         log_rejected(error)
         return False, f"config reload rejected, the running config stays:\n{error}\n"
+    if web_config_path is not None:
+        try:
+            load_web_config(web_config_path)
+        except ConfigError as error:
+            log_web_config_rejected(error)
+            return False, (f"web config reload rejected, the running web config stays:\n{error}\n")
     os.kill(os.getppid(), signal.SIGHUP)
     return True, "reloading: new workers start with the new config\n"

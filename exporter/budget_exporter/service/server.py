@@ -7,17 +7,27 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from .worker import head_first_worker
 
-def gunicorn_settings(bind: str, workers: int, log_level: str) -> dict[str, Any]:
+DEFAULT_READ_HEADER_TIMEOUT = 10.0
+
+
+def gunicorn_settings(
+    bind: str,
+    workers: int,
+    log_level: str,
+    read_header_timeout: float = DEFAULT_READ_HEADER_TIMEOUT,
+) -> dict[str, Any]:
     """The settings the exporter ships with.
 
     Threaded workers let a slow scrape never block another; every worker serves the same
-    published exposition, so more workers add no provider calls.
+    published exposition, so more workers add no provider calls. Request heads are read by
+    each worker's event loop (``service/worker.py``), so slow clients hold no thread.
     """
     return {
         "bind": bind,
         "workers": max(1, workers),
-        "worker_class": "gthread",
+        "worker_class": head_first_worker(read_header_timeout),
         "threads": 4,
         "timeout": 60,
         # gunicorn's default of 2 s closes kept-alive connections while a busy scraper is still
@@ -38,7 +48,7 @@ class GunicornServer(BaseApplication):
         self,
         factory: Callable[[], Any],
         settings: dict[str, Any],
-        before_reload: Callable[[], object] | None = None,
+        before_reload: Callable[[], dict[str, Any] | None] | None = None,
     ):
         self._factory = factory
         self._settings = settings
@@ -46,9 +56,12 @@ class GunicornServer(BaseApplication):
         super().__init__()
 
     def reload(self) -> None:
-        """On SIGHUP, in the master: ``before_reload`` runs before new workers start."""
+        """On SIGHUP, in the master: ``before_reload`` runs before new workers start.
+
+        The settings it returns (TLS files of a reloaded web config) replace those given.
+        """
         if self._before_reload is not None:
-            self._before_reload()
+            self._settings.update(self._before_reload() or {})
         super().reload()
 
     def load_config(self) -> None:

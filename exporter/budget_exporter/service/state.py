@@ -6,6 +6,7 @@ paid APIs again; gunicorn workers share one refresher through a lock file in the
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import glob
 import gzip
@@ -14,6 +15,7 @@ import json
 import logging
 import os
 import re
+import time
 import zlib
 from datetime import datetime
 from pathlib import Path
@@ -29,8 +31,34 @@ log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.prom"
 METRICS_GZIP_FILE = "metrics.prom.gz"  # the same exposition, compressed once by the leader
+OPENMETRICS_FILE = "metrics.om"  # the same snapshot in the OpenMetrics format (and its .gz)
 SNAPSHOT_FILE = "snapshot.json"  # the same snapshot for the JSON API
 LOCK_FILE = "refresh.lock"
+OWNER_FILE = "owner.lock"  # which config the running servers of this folder serve
+CLAIM_WAIT = 5.0
+
+
+def folder_problem(path: Path) -> tuple[str, bool] | None:
+    """What keeps ``path`` from being a state directory, and whether it is for good.
+
+    A file where the folder should be is a mistake in the config (True); a folder that is
+    read-only or cannot be made yet may be fixed while the server runs (False), which retries.
+    """
+    if path.exists() and not path.is_dir():
+        return f"state directory {path} is not a directory", True
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"state directory {path} cannot be made: {existing} is not a directory", True
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "is not writable" if existing == path else f"cannot be made in {existing}"
+        return f"state directory {path} {what}", False
+    return None
+
+
+class StateDirTaken(Exception):
+    """The state directory is in use by a running server with another config."""
 
 
 def gzip_matches(plain: bytes, compressed: bytes) -> bool:
@@ -65,8 +93,11 @@ class StateDir:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        # A folder that cannot be made yet (read-only, not mounted) is tried again by try_lead.
+        with contextlib.suppress(OSError):
+            self.path.mkdir(parents=True, exist_ok=True)
         self._lock_handle: int | None = None
+        self._owner_handle: int | None = None
 
     @property
     def metrics_path(self) -> Path:
@@ -78,12 +109,23 @@ class StateDir:
         """Where the gzip of the latest exposition lives."""
         return self.path / METRICS_GZIP_FILE
 
-    def write_metrics(self, payload: bytes) -> None:
+    @property
+    def openmetrics_path(self) -> Path:
+        """Where the latest exposition in the OpenMetrics format lives."""
+        return self.path / OPENMETRICS_FILE
+
+    def write_metrics(self, payload: bytes, openmetrics: bytes | None = None) -> None:
         """Publish a new exposition, and its gzip, for every worker to serve as they are.
 
         The gzip is written first, so a reader that sees the new plain file finds its gzip
-        already there; ``gzip_matches`` tells a reader which plain file a gzip belongs to.
+        already there; ``gzip_matches`` tells a reader which plain file a gzip belongs to. The
+        OpenMetrics form (and its gzip) comes before both, for the same reason: the plain text
+        file is what tells readers that a new snapshot is there.
         """
+        if openmetrics is not None:
+            om_gzip = self.openmetrics_path.with_name(OPENMETRICS_FILE + ".gz")
+            atomic_write(om_gzip, gzip.compress(openmetrics, 6, mtime=0))
+            atomic_write(self.openmetrics_path, openmetrics)
         atomic_write(self.metrics_gzip_path, gzip.compress(payload, 6, mtime=0))
         atomic_write(self.metrics_path, payload)
 
@@ -163,6 +205,7 @@ class StateDir:
         """
         if self._lock_handle is not None:
             return True
+        self.path.mkdir(parents=True, exist_ok=True)
         handle = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -172,6 +215,60 @@ class StateDir:
         self._lock_handle = handle
         self._remove_stale_temporaries()
         return True
+
+    def claim(self, config_source: str) -> None:
+        """Mark this folder as served with ``config_source`` for as long as this process runs.
+
+        Servers with the same config may share a folder (one of them refreshes); a server with
+        another config would serve the first one's budgets, so it is refused: StateDirTaken
+        names both configs. The mark is a shared ``flock`` that the kernel drops when the last
+        process holding it ends, so a server that died leaves no claim behind. A folder that
+        cannot be opened is not claimed (try_lead retries it and readiness tells).
+        """
+        if self._owner_handle is not None:
+            return
+        mine = str(Path(config_source).resolve())
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = os.open(self.path / OWNER_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            log.warning("cannot mark %s as used by %s: %s", self.path, mine, error.strerror)
+            return
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # No server runs on this folder: the config served here from now on is ours.
+            payload = json.dumps({"config": mine, "pid": os.getpid()}).encode()
+            os.ftruncate(handle, 0)
+            os.pwrite(handle, payload, 0)
+        except BlockingIOError:
+            pass
+        except OSError as error:
+            os.close(handle)
+            log.warning("cannot mark %s as used by %s: %s", self.path, mine, error.strerror)
+            return
+        deadline = time.monotonic() + CLAIM_WAIT
+        while True:  # shared from here on; waits while another server writes its mark
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(handle)
+                    raise StateDirTaken(f"state directory {self.path} is busy") from None
+                time.sleep(0.05)
+        try:
+            owner = json.loads(os.pread(handle, 4096, 0) or b"{}")
+        except ValueError:
+            owner = {}
+        theirs = owner.get("config") if isinstance(owner, dict) else None
+        if theirs is not None and theirs != mine:
+            os.close(handle)
+            raise StateDirTaken(
+                f"state directory {self.path} is in use by a running exporter "
+                f"(pid {owner.get('pid')}) serving config {theirs}; this one serves {mine}: "
+                "give each config its own --state.dir (or state_dir)"
+            )
+        self._owner_handle = handle
 
     def _remove_stale_temporaries(self) -> None:
         # A process killed mid-write leaves its temporary file; only the lock holder writes,

@@ -12,21 +12,26 @@ The same file that secures node_exporter works here::
       prometheus: $2b$12$...   # bcrypt hash (htpasswd -nBC 12 prometheus)
 
 Relative paths are relative to the web config file. TLS is done by gunicorn; basic auth by a
-WSGI wrapper that caches successful checks, so a scrape every few seconds costs one bcrypt
-check per worker instead of one per scrape.
+WSGI wrapper that remembers the result of each check (good or bad) and runs bcrypt one check at
+a time, as exporter-toolkit does: a scrape every few seconds costs one bcrypt check per worker
+instead of one per scrape, and repeated wrong passwords cost one check, not a core.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import fcntl
 import hashlib
-import hmac
 import logging
+import os
 import re
 import ssl
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -55,8 +60,13 @@ _CERT_REQS = {
 }
 REALM = "budget-exporter"
 BCRYPT = re.compile(r"^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$")
-# Successful checks remembered per worker; more users than this is not a scraping setup.
-MAX_CACHED = 64
+# Results remembered per worker, the least recently used dropped first: a scraping setup
+# has a handful of users; a brute force of new passwords gains nothing from the cache.
+MAX_CACHED = 1024
+# How long a request waits for its turn at bcrypt before it is answered 429: half the 10 s
+# scrape timeout of Prometheus.
+BCRYPT_WAIT = 5.0
+POLL_INTERVAL, HANDOFF_PAUSE = 0.002, 0.005
 
 
 class TlsServerConfig(StrictModel):
@@ -118,10 +128,13 @@ class LoadedWebConfig:
         self.client_ca_file = base / tls.client_ca_file if tls and tls.client_ca_file else None
 
     def gunicorn_settings(self) -> dict[str, Any]:
-        """gunicorn's TLS settings for this config (empty without ``tls_server_config``)."""
+        """gunicorn's TLS settings for this config; without ``tls_server_config``, TLS off.
+
+        Every key is given either way, so a reload that turns TLS off leaves no file behind.
+        """
         tls = self.config.tls_server_config
         if tls is None:
-            return {}
+            return {"certfile": None, "keyfile": None, "ca_certs": None, "cert_reqs": ssl.CERT_NONE}
         minimum = _TLS_VERSIONS[tls.min_version]
         maximum = _TLS_VERSIONS[tls.max_version] if tls.max_version else None
 
@@ -132,21 +145,30 @@ class LoadedWebConfig:
                 context.maximum_version = maximum
             return context
 
-        settings: dict[str, Any] = {
+        return {
             "certfile": str(self.cert_file),
             "keyfile": str(self.key_file),
             "cert_reqs": _CERT_REQS[tls.client_auth_type],
             "ssl_context": ssl_context,
+            "ca_certs": str(self.client_ca_file) if self.client_ca_file is not None else None,
         }
-        if self.client_ca_file is not None:
-            settings["ca_certs"] = str(self.client_ca_file)
-        return settings
 
-    def wrap(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-        """The app behind basic auth when users are configured, else the app itself."""
+    def summary(self) -> str:
+        """One line for logs and ``check``: TLS or not, how many users; never a hash."""
+        tls = self.config.tls_server_config
+        scheme = f"TLS ({tls.client_auth_type})" if tls else "no TLS"
+        return f"{scheme}, {len(self.config.basic_auth_users)} basic auth user(s)"
+
+    def wrap(
+        self, app: Callable[..., Iterable[bytes]], lock_file: Path | None = None
+    ) -> Callable[..., Iterable[bytes]]:
+        """The app behind basic auth when users are configured, else the app itself.
+
+        ``lock_file`` serializes bcrypt across the workers that share it.
+        """
         if not self.config.basic_auth_users:
             return app
-        return BasicAuth(app, self.config.basic_auth_users)
+        return BasicAuth(app, self.config.basic_auth_users, BcryptGate(lock_file))
 
 
 def load_web_config(path: str | Path) -> LoadedWebConfig:
@@ -180,6 +202,43 @@ def load_web_config(path: str | Path) -> LoadedWebConfig:
     if problems:
         raise ConfigError(problems)
     return loaded
+
+
+class WebConfigHolder:
+    """The web config of the master process, replaced on reload only by a valid file.
+
+    exporter-toolkit re-reads its file on every request; here the master reads it again on
+    SIGHUP and ``POST /-/reload``, and the new workers start with it, so a leaked password is
+    revoked without a restart.
+    """
+
+    def __init__(self, loaded: LoadedWebConfig):
+        self.current = loaded
+        self.reloads = 0
+        self.failures = 0
+
+    def reload(self) -> bool:
+        """Read the file again; keep the current web config when the new one is invalid."""
+        try:
+            loaded = load_web_config(self.current.source)
+        except ConfigError as error:
+            self.failures += 1
+            log_web_config_rejected(error)
+            return False
+        self.current = loaded
+        self.reloads += 1
+        log.info("web config reloaded from %s: %s", loaded.source, loaded.summary())
+        return True
+
+
+def log_web_config_rejected(error: ConfigError) -> None:
+    """Log each problem of a rejected web config and that the running one stays."""
+    log.error(
+        "web config reload rejected: %d problem(s); the running web config stays",
+        len(error.problems),
+    )
+    for problem in error.problems:
+        log.error("  %s", problem)
 
 
 def _check_tls_files(loaded: LoadedWebConfig, lines: Any) -> list[ConfigProblem]:
@@ -226,35 +285,114 @@ def _check_tls_files(loaded: LoadedWebConfig, lines: Any) -> list[ConfigProblem]
     return problems
 
 
-class BasicAuth:
-    """WSGI wrapper: HTTP basic auth against bcrypt hashes, answering 401 otherwise."""
+class BcryptGate:
+    """One bcrypt check at a time in the whole server, as exporter-toolkit serializes them.
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], users: dict[str, str]):
+    Threads of a worker queue on a lock; workers on an ``flock`` of ``lock_file``, which the
+    kernel releases if a worker dies holding it. A caller waits at most ``timeout`` and is
+    then told to come back, so a flood of wrong passwords holds no thread for long.
+    """
+
+    def __init__(self, lock_file: Path | None = None, timeout: float = BCRYPT_WAIT):
+        self.lock_file = lock_file
+        self.timeout = timeout
+        self._threads = threading.Lock()
+        self._handle: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int | None:
+        if self.lock_file is None:
+            return None
+        if self._pid != os.getpid():  # opened again after a fork: flock is per open file
+            self._pid = os.getpid()
+            try:
+                self._handle = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                self._handle = None  # an unusable state directory: this worker alone, then
+        return self._handle
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[bool]:
+        """True while this caller may run bcrypt; False when it waited ``timeout`` in vain."""
+        deadline = time.monotonic() + self.timeout
+        if not self._threads.acquire(timeout=self.timeout):
+            yield False
+            return
+        try:
+            handle = self._file()
+            while handle is not None:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        yield False
+                        return
+                    time.sleep(POLL_INTERVAL)
+            try:
+                yield True
+            finally:
+                if handle is not None:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+                    # Waiters in other workers poll; without this pause the next thread of
+                    # this worker would take the lock again at once and starve them.
+                    time.sleep(HANDOFF_PAUSE)
+        finally:
+            self._threads.release()
+
+
+class BasicAuth:
+    """WSGI wrapper: HTTP basic auth against bcrypt hashes, answering 401 otherwise.
+
+    Every result is remembered per user and password (as a SHA-256), good or bad, so a scraper
+    repeating its password, or a client repeating a wrong one, costs one bcrypt check; checks
+    that are not remembered run one at a time (``BcryptGate``).
+    """
+
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        users: dict[str, str],
+        gate: BcryptGate | None = None,
+    ):
         self.app = app
         self._hashes = {user: hashed.encode() for user, hashed in users.items()}
-        # user -> SHA-256 of the password last found good; a changed password misses the cache.
-        self._good: dict[str, bytes] = {}
+        self._results: OrderedDict[bytes, bool] = OrderedDict()
         self._lock = threading.Lock()
+        self.gate = gate or BcryptGate()
+        self.bcrypt_checks = 0
         # Checked when the user is unknown, so that answer takes as long as for a known user.
         rounds = max(int(hashed[4:6]) for hashed in users.values())
         self._dummy = bcrypt.hashpw(b"budget-exporter", bcrypt.gensalt(rounds))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        if self.allowed(environ.get("HTTP_AUTHORIZATION", "")):
+        verdict = self.check(environ.get("HTTP_AUTHORIZATION", ""))
+        if verdict is True:
             return self.app(environ, start_response)
-        body = b"Unauthorized\n"
+        if verdict is None:
+            body = b"Too many password checks at once; try again\n"
+            status, extra = "429 Too Many Requests", [("Retry-After", "1")]
+        else:
+            body = b"Unauthorized\n"
+            status = "401 Unauthorized"
+            extra = [("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')]
         start_response(
-            "401 Unauthorized",
+            status,
             [
                 ("Content-Type", "text/plain; charset=utf-8"),
                 ("Content-Length", str(len(body))),
-                ("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'),
+                *extra,
             ],
         )
         return [body]
 
     def allowed(self, header: str) -> bool:
         """True when the Authorization header holds a configured user and right password."""
+        return self.check(header) is True
+
+    def check(self, header: str) -> bool | None:
+        """True for a configured user with the right password, False otherwise, None when
+        the password could not be checked now (too many checks waiting)."""
         scheme, _, encoded = header.partition(" ")
         if scheme.lower() != "basic":
             return False
@@ -266,19 +404,24 @@ class BasicAuth:
         if not colon:
             return False
         secret = password.encode()
-        digest = hashlib.sha256(secret).digest()
-        remembered = self._good.get(user)
-        if remembered is not None and hmac.compare_digest(remembered, digest):
-            return True
+        key = hashlib.sha256(user.encode() + b"\0" + secret).digest()
+        with self._lock:
+            remembered = self._results.get(key)
+            if remembered is not None:
+                self._results.move_to_end(key)
+                return remembered
         hashed = self._hashes.get(user)
-        try:
-            good = bcrypt.checkpw(secret, hashed if hashed is not None else self._dummy)
-        except ValueError:  # longer than bcrypt's 72 bytes: no hash can match it
-            return False
-        if good and hashed is not None:
-            with self._lock:
-                if len(self._good) >= MAX_CACHED:
-                    self._good.clear()
-                self._good[user] = digest
-            return True
-        return False
+        with self.gate.hold() as turn:
+            if not turn:
+                return None
+            self.bcrypt_checks += 1
+            try:
+                good = bcrypt.checkpw(secret, hashed if hashed is not None else self._dummy)
+            except ValueError:  # longer than bcrypt's 72 bytes: no hash can match it
+                good = False
+        good = good and hashed is not None
+        with self._lock:
+            self._results[key] = good
+            if len(self._results) > MAX_CACHED:
+                self._results.popitem(last=False)
+        return good

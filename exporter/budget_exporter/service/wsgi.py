@@ -24,18 +24,26 @@ from typing import Any
 from .. import __version__
 from ..config.loader import load_config
 from ..config.schema import Config
-from ..metrics.exposition import CONTENT_TYPE, render
+from ..metrics.exposition import (
+    CONTENT_TYPE,
+    OPENMETRICS_CONTENT_TYPE,
+    render,
+    render_openmetrics,
+)
 from ..views.api import PREFIX, JsonApi, PublishedSnapshot
 from ..views.snapshot_json import render_json
 from .lifecycle import request_reload
 from .refresh import Refresher
-from .state import StateDir, gzip_matches
+from .state import OPENMETRICS_FILE, StateDir, gzip_matches
 
 log = logging.getLogger(__name__)
 
 CONFIG_ENV = "BUDGET_EXPORTER_CONFIG"
 STATE_DIR_ENV = "BUDGET_EXPORTER_STATE_DIR"
 FOLLOWER_POLL = timedelta(seconds=5)
+# A state directory that cannot be used (read-only, full, not mounted yet) is tried again this
+# often; the old exposition stays served meanwhile and /-/ready says why it is not ready.
+STATE_RETRY = timedelta(seconds=5)
 
 StartResponse = Callable[..., Any]
 
@@ -49,11 +57,57 @@ def default_state_dir(config: Config) -> Path:
     return base / "budget-exporter" / tag
 
 
+def state_folder(state_dir: str | None, config: Config) -> Path:
+    """The state folder: ``state_dir``, else ``$BUDGET_EXPORTER_STATE_DIR``, else the default."""
+    return Path(state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
+
+
 @dataclass(frozen=True)
 class _Exposition:
     signature: tuple[int, int, int]
     plain: bytes
     compressed: bytes | None  # None when no gzip of this very exposition is there (yet)
+    openmetrics: bytes | None = None  # None when the leader wrote none (an older version)
+    openmetrics_compressed: bytes | None = None
+
+
+def _weights(header: str) -> dict[str, float]:
+    """``a;q=0.5, b`` -> {"a": 0.5, "b": 1.0}: names lower-cased, parameters other than q
+    dropped, the highest weight kept when a name comes twice, unreadable weights as 0."""
+    weights: dict[str, float] = {}
+    for item in header.split(","):
+        name, *parameters = (part.strip() for part in item.split(";"))
+        if not name:
+            continue
+        weight = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    weight = 0.0
+        name = name.lower()
+        weights[name] = max(weight, weights.get(name, 0.0))
+    return weights
+
+
+def accepts_gzip(header: str) -> bool:
+    """Whether an ``Accept-Encoding`` header takes gzip (RFC 9110: case-insensitive, q=0 is
+    a refusal, ``*`` stands for codings not named)."""
+    weights = _weights(header)
+    for name in ("gzip", "x-gzip"):
+        if name in weights:
+            return weights[name] > 0
+    return weights.get("*", 0.0) > 0
+
+
+def prefers_openmetrics(header: str) -> bool:
+    """Whether an ``Accept`` header weighs OpenMetrics above the Prometheus text format."""
+    weights = _weights(header)
+    openmetrics = weights.get("application/openmetrics-text", 0.0)
+    text = max(weights.get("text/plain", 0.0), weights.get("text/*", 0.0), weights.get("*/*", 0.0))
+    return openmetrics > 0 and openmetrics > text
 
 
 class PublishedMetrics:
@@ -66,6 +120,7 @@ class PublishedMetrics:
     def __init__(self, path: Path):
         self.path = path
         self.gzip_path = path.with_name(path.name + ".gz")
+        self.openmetrics_path = path.with_name(OPENMETRICS_FILE)
         self._current: _Exposition | None = None
         self._lock = threading.Lock()
 
@@ -82,15 +137,31 @@ class PublishedMetrics:
         with self._lock:
             if self._current is None or self._current.signature != signature:
                 plain = self.path.read_bytes()
-                self._current = _Exposition(signature, plain, self._gzip_of(plain))
+                try:
+                    openmetrics: bytes | None = self.openmetrics_path.read_bytes()
+                except FileNotFoundError:
+                    openmetrics = None
+                self._current = _Exposition(
+                    signature,
+                    plain,
+                    _gzip_of(self.gzip_path, plain),
+                    openmetrics,
+                    _gzip_of(
+                        self.openmetrics_path.with_name(OPENMETRICS_FILE + ".gz"), openmetrics
+                    ),
+                )
             return self._current
 
-    def _gzip_of(self, plain: bytes) -> bytes | None:
-        try:
-            compressed = self.gzip_path.read_bytes()
-        except FileNotFoundError:
-            return None
-        return compressed if gzip_matches(plain, compressed) else None
+
+def _gzip_of(path: Path, plain: bytes | None) -> bytes | None:
+    """The gzip file at ``path`` if it is that of ``plain``."""
+    if plain is None:
+        return None
+    try:
+        compressed = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return compressed if gzip_matches(plain, compressed) else None
 
 
 class ExporterService:
@@ -102,6 +173,8 @@ class ExporterService:
         self.published = PublishedMetrics(self.state.metrics_path)
         self.published_snapshot = PublishedSnapshot(self.state.snapshot_path)
         self.refresher: Refresher | None = None
+        # Why this process cannot refresh through the state directory; None when it can.
+        self.state_problem: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -130,17 +203,48 @@ class ExporterService:
     def _loop(self) -> None:
         next_evaluation = datetime.min.replace(tzinfo=UTC)
         while not self._stop.is_set():
-            if not self.state.try_lead():
+            try:
+                leading = self.state.try_lead()
+            except OSError as error:
+                self._state_unusable(error)
+                self._stop.wait(STATE_RETRY.total_seconds())
+                continue
+            if not leading:
+                self._state_usable()
                 self._stop.wait(FOLLOWER_POLL.total_seconds())
                 continue
             try:
                 next_evaluation = self.step(datetime.now(UTC), next_evaluation)
                 wake = min([next_evaluation, *self._refresher().next_fetch.values()])
-            except Exception:  # the loop must survive anything and keep serving the last data
-                log.exception("refresh loop failed; retrying")
-                next_evaluation = wake = datetime.now(UTC) + timedelta(seconds=30)
+                self._state_usable()
+            except Exception as error:  # the loop must survive anything, serving the last data
+                if isinstance(error, OSError) and _in_folder(error, self.state.path):
+                    self._state_unusable(error)
+                    next_evaluation = wake = datetime.now(UTC) + STATE_RETRY
+                else:
+                    log.exception("refresh loop failed; retrying")
+                    next_evaluation = wake = datetime.now(UTC) + timedelta(seconds=30)
             delay = (wake - datetime.now(UTC)).total_seconds()
             self._stop.wait(min(max(delay, 0.5), 60.0))
+
+    def _state_unusable(self, error: OSError) -> None:
+        problem = (
+            f"state directory {self.state.path} cannot be used: "
+            f"{error.strerror or type(error).__name__}"
+            + (f" ({error.filename})" if error.filename else "")
+        )
+        if problem != self.state_problem:
+            log.error(
+                "%s; serving the last published data, retrying every %ds",
+                problem,
+                STATE_RETRY.total_seconds(),
+            )
+        self.state_problem = problem
+
+    def _state_usable(self) -> None:
+        if self.state_problem is not None:
+            log.info("state directory %s can be used again", self.state.path)
+            self.state_problem = None
 
     def _refresher(self) -> Refresher:
         if self.refresher is None:
@@ -157,9 +261,14 @@ class ExporterService:
             snapshot = refresher.snapshot(now)
             # JSON first: once the exposition is there (ready), the API has its data too.
             self.state.write_snapshot(render_json(snapshot))
-            self.state.write_metrics(render(snapshot))
+            self.state.write_metrics(render(snapshot), render_openmetrics(snapshot))
             return now + self.config.evaluation_interval
         return next_evaluation
+
+
+def _in_folder(error: OSError, folder: Path) -> bool:
+    """Whether ``error`` is about a file in ``folder`` (a write of the state, say)."""
+    return bool(error.filename) and Path(str(error.filename)).is_relative_to(folder)
 
 
 def _index_page() -> bytes:
@@ -233,22 +342,29 @@ class MetricsApp:
                     b"no snapshot yet: the first refresh is running\n",
                     head=head,
                 )
-            gzipped = exposition.compressed
-            if gzipped is not None and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+            # Both formats and both encodings were made once per snapshot: only bytes here.
+            plain, gzipped, content_type = exposition.plain, exposition.compressed, CONTENT_TYPE
+            if exposition.openmetrics is not None and prefers_openmetrics(
+                environ.get("HTTP_ACCEPT", "")
+            ):
+                plain, gzipped = exposition.openmetrics, exposition.openmetrics_compressed
+                content_type = OPENMETRICS_CONTENT_TYPE
+            vary = ("Vary", "Accept, Accept-Encoding")
+            if gzipped is not None and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")):
                 return self._reply(
                     start_response,
                     "200 OK",
                     gzipped,
-                    content_type=CONTENT_TYPE,
-                    extra=[("Content-Encoding", "gzip"), ("Vary", "Accept-Encoding")],
+                    content_type=content_type,
+                    extra=[("Content-Encoding", "gzip"), vary],
                     head=head,
                 )
             return self._reply(
                 start_response,
                 "200 OK",
-                exposition.plain,
-                content_type=CONTENT_TYPE,
-                extra=[("Vary", "Accept-Encoding")],
+                plain,
+                content_type=content_type,
+                extra=[vary],
                 head=head,
             )
         if path == "/-/healthy":
@@ -256,6 +372,15 @@ class MetricsApp:
                 start_response, "200 OK", b"Budget Exporter is Healthy.\n", head=head
             )
         if path == "/-/ready":
+            problem = self.service.state_problem if self.service is not None else None
+            if problem is not None:
+                return self._reply(
+                    start_response,
+                    "503 Service Unavailable",
+                    f"Budget Exporter is not ready: {problem}; the last published data is "
+                    "served and no refresh runs until it can be used.\n".encode(),
+                    head=head,
+                )
             if self.published.get() is None:
                 return self._reply(
                     start_response,
@@ -294,6 +419,7 @@ def create_app(
     *,
     config: Config | None = None,
     lifecycle: bool = False,
+    web_config_file: str | None = None,
 ) -> MetricsApp:
     """Build the WSGI app and start its refresh loop.
 
@@ -303,17 +429,19 @@ def create_app(
             ``state_dir``, else a folder under ``$XDG_STATE_HOME``.
         config: an already validated config, used instead of reading ``config_path``.
         lifecycle: serve ``POST /-/reload`` (re-read the config file and restart workers).
+        web_config_file: the web config file that ``POST /-/reload`` validates too.
     """
     if config is None:
         config = load_config(config_path or os.environ.get(CONFIG_ENV) or None)
-    folder = Path(state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
-    service = ExporterService(config, folder)
+    service = ExporterService(config, state_folder(state_dir, config))
+    # Refuses (StateDirTaken) a folder that a server with another config is using.
+    service.state.claim(config.source)
     service.start()
     reload = None
     if lifecycle:
         source = config.source
 
         def reload() -> tuple[bool, str]:
-            return request_reload(source)
+            return request_reload(source, web_config_file)
 
     return MetricsApp(service.published, service, reload)

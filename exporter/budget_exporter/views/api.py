@@ -12,7 +12,9 @@ Routes (documented in ``openapi.yml``)::
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
 import threading
 from collections.abc import Callable, Iterable
 from importlib import resources
@@ -23,7 +25,12 @@ from urllib.parse import parse_qs
 from ..money.admission import admit_in_hierarchy
 from .snapshot_json import listing_bodies
 
+log = logging.getLogger(__name__)
+
 PREFIX = "/api/v1"
+# A plain decimal number, as openapi.yml says: float() would also take "1_000", " 5", "inf",
+# "nan" and "-0" (echoed back as -0.0).
+AMOUNT = re.compile(r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,2})?$")
 JSON_TYPE = "application/json"
 OPENAPI_FILE = "openapi.yml"
 
@@ -53,12 +60,20 @@ class PublishedSnapshot:
         signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         with self._lock:
             if self._signature != signature:
-                data = json.loads(self.path.read_bytes())
-                # The list bodies come serialised (a file of an older version: rendered here).
-                listings = data.get("listings") or listing_bodies(data)
-                data["listings"] = {kind: body.encode() for kind, body in listings.items()}
-                self._data = data
+                # Tried once per version of the file: a damaged one is not parsed per request.
                 self._signature = signature
+                try:
+                    data = json.loads(self.path.read_bytes())
+                    # The list bodies come serialised (an older version's file: rendered here).
+                    listings = data.get("listings") or listing_bodies(data)
+                    data["listings"] = {kind: body.encode() for kind, body in listings.items()}
+                    if not isinstance(data.get("budgets"), list) or "taken_at" not in data:
+                        raise ValueError("no budgets or taken_at")
+                except (OSError, ValueError, TypeError, AttributeError, KeyError) as error:
+                    # The last good snapshot stays served; the next evaluation writes a new file.
+                    log.warning("ignoring unreadable snapshot %s: %s", self.path, error)
+                    return self._data
+                self._data = data
             return self._data
 
 
@@ -69,6 +84,14 @@ class JsonApi:
         self.snapshot = snapshot
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            return self._route(environ, start_response)
+        except Exception:  # an API client gets JSON, never the server's HTML error page
+            log.exception("API request %s failed", environ.get("PATH_INFO", ""))
+            head = environ.get("REQUEST_METHOD") == "HEAD"
+            return _error(start_response, "500 Internal Server Error", "internal error", head)
+
+    def _route(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         head = method == "HEAD"
         if method not in ("GET", "HEAD"):
@@ -122,13 +145,10 @@ class JsonApi:
 
 
 def _amount(values: list[str]) -> float | None:
-    if len(values) != 1:
+    if len(values) != 1 or not AMOUNT.match(values[0]):
         return None
-    try:
-        amount = float(values[0])
-    except ValueError:
-        return None
-    return amount if math.isfinite(amount) and amount >= 0 else None
+    amount = float(values[0])
+    return amount if math.isfinite(amount) else None
 
 
 def _reply(

@@ -61,6 +61,16 @@ def _retry_after_seconds(response: requests.Response, headers: Iterable[str]) ->
     return max(waits) if waits else None
 
 
+def safe_url(url: str) -> str:
+    """``url`` as errors and logs may show it: no query string, no user name or password."""
+    bare = url.split("?", 1)[0].split("#", 1)[0]
+    scheme, sep, rest = bare.partition("://")
+    if not sep:
+        return bare
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+
+
 class HttpClient:
     """A ``requests`` session bound to one provider, with retries and safe error messages."""
 
@@ -84,10 +94,10 @@ class HttpClient:
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """Send a request; retry what can succeed later; raise ProviderError otherwise.
 
-        Error messages carry the method, the URL without its query string and the status,
-        never headers or bodies that could hold credentials.
+        Error messages carry the method, the URL without its query string or user info and
+        the status, never headers or bodies that could hold credentials.
         """
-        where = f"{method} {url.split('?', 1)[0]}"
+        where = f"{method} {safe_url(url)}"
         delay = self.retry.base_delay
         for attempt in range(1, self.retry.attempts + 1):
             self.requests_made += 1
@@ -102,6 +112,13 @@ class HttpClient:
                 self._wait(delay, None, where, reason, attempt)
                 delay = min(delay * 2, self.retry.max_delay)
                 continue
+            except (requests.RequestException, ValueError) as error:
+                # An invalid header or URL: requests quotes the header value (a key) in its
+                # message, so only the kind of error is told.
+                raise ProviderError(
+                    f"provider {self.provider}: {where} could not be sent "
+                    f"({type(error).__name__}): check the URL and the secret settings"
+                ) from None
             if response.status_code < 400:
                 return response
             if response.status_code in RETRY_STATUSES and attempt < self.retry.attempts:
@@ -120,12 +137,12 @@ class HttpClient:
     def get_json(self, url: str, **kwargs: Any) -> Any:
         """GET and decode a JSON answer; a body that is not JSON is a ProviderError."""
         response = self.request("GET", url, **kwargs)
-        return self._json(response, f"GET {url.split('?', 1)[0]}")
+        return self._json(response, f"GET {safe_url(url)}")
 
     def post_json(self, url: str, **kwargs: Any) -> Any:
         """POST and decode a JSON answer."""
         response = self.request("POST", url, **kwargs)
-        return self._json(response, f"POST {url.split('?', 1)[0]}")
+        return self._json(response, f"POST {safe_url(url)}")
 
     def _json(self, response: requests.Response, where: str) -> Any:
         if response.status_code == 204 or not response.content:
