@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..config.schema import Config
-from ..metrics.history import HistoryWriter
 from ..model.periods import format_duration, parse_duration
-from ..service.refresh import Refresher
-from ..service.state import StateDir
+
+if TYPE_CHECKING:
+    from ..config.schema import Config
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,10 @@ def steps(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
 
 def command_backfill(config: Config, args: argparse.Namespace) -> int:
     """Evaluate every step, write the OpenMetrics text, make the blocks."""
+    from ..metrics.history import HistoryWriter
+    from ..service.refresh import Refresher
+    from ..service.state import StateDir
+
     end = args.end or datetime.now(UTC)
     start = args.start
     if start >= end:

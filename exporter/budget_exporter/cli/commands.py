@@ -8,21 +8,21 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..config.hierarchy import allocation_warnings
-from ..config.loader import load_config
-from ..config.schema import Config
-from ..evaluation.evaluate import unknown_filter_keys
-from ..metrics.exposition import render
 from ..model.errors import ConfigError
 from ..model.periods import parse_duration
-from ..service.refresh import Refresher
-from ..service.state import folder_problem
-from ..service.webconfig import LoadedWebConfig, load_web_config
-from .backfill import add_backfill_arguments, command_backfill
-from .report import add_report_arguments, command_admit, command_report
+from .backfill import add_backfill_arguments
+from .report import add_report_arguments
+
+if TYPE_CHECKING:
+    from ..config.schema import Config
+    from ..service.webconfig import LoadedWebConfig
+
+# The command line imports what a command needs when it runs, not before: `--version` and the
+# answers read from a published snapshot start in a fraction of a second, while the maths,
+# the providers and the server load only for the commands that use them.
 
 DEFAULT_PORT = 10098
 DEFAULT_LISTEN = f":{DEFAULT_PORT}"
@@ -175,6 +175,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(path: str | None) -> Config | None:
+    from ..config.loader import load_config
+
     try:
         return load_config(path)
     except ConfigError as error:
@@ -186,6 +188,8 @@ def _load(path: str | None) -> Config | None:
 
 def _load_web(path: str) -> LoadedWebConfig | None:
     """The web config file, validated; None (problems printed) when it is invalid."""
+    from ..service.webconfig import load_web_config
+
     try:
         return load_web_config(path)
     except ConfigError as error:
@@ -197,6 +201,11 @@ def _load_web(path: str) -> LoadedWebConfig | None:
 
 def command_check(args: argparse.Namespace) -> int:
     """Validate the config (and web config), then fetch each provider once."""
+    from ..config.hierarchy import allocation_warnings
+    from ..evaluation.evaluate import unknown_filter_keys
+    from ..service.refresh import Refresher
+    from ..service.state import folder_problem
+
     config = _load(args.config_file)
     web = _load_web(args.web_config_file) if args.web_config_file else None
     if config is None or (args.web_config_file and web is None):
@@ -241,6 +250,9 @@ def command_check(args: argparse.Namespace) -> int:
 
 def command_once(args: argparse.Namespace) -> int:
     """One collection; the exposition on stdout."""
+    from ..metrics.exposition import render
+    from ..service.refresh import Refresher
+
     config = _load(args.config_file)
     if config is None:
         return EXIT_BAD_CONFIG
@@ -254,14 +266,16 @@ def command_once(args: argparse.Namespace) -> int:
 
 def command_serve(args: argparse.Namespace) -> int:
     """Run the production server (gunicorn) in the foreground."""
+    from ..service.state import folder_problem
+
     config = _load(args.config_file)
     if config is None:
         return EXIT_BAD_CONFIG
     from ..service.lifecycle import ConfigHolder
     from ..service.server import GunicornServer, gunicorn_settings
-    from ..service.state import StateDir, StateDirTaken
+    from ..service.state import StateDir, StateDirTaken, state_folder
     from ..service.webconfig import WebConfigHolder
-    from ..service.wsgi import create_app, state_folder
+    from ..service.wsgi import create_app
 
     web = None
     if args.web_config_file:
@@ -336,6 +350,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.log_level)
     handler = {"serve": command_serve, "check": command_check, "once": command_once}
     if args.command in ("report", "admit", "backfill"):
+        from .backfill import command_backfill
+        from .report import command_admit, command_report
+
         config = _load(args.config_file)
         if config is None:
             return EXIT_BAD_CONFIG

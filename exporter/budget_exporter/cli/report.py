@@ -14,15 +14,13 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config.schema import Config
 from ..money.admission import admit_in_hierarchy
-from ..service.refresh import Refresher
-from ..service.state import SNAPSHOT_FILE
-from ..service.wsgi import STATE_DIR_ENV, default_state_dir
 from ..views.report import FORMATS, render_report
-from ..views.snapshot_json import snapshot_json
+
+if TYPE_CHECKING:
+    from ..config.schema import Config
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +82,10 @@ def _scoped(config: Config, budget: str | None, ancestors: bool = False) -> Conf
 
 def evaluate_now(config: Config, now: datetime) -> dict[str, Any]:
     """Fetch the providers the config uses, evaluate once, return the JSON view."""
+    # The maths and the providers load only when the answer is computed, not read.
+    from ..service.refresh import Refresher
+    from ..views.snapshot_json import snapshot_json
+
     refresher = Refresher(config)
     used = {budget.provider for budget in config.budgets} | {slo.provider for slo in config.slos}
     names = list(refresher.providers) if None in used else [n for n in used if n is not None]
@@ -94,6 +96,8 @@ def evaluate_now(config: Config, now: datetime) -> dict[str, Any]:
 def published_snapshot(folder: Path, budget: str | None) -> dict[str, Any] | None:
     """The JSON view a running exporter published in ``folder`` (one budget, no SLOs, when
     ``budget`` is given), or None when there is none to read."""
+    from ..service.state import SNAPSHOT_FILE
+
     try:
         data = json.loads((folder / SNAPSHOT_FILE).read_bytes())
         view = {key: data[key] for key in ("taken_at", "currency", "budgets", "slos")}
@@ -114,6 +118,8 @@ def _figures(
 ) -> dict[str, Any]:
     """The published snapshot, so paid provider calls are not multiplied; a fresh evaluation
     when there is none, with ``--refresh``, or with ``--at`` (a snapshot is of its own time)."""
+    from ..service.state import STATE_DIR_ENV, default_state_dir
+
     if not args.refresh and args.at is None:
         folder = Path(args.state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
         data = published_snapshot(folder, args.budget if one_budget else None)

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..config.schema import Config
 from ..model.bad_rows import BadRow, BadRows
 from ..model.costs import CostData
 from ..providers.support.atomic import atomic_write
@@ -284,3 +285,20 @@ class StateDir:
         if self._lock_handle is not None:
             os.close(self._lock_handle)
             self._lock_handle = None
+
+
+STATE_DIR_ENV = "BUDGET_EXPORTER_STATE_DIR"
+
+
+def default_state_dir(config: Config) -> Path:
+    """Where state lives when neither the config nor the command line says."""
+    if config.state_dir:
+        return Path(config.state_dir)
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    tag = hashlib.sha256(str(Path(config.source).resolve()).encode()).hexdigest()[:12]
+    return base / "budget-exporter" / tag
+
+
+def state_folder(state_dir: str | None, config: Config) -> Path:
+    """The state folder: ``state_dir``, else ``$BUDGET_EXPORTER_STATE_DIR``, else the default."""
+    return Path(state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))

@@ -10,7 +10,6 @@ Run it with ``budget-exporter serve``, or under your own gunicorn with
 
 from __future__ import annotations
 
-import hashlib
 import html
 import logging
 import os
@@ -34,32 +33,17 @@ from ..views.api import PREFIX, JsonApi, PublishedSnapshot
 from ..views.snapshot_json import render_json
 from .lifecycle import request_reload
 from .refresh import Refresher
-from .state import OPENMETRICS_FILE, StateDir, gzip_matches
+from .state import OPENMETRICS_FILE, StateDir, gzip_matches, state_folder
 
 log = logging.getLogger(__name__)
 
 CONFIG_ENV = "BUDGET_EXPORTER_CONFIG"
-STATE_DIR_ENV = "BUDGET_EXPORTER_STATE_DIR"
 FOLLOWER_POLL = timedelta(seconds=5)
 # A state directory that cannot be used (read-only, full, not mounted yet) is tried again this
 # often; the old exposition stays served meanwhile and /-/ready says why it is not ready.
 STATE_RETRY = timedelta(seconds=5)
 
 StartResponse = Callable[..., Any]
-
-
-def default_state_dir(config: Config) -> Path:
-    """Where state lives when neither the config nor the command line says."""
-    if config.state_dir:
-        return Path(config.state_dir)
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    tag = hashlib.sha256(str(Path(config.source).resolve()).encode()).hexdigest()[:12]
-    return base / "budget-exporter" / tag
-
-
-def state_folder(state_dir: str | None, config: Config) -> Path:
-    """The state folder: ``state_dir``, else ``$BUDGET_EXPORTER_STATE_DIR``, else the default."""
-    return Path(state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
 
 
 @dataclass(frozen=True)
