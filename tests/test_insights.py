@@ -199,6 +199,7 @@ def test_the_ideal_daily_spend_spreads_what_remains_over_the_days_left():
 
 CONFIG = """
 timezone: UTC
+series: {weekday_pattern: true, trend: true}
 providers:
   costs: {type: csv, paths: [costs.csv]}
 budgets:

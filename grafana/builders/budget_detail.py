@@ -251,7 +251,8 @@ def forecast(d: Any, currency_unit: str) -> Any:
             "Forecast of the period total",
             "Expected spend at period end with its 80% and 95% intervals, against the limit. "
             "Read how it moved over the period: a band drifting up towards the limit is the "
-            "early warning.",
+            "early warning. The 95% band needs series: {forecast_95: true} in the exporter "
+            "config.",
             [*bands, q(f"budget_limit{{{B}}}", "limit")],
             currency_unit,
             w=16,
@@ -315,7 +316,8 @@ def forecast(d: Any, currency_unit: str) -> Any:
     d = d.with_panel(
         stat_panel(
             "Expected spend ahead",
-            "Total spend expected over the next 30 and 90 days, for capacity planning.",
+            "Total spend expected over the next 30 and 90 days, for capacity planning. Needs "
+            "series: {forecast_horizons: true} in the exporter config.",
             [q(f"budget_forecast_horizon_spend{{{B}}}", "next {{horizon}}", instant=True)],
             currency_unit,
             w=8,
@@ -327,7 +329,8 @@ def forecast(d: Any, currency_unit: str) -> Any:
             "Anomaly score",
             "How unusual the newest complete day is for this budget (and its top dimension "
             "values), in robust standard deviations from the same weekday; above "
-            f"{ANOMALY_SCORE} is unusual.",
+            f"{ANOMALY_SCORE} is unusual. The values' scores need series: "
+            "{anomaly_by_dimension: true} in the exporter config.",
             [
                 q(f"budget_cost_anomaly_score{{{B}}}", "total"),
                 q(f"budget_cost_anomaly_score_by_dimension{{{B}}}", "{{dimension}}={{value}}"),
@@ -507,7 +510,8 @@ def plan_and_insights(d: Any, currency_unit: str) -> Any:
         bar_panel(
             "Burn rate by weekday",
             "Mean spend of each weekday over recent weeks divided by the ideal daily spend of "
-            "the limit: the days that spend too fast.",
+            "the limit: the days that spend too fast. Needs series: {weekday_pattern: true} in "
+            "the exporter config.",
             [q(f"budget_weekday_burn_rate{{{B}}}", "{{weekday}}", instant=True)],
             "none",
             w=6,
@@ -519,7 +523,8 @@ def plan_and_insights(d: Any, currency_unit: str) -> Any:
         stat_panel(
             "Trend of daily spend",
             "Change of daily spend per day over recent weeks (least-squares slope), and the "
-            "probability of such a slope without a trend: below 0.05 it is significant.",
+            "probability of such a slope without a trend: below 0.05 it is significant. Needs "
+            "series: {trend: true} in the exporter config.",
             [
                 q(f"budget_daily_spend_trend{{{B}}}", "change per day", instant=True),
                 q(f"budget_daily_spend_trend_p_value{{{B}}}", "p-value", instant=True),

@@ -139,6 +139,21 @@ class BreakdownConfig(StrictModel):
     top: int = Field(default=10, ge=1, le=100)
 
 
+class SeriesConfig(StrictModel):
+    """Optional metric families. Each costs series per budget, and users pay per series, so only
+    the lean set is on by default (README, "Series per budget")."""
+
+    weekday_pattern: bool = False  # budget_weekday_burn_rate: 7 series per budget
+    trend: bool = False  # budget_daily_spend_trend and its p-value: 2
+    forecast_horizons: bool = False  # budget_forecast_horizon_spend (30d, 90d): 2
+    forecast_95: bool = False  # the 95% bounds of budget_forecast_spend: 2
+    anomaly_by_dimension: bool = False  # budget_cost_anomaly_score_by_dimension: 1 per top value
+
+    def enabled(self) -> frozenset[str]:
+        """The names of the optional families switched on."""
+        return frozenset(name for name, on in self.model_dump().items() if on)
+
+
 class BudgetConfig(StrictModel):
     """One money budget."""
 
@@ -299,6 +314,7 @@ class Config(StrictModel):
     state_dir: str | None = None
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     breakdown: BreakdownConfig = BreakdownConfig()
+    series: SeriesConfig = SeriesConfig()
     providers: dict[str, SerializeAsAny[ProviderConfig]] = Field(min_length=1)
     budgets: tuple[BudgetConfig, ...] = ()
     slos: tuple[SloConfig, ...] = ()

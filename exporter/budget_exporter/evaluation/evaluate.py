@@ -153,6 +153,7 @@ def evaluate(
         provider_spend={
             name: provider_spend(index, now, config) for name, index in indexes.items() if name
         },
+        series=config.series.enabled(),
         budgets=tuple(entries),
         providers=health,
         slos=evaluate_slos(config, incidents or {}, now),

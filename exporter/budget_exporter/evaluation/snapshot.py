@@ -75,3 +75,5 @@ class Snapshot:
     exchange_rates: Mapping[str, float] = field(default_factory=dict)
     # Each provider's own spend today, this month and this year, whatever the budgets.
     provider_spend: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    # Optional metric families switched on (config ``series:``); None: every one.
+    series: frozenset[str] | None = None

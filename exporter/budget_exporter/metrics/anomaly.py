@@ -17,7 +17,7 @@ from prometheus_client.core import Metric
 
 from ..evaluation.snapshot import Snapshot
 from ..model.metric_family import FamilySpec
-from .family import new_families
+from .family import exposed, new_families
 
 CONTRIBUTOR_SPEND = FamilySpec(
     "budget_cost_anomaly_contributor_spend",
@@ -39,7 +39,7 @@ FAMILIES = (CONTRIBUTOR_SPEND, CONTRIBUTOR_USUAL_SPEND)
 
 def anomaly_families(snapshot: Snapshot) -> Iterator[Metric]:
     """The top anomaly contributor of each budget where one stands out."""
-    f = new_families(FAMILIES)
+    f = new_families(FAMILIES, snapshot.series)
     for entry in snapshot.budgets:
         found = entry.anomaly_contributor
         if found is None:
@@ -53,4 +53,4 @@ def anomaly_families(snapshot: Snapshot) -> Iterator[Metric]:
         }
         f[CONTRIBUTOR_SPEND].add(labels, found.anomaly.spend)
         f[CONTRIBUTOR_USUAL_SPEND].add(labels, found.anomaly.usual)
-    yield from (family.metric for family in f.values())
+    yield from exposed(f)

@@ -20,7 +20,7 @@ from prometheus_client.core import Metric
 from ..evaluation.snapshot import BudgetEntry, Snapshot
 from ..model.metric_family import FamilySpec
 from ..money.budgets import ratio_of
-from .family import Family, new_families
+from .family import Family, exposed, new_families
 
 INFO = FamilySpec(
     "budget_info",
@@ -162,10 +162,10 @@ CURRENCY_FAMILIES = (EXCHANGE_RATE,)
 
 def budget_families(snapshot: Snapshot) -> Iterator[Metric]:
     """The spend families, one sample set per budget."""
-    f = new_families(FAMILIES)
+    f = new_families(FAMILIES, snapshot.series)
     for entry in snapshot.budgets:
         _add_budget(f, entry, snapshot.currency)
-    yield from (family.metric for family in f.values())
+    yield from exposed(f)
 
 
 def _add_budget(f: dict[FamilySpec, Family], entry: BudgetEntry, currency: str) -> None:
@@ -212,7 +212,7 @@ def _add_budget(f: dict[FamilySpec, Family], entry: BudgetEntry, currency: str) 
 
 def currency_families(snapshot: Snapshot) -> Iterator[Metric]:
     """The exchange rates in force, one sample per source currency."""
-    rate = Family(EXCHANGE_RATE)
+    f = new_families(CURRENCY_FAMILIES)
     for code, value in sorted(snapshot.exchange_rates.items()):
-        rate.add({"source_currency": code, "currency": snapshot.currency}, value)
-    yield rate.metric
+        f[EXCHANGE_RATE].add({"source_currency": code, "currency": snapshot.currency}, value)
+    yield from exposed(f)

@@ -63,6 +63,8 @@ def reference() -> str:
         for spec in specs:
             labels = ", ".join(f"`{label}`" for label in spec.labels) or "-"
             help_text = spec.help.replace("|", "\\|")
+            if spec.optional:
+                help_text += f" *Optional: `series: {{{spec.optional}: true}}`.*"
             lines.append(
                 f"| `{spec.name}` | {spec.kind} | {_SCOPE_TEXT[spec.scope]} | {labels} | "
                 f"{help_text} |"

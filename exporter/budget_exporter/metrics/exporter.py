@@ -16,7 +16,7 @@ from prometheus_client.core import Metric
 from .. import __version__
 from ..evaluation.snapshot import Snapshot
 from ..model.metric_family import FamilySpec
-from .family import Family, new_families
+from .family import Family, exposed, new_families
 
 PROVIDER_UP = FamilySpec(
     "budget_exporter_provider_up",
@@ -129,13 +129,13 @@ def exporter_families(snapshot: Snapshot) -> Iterator[Metric]:
         for period, amount in snapshot.provider_spend.get(health.name, {}).items():
             money = {**labels, "period": period, "currency": snapshot.currency}
             f[PROVIDER_SPEND].add(money, amount)
-    yield from (family.metric for family in f.values())
+    yield from exposed(f)
     yield from _provider_specific_families(snapshot)
     own = new_families(EXPORTER_FAMILIES)
     own[BUILD_INFO].add({"version": __version__}, 1)
     own[SNAPSHOT_TIMESTAMP].add({}, snapshot.taken_at.timestamp())
     own[EVALUATION_DURATION].add({}, snapshot.evaluation_seconds)
-    yield from (family.metric for family in own.values())
+    yield from exposed(own)
 
 
 def _provider_specific_families(snapshot: Snapshot) -> Iterator[Metric]:
@@ -148,4 +148,4 @@ def _provider_specific_families(snapshot: Snapshot) -> Iterator[Metric]:
                 family = families[sample.name] = Family(sample.spec)
             labels = {"provider": health.name, "type": health.type, **dict(sample.labels)}
             family.add(labels, sample.value)
-    yield from (family.metric for family in families.values())
+    yield from (family.metric for family in families.values() if family.metric is not None)

@@ -20,7 +20,7 @@ from prometheus_client.core import Metric
 
 from ..evaluation.snapshot import Snapshot
 from ..model.metric_family import FamilySpec
-from .family import new_families
+from .family import exposed, new_families
 
 SPEND = FamilySpec(
     "budget_forecast_spend",
@@ -42,6 +42,7 @@ HORIZON_SPEND = FamilySpec(
     "currency, for capacity planning whatever the budget period.",
     "budget",
     ("method", "currency", "horizon"),
+    optional="forecast_horizons",
 )
 BACKTEST_MAPE = FamilySpec(
     "budget_forecast_backtest_mape",
@@ -74,6 +75,7 @@ ANOMALY_SCORE_BY_DIMENSION = FamilySpec(
     "breakdown dimension, to find which value drove a spike of the total.",
     "budget",
     ("dimension", "value"),
+    optional="anomaly_by_dimension",
 )
 
 FAMILIES = (
@@ -89,7 +91,8 @@ FAMILIES = (
 
 def forecast_families(snapshot: Snapshot) -> Iterator[Metric]:
     """Forecast, calibration and anomaly families, one sample set per budget with a forecast."""
-    f = new_families(FAMILIES)
+    f = new_families(FAMILIES, snapshot.series)
+    wide = snapshot.series is None or "forecast_95" in snapshot.series
     currency = snapshot.currency
     for entry in snapshot.budgets:
         forecast = entry.forecast
@@ -100,6 +103,8 @@ def forecast_families(snapshot: Snapshot) -> Iterator[Metric]:
         money = {**method, "currency": currency}
         f[SPEND].add({**money, "bound": "mean"}, forecast.mean)
         for bound, value in forecast.bounds.items():
+            if bound.endswith("_95") and not wide:
+                continue  # the 95% bounds are optional (series: forecast_95)
             f[SPEND].add({**money, "bound": bound}, value)
         f[OVERRUN_PROBABILITY].add(method, forecast.overrun_probability)
         for name, value in forecast.horizons.items():
@@ -114,4 +119,4 @@ def forecast_families(snapshot: Snapshot) -> Iterator[Metric]:
             for top_value, score in scores.items():
                 labels = {**base, "dimension": dimension, "value": top_value}
                 f[ANOMALY_SCORE_BY_DIMENSION].add(labels, score)
-    yield from (family.metric for family in f.values())
+    yield from exposed(f)

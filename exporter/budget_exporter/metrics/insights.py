@@ -18,7 +18,7 @@ from prometheus_client.core import Metric
 
 from ..evaluation.snapshot import Snapshot
 from ..model.metric_family import FamilySpec
-from .family import new_families
+from .family import exposed, new_families
 
 BASE_AMOUNT = FamilySpec(
     "budget_base_amount",
@@ -94,6 +94,7 @@ WEEKDAY_BURN_RATE = FamilySpec(
     "of the limit: above 1 that weekday spends faster than the budget allows.",
     "budget",
     ("weekday",),
+    optional="weekday_pattern",
 )
 DAILY_SPEND_TREND = FamilySpec(
     "budget_daily_spend_trend",
@@ -101,12 +102,14 @@ DAILY_SPEND_TREND = FamilySpec(
     "currency; read it with budget_daily_spend_trend_p_value.",
     "budget",
     ("currency",),
+    optional="trend",
 )
 DAILY_SPEND_TREND_P_VALUE = FamilySpec(
     "budget_daily_spend_trend_p_value",
     "Probability of a slope this steep if daily spend had no trend; below 0.05 the "
     "trend is significant.",
     "budget",
+    optional="trend",
 )
 
 FAMILIES = (
@@ -128,7 +131,7 @@ FAMILIES = (
 
 def insights_families(snapshot: Snapshot) -> Iterator[Metric]:
     """Amount plan, variance, recommendation, weekday and trend families."""
-    f = new_families(FAMILIES)
+    f = new_families(FAMILIES, snapshot.series)
     currency = snapshot.currency
     for entry in snapshot.budgets:
         base = {"budget": entry.status.name, **entry.labels}
@@ -164,4 +167,4 @@ def insights_families(snapshot: Snapshot) -> Iterator[Metric]:
                 f[WEEKDAY_BURN_RATE].add({**base, "weekday": weekday}, burn)
             f[DAILY_SPEND_TREND].add(money, pattern.trend_slope)
             f[DAILY_SPEND_TREND_P_VALUE].add(base, pattern.trend_p_value)
-    yield from (family.metric for family in f.values())
+    yield from exposed(f)

@@ -18,7 +18,7 @@ from prometheus_client.core import Metric
 
 from ..evaluation.snapshot import SloEntry, Snapshot
 from ..model.metric_family import FamilySpec
-from .family import Family, new_families
+from .family import Family, exposed, new_families
 
 INFO = FamilySpec(
     "slo_info",
@@ -113,10 +113,10 @@ def slo_families(snapshot: Snapshot) -> Iterator[Metric]:
     """The SLO metric families of a snapshot; none when no SLO is configured."""
     if not snapshot.slos:
         return
-    f = new_families(FAMILIES)
+    f = new_families(FAMILIES, snapshot.series)
     for entry in snapshot.slos:
         _add_slo(f, entry)
-    yield from (family.metric for family in f.values())
+    yield from exposed(f)
 
 
 def _add_slo(f: dict[FamilySpec, Family], entry: SloEntry) -> None:

@@ -39,6 +39,8 @@ class FamilySpec:
     scope: Scope
     labels: tuple[str, ...] = ()
     kind: Literal["gauge", "counter"] = "gauge"
+    # The ``series:`` setting that switches this family on; empty: always exported.
+    optional: str = ""
 
 
 @dataclass(frozen=True)
