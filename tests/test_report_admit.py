@@ -254,6 +254,12 @@ def test_an_slo_reads_as_time_used_of_its_error_budget():
         "burn_rates": {"1h": 2.0, "period": 0.5},
         "projected_exhaustion": {"burn_rate": "2026-04-20T06:00:00Z"},
         "exhaustion_probability": {"30d": 0.25},
+        "window_incidents": 2,
+        "open_incidents": 1,
+        "consumed_by_category": [
+            {"category": "incident", "seconds": 972.0},
+            {"category": "deployment", "seconds": 324.0},
+        ],
     }
     data = {"taken_at": "2026-04-16T00:00:00Z", "currency": "USD", "budgets": [], "slos": [slo]}
     assert render_report(data, "text").splitlines()[2:] == [
@@ -262,4 +268,5 @@ def test_an_slo_reads_as_time_used_of_its_error_budget():
         "  burn rate 1h 2.00x  period 0.50x",
         "  runs out  burn_rate: 2026-04-20 06:00 UTC",
         "  chance    25% to run out within 30d",
+        "  incidents 2 in the window, 1 open; by category: incident 16m (75%), deployment 5m (25%)",
     ]

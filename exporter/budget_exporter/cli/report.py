@@ -31,7 +31,9 @@ EXIT_USAGE, EXIT_NO_DATA = 2, 4
 
 def add_report_arguments(report: argparse.ArgumentParser, admit: argparse.ArgumentParser) -> None:
     """The options of ``report`` and ``admit`` (config and logging options come from cli)."""
-    report.add_argument("--budget", default=None, help="report this budget only (no SLOs)")
+    only = report.add_mutually_exclusive_group()
+    only.add_argument("--budget", default=None, help="report this budget only (no SLOs)")
+    only.add_argument("--slo", default=None, help="report this SLO only (no budgets)")
     report.add_argument(
         "--format", dest="fmt", choices=FORMATS, default="text", help="output (default: text)"
     )
@@ -140,7 +142,19 @@ def _unknown(config: Config, name: str) -> int:
 
 
 def command_report(config: Config, args: argparse.Namespace) -> int:
-    """Print the status of every budget and SLO (or one budget)."""
+    """Print the status of every budget and SLO (or one budget, or one SLO)."""
+    if args.slo is not None:
+        if args.slo not in {slo.name for slo in config.slos}:
+            known = ", ".join(sorted(slo.name for slo in config.slos)) or "none"
+            print(f"unknown SLO {args.slo!r}; SLOs: {known}", file=sys.stderr)
+            return EXIT_USAGE
+        only_slo = config.model_copy(
+            update={"budgets": (), "slos": tuple(s for s in config.slos if s.name == args.slo)}
+        )
+        data = _figures(config, only_slo, args, one_budget=False)
+        data = {**data, "budgets": [], "slos": [s for s in data["slos"] if s["name"] == args.slo]}
+        sys.stdout.write(render_report(data, args.fmt))
+        return 0
     scoped = _scoped(config, args.budget)
     if scoped is None:
         return _unknown(config, args.budget)

@@ -169,8 +169,12 @@ def recommendations(
     """
     found: list[Recommendation] = []
     pace = status.burn_rates.get(PERIOD_WINDOW, 0.0)
-    period_days = status.period.length_seconds / 86400
-    ideal = status.limit / period_days
+    even = status.limit / (status.period.length_seconds / 86400)
+    # The one ideal daily rate, as the JSON API and the report give it: what may still be
+    # spent per day from the newest data to end the period at the limit.
+    ideal = ideal_daily_spend(
+        status.remaining, status.period.end.timestamp() - status.as_of.timestamp()
+    )
     if pace > config.pace_factor:
         found.append(
             Recommendation(
@@ -179,8 +183,8 @@ def recommendations(
                 "",
                 pace,
                 config.pace_factor,
-                f"spending {pace:.2f}x the ideal daily rate of {ideal:,.2f}; slow down to stay "
-                "within the limit",
+                f"spending at {pace:.2f}x the limit's even pace of {even:,.2f} a day; at most "
+                f"{ideal:,.2f} a day from now ends the period within the limit",
             )
         )
     for kind, rule in (

@@ -6,6 +6,7 @@ Routes (documented in ``openapi.yml``)::
     GET /api/v1/budgets/NAME                one budget
     GET /api/v1/budgets/NAME/admit?amount=  does a planned spend fit? 200 yes, 409 no
     GET /api/v1/slos                        every SLO
+    GET /api/v1/slos/NAME                   one SLO
     GET /api/v1/openapi.yml                 the API description
 """
 
@@ -122,6 +123,11 @@ class JsonApi:
             listings = data.get("listings")
             body = listings[parts[0]] if listings else listing_bodies(data)[parts[0]].encode()
             return _reply(start_response, "200 OK", body, JSON_TYPE, head)
+        if parts[0] == "slos" and len(parts) == 2:
+            slo = next((item for item in data["slos"] if item["name"] == parts[1]), None)
+            if slo is None:
+                return _error(start_response, "404 Not Found", f"no SLO named {parts[1]!r}", head)
+            return _json(start_response, "200 OK", slo, head)
         if parts[0] != "budgets" or (len(parts) == 3 and parts[2] != "admit"):
             return _error(start_response, "404 Not Found", "no such API route", head)
         name = parts[1]

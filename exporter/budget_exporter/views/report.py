@@ -36,8 +36,19 @@ CSV_COLUMNS = (
     "variance_ratio",
     "variance_category",
     "amount_source",
+    "days_elapsed",
+    "days_remaining",
+    "average_daily_spend",
+    "ideal_daily_spend",
+    "thresholds_reached",
+    "top_values",
+    "incidents",
+    "open_incidents",
+    "consumed_by_category",
     "recommendations",
 )
+# Breakdown values shown per budget in the report (the JSON view has them all).
+TOP_VALUES = 3
 
 
 def bar(ratio: float | None, width: int = BAR_WIDTH) -> str:
@@ -105,6 +116,24 @@ def _budget_text(budget: Mapping[str, Any]) -> list[str]:
         )
     else:
         lines.append("  forecast  not enough history yet")
+    elapsed, left = _days(budget)
+    lines.append(
+        f"  period    day {elapsed:.1f} of {elapsed + left:.0f}, {left:.1f} days left; "
+        f"{_money(budget.get('average_daily_spend'))} a day so far, at most "
+        f"{_money(budget.get('ideal_daily_spend'))} a day ends it at the limit"
+    )
+    levels = budget.get("thresholds") or {}
+    if levels:
+        lines.append(
+            "  levels    "
+            + ", ".join(
+                f"{severity} {_ratio(level['ratio'])}" + (" reached" if level["reached"] else "")
+                for severity, level in levels.items()
+            )
+        )
+    top = _top_values(budget)
+    if top:
+        lines.append(f"  top       {top}")
     exhaustion = budget["projected_exhaustion"]
     lines.append(
         f"  runs out  pace: {_when(exhaustion['pace'])}, forecast: {_when(exhaustion['forecast'])}"
@@ -146,7 +175,47 @@ def _slo_text(slo: Mapping[str, Any]) -> list[str]:
             "  chance    "
             + ", ".join(f"{_ratio(p)} to run out within {h}" for h, p in chances.items())
         )
+    incidents = f"  incidents {slo.get('window_incidents', 0)} in the window, "
+    incidents += f"{slo.get('open_incidents', 0)} open"
+    categories = _categories(slo)
+    if categories:
+        incidents += f"; by category: {categories}"
+    lines.append(incidents)
     return lines
+
+
+def _days(budget: Mapping[str, Any]) -> tuple[float, float]:
+    """Days of the period passed and left."""
+    period = budget["period"]
+    start = datetime.fromisoformat(period["start"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(period["end"].replace("Z", "+00:00"))
+    total = (end - start).total_seconds() / 86400
+    elapsed = total * float(period.get("elapsed_ratio") or 0.0)
+    return elapsed, total - elapsed
+
+
+def _top_values(budget: Mapping[str, Any]) -> str:
+    """The largest values of the first breakdown dimension, with their share of the spend."""
+    breakdown = budget.get("breakdown") or {}
+    if not breakdown:
+        return ""
+    dimension, values = next(iter(breakdown.items()))
+    spend = budget.get("spend") or 0.0
+    parts = [
+        f"{item['value']} {_money(item['spend'])}"
+        + (f" ({item['spend'] / spend:.0%})" if spend > 0 and item["spend"] is not None else "")
+        for item in values[:TOP_VALUES]
+    ]
+    return f"{dimension}: " + ", ".join(parts) if parts else ""
+
+
+def _categories(slo: Mapping[str, Any]) -> str:
+    consumed = slo.get("consumed_seconds") or 0.0
+    return ", ".join(
+        f"{item['category']} {_duration(item['seconds'])}"
+        + (f" ({item['seconds'] / consumed:.0%})" if consumed > 0 else "")
+        for item in slo.get("consumed_by_category") or []
+    )
 
 
 def render_text(data: Mapping[str, Any]) -> str:
@@ -188,6 +257,20 @@ def _budget_row(budget: Mapping[str, Any]) -> dict[str, Any]:
         "variance_ratio": variance.get("ratio"),
         "variance_category": variance.get("category"),
         "amount_source": (budget.get("amount") or {}).get("source"),
+        "days_elapsed": round(_days(budget)[0], 3),
+        "days_remaining": round(_days(budget)[1], 3),
+        "average_daily_spend": budget.get("average_daily_spend"),
+        "ideal_daily_spend": budget.get("ideal_daily_spend"),
+        "thresholds_reached": ";".join(
+            severity
+            for severity, level in (budget.get("thresholds") or {}).items()
+            if level["reached"]
+        ),
+        "top_values": ";".join(
+            f"{dimension}={item['value']}:{item['spend']}"
+            for dimension, values in (budget.get("breakdown") or {}).items()
+            for item in values[:TOP_VALUES]
+        ),
         "recommendations": "; ".join(item["message"] for item in budget["recommendations"]),
     }
 
@@ -207,6 +290,12 @@ def _slo_row(slo: Mapping[str, Any]) -> dict[str, Any]:
         "burn_rate_1d": rates.get("1d"),
         "exhaustion_pace": exhaustion.get("burn_rate"),
         "exhaustion_forecast": exhaustion.get("linear_regression"),
+        "incidents": slo.get("window_incidents"),
+        "open_incidents": slo.get("open_incidents"),
+        "consumed_by_category": ";".join(
+            f"{item['category']}:{item['seconds']}"
+            for item in slo.get("consumed_by_category") or []
+        ),
     }
 
 

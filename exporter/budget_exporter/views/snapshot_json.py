@@ -177,6 +177,11 @@ def slo_json(entry: SloEntry) -> dict[str, Any]:
             horizon: _number(value) for horizon, value in status.exhaustion_probability.items()
         },
         "open_incidents": status.open_incidents,
+        "window_incidents": status.window_incidents,
+        "consumed_by_category": [
+            {"category": category, "seconds": _number(seconds)}
+            for category, seconds in status.consumed_by_category
+        ],
         "data_as_of": _time(status.as_of),
     }
 
