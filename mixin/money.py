@@ -55,3 +55,4 @@ THRESHOLD_SEVERITIES = (
 # Other levels, one per alert; the dashboards colour the same numbers.
 FORECAST_OVERRUN_PROBABILITY = 0.8  # the forecast gives the total above the limit 80% odds
 ANOMALY_SCORE = 4  # newest day against the same weekday's median, in robust standard deviations
+OVER_ALLOCATION_RATIO = 1.0  # children's limits above the parent's: over-allocated

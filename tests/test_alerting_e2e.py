@@ -13,6 +13,7 @@ import email
 import email.policy
 import json
 import os
+import re
 import socketserver
 import subprocess
 import threading
@@ -29,7 +30,8 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import ROOT, free_port, require_binary, running_exporter, wait_for_http
+from conftest import ROOT, free_port, require_binary, wait_for_http
+from exporterproc import serve_command
 
 pytestmark = pytest.mark.integration
 
@@ -41,12 +43,18 @@ PROMETHEUS_CONFIG = ROOT / "prometheus" / "prometheus.yml"
 # The alerts this test drives with real data; forecast, burn-rate and SLO alerts are covered by
 # the promtool unit tests in rules/tests/ (their inputs depend on the date and on history).
 E2E_ALERTS = {"BudgetThresholdReached", "BudgetExporterBadRows", "BudgetExporterDown"}
+# The shipped delays, scaled down alike: `for` 2s, data alerts held 4s without data, the down
+# alert held 4s after the exporter is back (the test's group_interval is 2s).
+KEEP_FIRING_FOR = {"BudgetExporterDown": "4s"}
+DATA_KEEP_FIRING_FOR = "4s"
+# Longer than the down alert's delay plus the data alerts' hold: both mechanisms are used.
+OUTAGE = 12.0
 ROUTING_KEY = "e2e-routing-key"
 WEBHOOK_TOKEN = "e2e-webhook-token"
 WAIT = 60.0
 
 # One hour of spend per team (budgets of 1000 USD, ops 10000 USD).
-FIRING_COSTS = {"ml": 1200.0, "web": 850.0, "data": 600.0, "ops": 100.0}
+FIRING_COSTS = {"ml": 1250.0, "web": 850.0, "data": 600.0, "ops": 100.0}
 RECOVERED_COSTS = {"ml": 100.0, "web": 850.0, "data": 600.0, "ops": 100.0}
 
 
@@ -221,6 +229,7 @@ def derive_rules(folder: Path) -> str:
             group["rules"] = [rule for rule in group["rules"] if rule.get("alert") in E2E_ALERTS]
             for rule in group["rules"]:
                 rule["for"] = "2s"
+                rule["keep_firing_for"] = KEEP_FIRING_FOR.get(rule["alert"], DATA_KEEP_FIRING_FOR)
         content["groups"] = [group for group in content["groups"] if group["rules"]]
         if content["groups"]:
             (folder / path.name).write_text(yaml.safe_dump(content), encoding="utf-8")
@@ -363,7 +372,7 @@ def plain_body(message: EmailMessage) -> str:
 # ------------------------------------------------------------------------------------- the test
 
 
-def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path: Path):
+def test_alerts_reach_their_receivers_hold_through_an_outage_and_resolve(tmp_path: Path):
     prometheus = require_binary("prometheus")
     alertmanager = require_binary("prometheus-alertmanager")
 
@@ -374,6 +383,9 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
     (tmp_path / "exporter.yml").write_text(yaml.safe_dump(exporter_config), encoding="utf-8")
     costs = tmp_path / "costs.csv"
     write_costs(costs, hour, FIRING_COSTS, bad_row=True)
+    exporter_port = free_port()
+    exporter_url = f"http://127.0.0.1:{exporter_port}"
+    exporter_command = serve_command(tmp_path / "exporter.yml", tmp_path / "state", exporter_port)
 
     with ExitStack() as stack:
         http_port, smtp_port, captures = stack.enter_context(capture_servers())
@@ -385,9 +397,7 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
         )
 
         exporter_stack = stack.enter_context(ExitStack())
-        exporter_url = exporter_stack.enter_context(
-            running_exporter(tmp_path / "exporter.yml", tmp_path / "state", 1, tmp_path / "e.log")
-        )
+        exporter_stack.enter_context(running(exporter_command, tmp_path / "exporter-1.log"))
         wait_for_http(f"{exporter_url}/-/ready")
 
         prometheus_port = free_port()
@@ -411,19 +421,22 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
         )
         wait_for_http(f"http://127.0.0.1:{prometheus_port}/-/ready")
 
-        # Firing: Slack gets the critical, warning and notice of three different budgets, with
-        # the numbers; the exporter's own notice goes to its operators' channel.
-        critical = slack.wait_for(
-            slack_titled("[FIRING:1] BudgetThresholdReached (critical) budget ml-platform"),
-            "ml-platform's critical threshold",
+        # Firing: Slack gets the emergency, warning and notice of three different budgets,
+        # with the figures; the exporter's own notice goes to its operators' channel.
+        emergency = slack.wait_for(
+            slack_titled("[FIRING:1] BudgetThresholdReached (emergency) budget ml-platform"),
+            "ml-platform's emergency threshold",
         )
-        text = slack_text(critical)
-        assert critical["body"]["channel"] == "#budgets"
-        assert "*Threshold:* 100% of the limit" in text
-        assert "*Spent:* 1200.00 USD of 1000.00 USD (120%)" in text
-        assert "*Remaining:* -200.00 USD" in text
-        assert "*Exhaustion:* limit already reached" in text
-        assert "*Scope:* cost_center=cc-240 team=ml" in text
+        text = slack_text(emergency)
+        assert emergency["body"]["channel"] == "#budgets"
+        assert emergency["body"]["attachments"][0]["fallback"] == (
+            "[FIRING:1] BudgetThresholdReached (emergency) budget ml-platform"
+        )
+        assert "reached its emergency threshold, 120% of its limit." in text
+        assert "• *Spent:* 1,250.00 USD of 1,000.00 USD (125%) this monthly period" in text
+        assert "• *Over the limit by:* 250.00 USD" in text
+        assert "• *Limit reached:* " in text
+        assert "• *Scope:* cost_center=cc-240 team=ml" in text
         assert (
             "<http://localhost:3000/d/budget-detail/budget-detail?var-budget=ml-platform"
             "|open the dashboard>" in text
@@ -433,12 +446,14 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
         warning = slack.wait_for(
             slack_titled("[FIRING:1] BudgetThresholdReached (warning) budget web"), "web's warning"
         )
-        assert "*Spent:* 850.00 USD of 1000.00 USD (85%)" in slack_text(warning)
-        assert "*Threshold:* 80% of the limit" in slack_text(warning)
+        assert "• *Spent:* 850.00 USD of 1,000.00 USD (85%) this monthly period" in slack_text(
+            warning
+        )
+        assert "reached its warning threshold, 80% of its limit." in slack_text(warning)
         notice = slack.wait_for(
             slack_titled("[FIRING:1] BudgetThresholdReached (notice) budget data"), "data's notice"
         )
-        assert "*Spent:* 600.00 USD of 1000.00 USD (60%)" in slack_text(notice)
+        assert "• *Spent:* 600.00 USD of 1,000.00 USD (60%)" in slack_text(notice)
         bad_rows = slack.wait_for(
             slack_titled("[FIRING:1] BudgetExporterBadRows (notice) provider billing"),
             "the bad rows notice",
@@ -446,24 +461,25 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
         assert bad_rows["body"]["channel"] == "#budget-exporter-ops"
         assert "rejected 1 row(s) in its last refresh" in slack_text(bad_rows)
 
-        # Email: warning and critical only, with the numbers in the text part.
+        # Email: warning and up, to the escalation list as well for the emergency.
         mail = smtp.wait_for(
-            lambda m: "(critical): budget ml-platform" in m["message"]["Subject"], "critical mail"
+            lambda m: "(emergency): budget ml-platform" in m["message"]["Subject"],
+            "the emergency mail",
         )
         assert mail["message"]["Subject"] == (
-            "[FIRING] BudgetThresholdReached (critical): budget ml-platform"
+            "[FIRING] BudgetThresholdReached (emergency): budget ml-platform"
         )
-        assert mail["to"] == ["finops@example.com"]
+        assert mail["to"] == ["finops@example.com", "finance-leadership@example.com"]
         body = plain_body(mail["message"])
-        assert "Spent: 1200.00 USD of 1000.00 USD (120%)" in body
-        assert "Remaining: -200.00 USD" in body
+        assert "Spent: 1,250.00 USD of 1,000.00 USD (125%) this monthly period" in body
+        assert "Over the limit by: 250.00 USD" in body
         assert "Dashboard: http://localhost:3000/d/budget-detail/" in body
         html = mail["message"].get_body(preferencelist=("html",))
         assert html is not None, "the email has no HTML part"
-        assert "<td>1200.00 USD of 1000.00 USD (120%)</td>" in html.get_content()
+        assert "Spent: 1,250.00 USD of 1,000.00 USD (125%)" in html.get_content()
         smtp.wait_for(lambda m: "(warning): budget web" in m["message"]["Subject"], "web's mail")
 
-        # PagerDuty: the critical only, as an Events v2 trigger.
+        # PagerDuty: the emergency only, as an Events v2 trigger of severity critical.
         trigger = pagerduty.wait_for(
             lambda e: e["body"]["event_action"] == "trigger", "a PagerDuty trigger"
         )["body"]
@@ -471,13 +487,14 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
         assert trigger["payload"]["severity"] == "critical"
         assert trigger["payload"]["source"] == "budget-exporter"
         assert trigger["payload"]["component"] == "ml-platform"
-        assert trigger["payload"]["summary"].startswith(
-            "BudgetThresholdReached (critical) budget ml-platform: "
+        assert trigger["payload"]["summary"] == (
+            "BudgetThresholdReached (emergency) budget ml-platform: Budget ml-platform reached "
+            "its emergency threshold, 120% of its limit."
         )
-        assert "Spent 1200.00 USD of 1000.00 USD (120%)." in trigger["payload"]["summary"]
+        assert "Over the limit by: 250.00 USD" in trigger["payload"]["custom_details"]["facts"]
         assert {link["text"] for link in trigger["links"]} == {"Dashboard", "Runbook"}
 
-        # The generic webhook gets every alert, with the bearer token from its secret file.
+        # The generic webhook gets every alert not inhibited, with the bearer token.
         webhook.wait_for(
             lambda item: any(
                 alert["labels"]["alertname"] == "BudgetExporterBadRows"
@@ -485,7 +502,7 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
             ),
             "the bad rows alert",
         )
-        for budget, severity in (("ml-platform", "critical"), ("web", "warning")):
+        for budget, severity in (("ml-platform", "emergency"), ("web", "warning")):
             webhook.wait_for(
                 lambda item, b=budget, s=severity: any(
                     (a["labels"].get("budget"), a["labels"]["severity"]) == (b, s)
@@ -497,13 +514,38 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
             f"Bearer {WEBHOOK_TOKEN}"
         }
 
+        # Outage: the exporter stops for longer than BudgetExporterDown's delay and the data
+        # alerts' hold, then comes back on the same address. Its operators hear of it; nothing
+        # else resolves or pages again.
+        before = len(slack.items), len(pagerduty.items), len(smtp.items)
+        exporter_stack.close()
+        stopped = time.monotonic()
+        down = slack.wait_for(
+            slack_titled("[FIRING:1] BudgetExporterDown (warning)"), "the exporter down alert"
+        )
+        assert down["body"]["channel"] == "#budget-exporter-ops"
+        assert "none resolves and none newly fires" in slack_text(down)
+        time.sleep(max(0.0, OUTAGE - (time.monotonic() - stopped)))
+        exporter_stack.enter_context(running(exporter_command, tmp_path / "exporter-2.log"))
+        wait_for_http(f"{exporter_url}/-/ready")
+        slack.wait_for(slack_titled("[RESOLVED] BudgetExporterDown (warning)"), "the exporter back")
+        # Settled: Prometheus fires ml-platform's emergency again, and Alertmanager has had
+        # two group intervals to send whatever it would send about it.
+        wait_for_prometheus_alert(prometheus_port, "ml-platform", "emergency")
+        time.sleep(4 * 2.0)
+        during = slack.items[before[0] :]
+        assert [slack_text(i) for i in during if "BudgetExporter" not in slack_text(i)] == []
+        assert pagerduty.items[before[1] :] == []
+        assert smtp.items[before[2] :] == []
+
         # Recovery: ml-platform back to 10% and no bad row; resolved notifications follow.
         write_costs(costs, hour, RECOVERED_COSTS, bad_row=False)
         resolved = slack.wait_for(
-            slack_titled("[RESOLVED] BudgetThresholdReached (critical) budget ml-platform"),
+            slack_titled("[RESOLVED] BudgetThresholdReached (emergency) budget ml-platform"),
             "ml-platform resolved",
         )
-        assert "*Spent:*" in slack_text(resolved)
+        assert "Back to normal. Last figures:" in slack_text(resolved)
+        assert "• *Spent:*" in slack_text(resolved)
         slack.wait_for(
             slack_titled("[RESOLVED] BudgetExporterBadRows (notice) provider billing"),
             "bad rows resolved",
@@ -524,17 +566,11 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
             "ml-platform resolved",
         )
 
-        # The exporter goes away: its operators hear about it.
-        exporter_stack.close()
-        down = slack.wait_for(
-            slack_titled("[FIRING:1] BudgetExporterDown (warning)"), "the exporter down alert"
-        )
-        assert down["body"]["channel"] == "#budget-exporter-ops"
-
-        # Inhibited alerts never reached anyone: ml-platform's warning and notice (under its
-        # critical) and web's notice (under its warning).
+        # Inhibited alerts never reached anyone: ml-platform's critical, warning and notice
+        # (under its emergency) and web's notice (under its warning).
         delivered = webhook_alerts(webhook)
         inhibited = {
+            ("BudgetThresholdReached", "ml-platform", "critical"),
             ("BudgetThresholdReached", "ml-platform", "warning"),
             ("BudgetThresholdReached", "ml-platform", "notice"),
             ("BudgetThresholdReached", "web", "notice"),
@@ -542,13 +578,63 @@ def test_alerts_reach_their_receivers_inhibited_ones_do_not_and_resolve(tmp_path
         assert {alert[1:] for alert in delivered} & inhibited == set()
         assert ("firing", "BudgetThresholdReached", "data", "notice") in delivered
         slack_titles = {item["body"]["attachments"][0]["title"] for item in slack.items}
-        assert not [t for t in slack_titles if "(warning) budget ml-platform" in t]
+        for muted in ("(critical) budget ml-platform", "(warning) budget ml-platform"):
+            assert not [t for t in slack_titles if muted in t]
         assert not [t for t in slack_titles if "(notice) budget ml-platform" in t]
         assert not [t for t in slack_titles if "(notice) budget web" in t]
         assert "ops" not in {alert[2] for alert in delivered}
         assert len([e for e in pagerduty.items if e["body"]["event_action"] == "trigger"]) == 1
         subjects = {m["message"]["Subject"] for m in smtp.items}
         assert not [s for s in subjects if "budget data" in s], subjects
+
+        # Every rendered notification reads like a person wrote it.
+        rendered = [slack_text(item) for item in slack.items]
+        rendered += [plain_body(m["message"]) for m in smtp.items]
+        rendered += [
+            e["body"]["payload"]["summary"] + "\n" + e["body"]["payload"]["custom_details"]["facts"]
+            for e in pagerduty.items
+            if e["body"]["event_action"] == "trigger"
+        ]
+        rendered += [
+            alert["annotations"]["description"] + "\n" + alert["annotations"].get("facts", "")
+            for item in webhook.items
+            for alert in item["body"]["alerts"]
+        ]
+        for message in rendered:
+            assert_reads_well(message)
+
+
+SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
+FIGURE = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?: (?!UTC)[A-Z]{3}|%|x)")
+
+
+def assert_reads_well(message: str) -> None:
+    """No number in scientific notation, no "n/a", no empty line, no figure twice."""
+    assert not SCIENTIFIC.search(message), message
+    assert "n/a" not in message, message
+    lines = message.strip().split("\n")
+    assert "" not in [line.strip() for line in lines], message
+    # Per alert of a notification (each starts with its status), each figure once.
+    for block in re.split(r"\n(?=\*?(?:FIRING|RESOLVED): )", message):
+        figures = FIGURE.findall(block)
+        assert len(figures) == len(set(figures)), (figures, block)
+
+
+def wait_for_prometheus_alert(port: int, budget: str, severity: str) -> None:
+    """Until Prometheus has the budget's alert of that severity firing."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=5) as r:
+            alerts = json.loads(r.read())["data"]["alerts"]
+        if any(
+            a["labels"].get("budget") == budget
+            and a["labels"].get("severity") == severity
+            and a["state"] == "firing"
+            for a in alerts
+        ):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"Prometheus never fired {budget}'s {severity} again")
 
 
 def _alert(name: str, kind: str, severity: str, **labels: str) -> dict[str, Any]:
@@ -598,6 +684,10 @@ def test_inhibition_rules_silence_what_they_should_and_nothing_else(tmp_path: Pa
         _alert("BudgetExporterProviderFailing", "exporter", "warning", provider="p1", **exporter_b),
     ]
     silenced = [
+        *(
+            _alert("BudgetThresholdReached", "money", rung, budget="b4", **exporter_b)
+            for rung in ("notice", "warning", "critical")
+        ),
         # Computed from the data of an exporter that is down, even a critical one.
         _alert("BudgetThresholdReached", "money", "critical", budget="b0", **exporter_a),
         _alert("BudgetExporterBadRows", "exporter", "notice", provider="p0", **exporter_a),
@@ -610,6 +700,10 @@ def test_inhibition_rules_silence_what_they_should_and_nothing_else(tmp_path: Pa
         _alert("BudgetExporterDataStale", "exporter", "warning", provider="p1", **exporter_b),
     ]
     delivered = [
+        # Another family of b1: its critical threshold does not hide an unusual day.
+        _alert("BudgetCostAnomaly", "money", "notice", budget="b1", **exporter_b),
+        # The top rung of a four-level ladder gets through; the three below it do not.
+        _alert("BudgetThresholdReached", "money", "emergency", budget="b4", **exporter_b),
         _alert("BudgetForecastOverrun", "money", "warning", budget="b2", **exporter_b),
         _alert("SLOErrorBudgetBurn", "error_budget", "warning", slo="s2", long="1d", short="2h"),
         _alert("BudgetExporterDataStale", "exporter", "warning", provider="p2", **exporter_b),

@@ -631,7 +631,9 @@ def test_every_declared_metric_is_read_by_a_panel_or_a_rule() -> None:
         for rule in group.get("rules", [])
         for text in rule.get("annotations", {}).values()
     ]
-    used |= set().union(set(), *(set(re.findall(r"`([a-z_:]+)[{(`]", t)) for t in annotations))
+    used |= set().union(
+        set(), *(set(re.findall(r"(?<=[`( ])([a-z_:]+)(?=[{(`])", t)) for t in annotations)
+    )
     assert declared - used == set(NOT_SHOWN)
 
 

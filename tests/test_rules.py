@@ -12,6 +12,13 @@ import pytest
 import yaml
 
 from conftest import ROOT, require_binary
+from mixin.severities import (
+    DATA_KEEP_FIRING_FOR,
+    EXPORTER_DOWN_FOR,
+    EXPORTER_DOWN_KEEP_FIRING_FOR,
+    NAMES,
+    below,
+)
 from mixin.slo import SLO_BURN_WINDOWS, SLO_WINDOW_DAYS
 
 RULES = ROOT / "rules"
@@ -25,15 +32,9 @@ RULE_FILES = sorted(GENERATED.glob("*.rules.yml"))
 TEST_FILES = sorted(RULE_TESTS.glob("*.yaml"))
 RECORD_NAME = re.compile(r"^[a-z_]+:[a-z_]+:[a-z0-9_]+$")
 REQUIRED_ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard_url"}
-MONEY_NUMBERS = {
-    "spent",
-    "limit",
-    "utilization",
-    "remaining",
-    "burn_rate",
-    "forecast",
-    "exhaustion",
-}
+# Money and SLO alerts say where the budget stands in one annotation, one fact a line.
+MONEY_NUMBERS = {"facts"}
+SCIENTIFIC = re.compile(r"\d[eE][+-]?\d")
 
 
 def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
@@ -158,7 +159,54 @@ def test_amtool_accepts_the_alertmanager_config():
     amtool = require_binary("amtool")
     result = _run([amtool, "check-config", str(ALERTMANAGER_CONFIG)])
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "6 inhibit rules" in result.stdout
+    assert "9 inhibit rules" in result.stdout
+
+
+def _seconds(duration: str) -> int:
+    return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600}[duration[-1]]
+
+
+def test_alerts_on_exporter_data_hold_past_the_exporter_down_delay():
+    for rule in (rule for rule in _rules() if "alert" in rule):
+        if rule["alert"] == "BudgetExporterDown":
+            assert rule["for"] == EXPORTER_DOWN_FOR
+            assert rule["keep_firing_for"] == EXPORTER_DOWN_KEEP_FIRING_FOR
+        else:
+            assert rule["keep_firing_for"] == DATA_KEEP_FIRING_FOR, rule["alert"]
+    # Held long enough for BudgetExporterDown to fire and reach Alertmanager (one resend and
+    # a group_wait of 1m), and the down alert outlasts the longest group_interval it mutes.
+    assert _seconds(DATA_KEEP_FIRING_FOR) >= _seconds(EXPORTER_DOWN_FOR) + 2 * 60
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text(encoding="utf-8"))
+    intervals = [config["route"]["group_interval"]]
+    stack = list(config["route"]["routes"])
+    while stack:
+        route = stack.pop()
+        intervals += [route["group_interval"]] if "group_interval" in route else []
+        stack += route.get("routes", [])
+    assert _seconds(EXPORTER_DOWN_KEEP_FIRING_FOR) >= max(map(_seconds, intervals))
+
+
+def test_each_rung_of_the_severity_ladder_silences_the_rungs_below_within_one_alert_family():
+    config = yaml.safe_load(ALERTMANAGER_CONFIG.read_text(encoding="utf-8"))
+    ladder = {}
+    for rule in config["inhibit_rules"]:
+        if "alertname" not in rule["equal"]:
+            continue
+        (source,) = [m for m in rule["source_matchers"] if m.startswith("severity=")]
+        (target,) = [m for m in rule["target_matchers"] if m.startswith("severity=")]
+        subject = rule["equal"][1]
+        assert rule["equal"] == ["alertname", subject]
+        ladder[(subject, source.split('"')[1])] = tuple(target.split('"')[1].split("|"))
+    expected = {(subject, name): below(name) for subject in ("budget", "slo") for name in NAMES[1:]}
+    assert ladder == expected
+
+
+def test_annotations_print_no_number_in_scientific_notation():
+    for rule in (rule for rule in _rules() if "alert" in rule):
+        for name, text in rule["annotations"].items():
+            assert "humanize " not in text and "humanize1024" not in text, (rule["alert"], name)
+            assert "%g" not in text and "%e" not in text, (rule["alert"], name)
+            assert "humanizePercentage" not in text, (rule["alert"], name)
 
 
 def test_alertmanager_config_commits_no_secret():
@@ -186,6 +234,21 @@ ROUTES = [
         "a budget past its notice threshold only posts",
         "automation-webhook,budget-notice",
         "alertname=BudgetThresholdReached kind=money severity=notice budget=ml-platform",
+    ),
+    (
+        "the fourth rung of a 50/80/100/120 ladder pages and mails the escalation list",
+        "automation-webhook,budget-emergency",
+        "alertname=BudgetThresholdReached kind=money severity=emergency budget=ml-platform",
+    ),
+    (
+        "an over-allocated parent is a notice to its owners",
+        "automation-webhook,budget-notice",
+        "alertname=BudgetOverAllocated kind=money severity=notice budget=organization",
+    ),
+    (
+        "a threshold named off the ladder is the exporter operators' to fix",
+        "automation-webhook,exporter-ops",
+        "alertname=BudgetExporterThresholdSeverityUnknown kind=exporter severity=warning",
     ),
     (
         "a money severity the routes do not know is posted like a notice",
@@ -282,13 +345,15 @@ RENDERED = [
     (
         "budget.slack.text",
         [
-            "• *Threshold:* 100% of the limit",
-            "• *Spent:* 2430.00 USD of 2400.00 USD (101.2%)",
-            "• *Remaining:* -30.00 USD",
-            "• *Burn rate:* 1.20x over the period, 3.50x over 1d, 1.60x over 7d",
-            "• *Forecast:* 2900.00 USD expected by period end (80%: 2700.00 to 3100.00), "
-            "overrun probability 97%",
-            "• *Exhaustion:* limit already reached",
+            "*FIRING: A budget's spend reached one of its thresholds.* (critical, budget "
+            "ml-platform, since 2026-11-26 09:00 UTC)",
+            "Budget ml-platform reached its critical threshold, 100% of its limit.",
+            "• *Spent:* 2,430.00 USD of 2,400.00 USD (101.2%) this monthly period",
+            "• *Over the limit by:* 30.00 USD",
+            "• *Burn rate:* 1.2x over the period, 3.5x over 1d, 1.6x over 7d",
+            "• *Forecast:* 2,900.00 USD by period end (80% range 2,700.00 to 3,100.00), 97% "
+            "likely over the limit",
+            "• *Limit reached:* 2026-11-25 08:40 UTC",
             "• *Scope:* cost_center=cc-240 team=ml",
             "• *Action:* <http://localhost:3000/d/budget-detail/budget-detail?"
             "var-budget=ml-platform|open the dashboard> · <https://github.com/budget-exporter/"
@@ -299,19 +364,20 @@ RENDERED = [
     (
         "budget.email.text",
         [
-            "Spent: 2430.00 USD of 2400.00 USD (101.2%)",
-            "Exhaustion: limit already reached",
+            "Spent: 2,430.00 USD of 2,400.00 USD (101.2%) this monthly period",
+            "Limit reached: 2026-11-25 08:40 UTC",
+            "Scope: cost_center=cc-240 team=ml",
             "Dashboard: http://localhost:3000/d/budget-detail/budget-detail?var-budget=ml-platform",
         ],
     ),
     (
         "budget.pagerduty.summary",
         [
-            "BudgetThresholdReached (critical) budget ml-platform: A budget's spend reached one "
-            "of its thresholds. Spent 2430.00 USD of 2400.00 USD (101.2%). Burn rate 1.20x over "
-            "the period, 3.50x over 1d, 1.60x over 7d. Exhaustion: limit already reached."
+            "BudgetThresholdReached (critical) budget ml-platform: Budget ml-platform reached "
+            "its critical threshold, 100% of its limit."
         ],
     ),
+    ("budget.pagerduty.details", ["Over the limit by: 30.00 USD"]),
     ("budget.pagerduty.severity", ["critical"]),
 ]
 
@@ -333,3 +399,7 @@ def test_notification_templates_render_the_numbers(template: str, lines: list[st
     rendered = result.stdout.splitlines()
     for line in lines:
         assert any(row.strip() == line for row in rendered), (line, result.stdout)
+    if template != "budget.email.html":
+        assert "" not in [row.strip() for row in rendered], result.stdout
+        figures = [row for row in rendered if row.strip()]
+        assert len(figures) == len(set(figures)), result.stdout

@@ -13,6 +13,7 @@ from budget_exporter.model.incidents import Incident
 from budget_exporter.model.periods import PeriodKind
 from budget_exporter.slo.error_budget import (
     MAX_CATEGORIES,
+    METHOD_AVERAGE,
     METHOD_BURN_RATE,
     METHOD_REGRESSION,
     SloSpec,
@@ -143,7 +144,11 @@ def test_an_overspent_budget_goes_below_zero_and_reports_when_it_ran_out():
     assert status.remaining_seconds == pytest.approx(2592.0 - 3600.0)
     assert status.remaining_ratio == pytest.approx(1 - 3600 / 2592)
     ran_out = start + timedelta(seconds=2592)
-    assert status.exhaustion == {METHOD_BURN_RATE: ran_out, METHOD_REGRESSION: ran_out}
+    assert status.exhaustion == {
+        METHOD_BURN_RATE: ran_out,
+        METHOD_REGRESSION: ran_out,
+        METHOD_AVERAGE: ran_out,
+    }
 
 
 def test_exhaustion_at_the_current_burn_rate_extrapolates_the_last_hour():
@@ -163,6 +168,23 @@ def test_exhaustion_by_regression_follows_the_daily_consumption_trend():
     assert status.exhaustion[METHOD_REGRESSION].timestamp() == pytest.approx(by_trend.timestamp())
     by_rate = NOW + timedelta(seconds=(2592 - 1000) / (100 / 3600))
     assert status.exhaustion[METHOD_BURN_RATE].timestamp() == pytest.approx(by_rate.timestamp())
+
+
+def test_exhaustion_at_the_window_average_continues_what_the_window_consumed_so_far():
+    # 1500 s in 30 days: 50 s a day; the 1092 s left last 21.84 days, inside the window.
+    status = evaluate_slo(API, [outage(NOW - 20 * DAY, 25)], NOW, UTC_ZONE)
+    by_average = NOW + timedelta(seconds=(2592 - 1500) / (1500 / (30 * 86400)))
+    assert status.exhaustion[METHOD_AVERAGE].timestamp() == pytest.approx(by_average.timestamp())
+    assert METHOD_BURN_RATE not in status.exhaustion  # nothing is open: no current rate
+
+
+def test_a_calendar_window_average_counts_only_the_elapsed_part_of_the_period():
+    monthly = SloSpec(name="api", objective=0.999, calendar=PeriodKind.MONTHLY)
+    # 14.5 days into March (31 days, 2678.4 s of budget): 1800 s used, 124.1 s a day.
+    status = evaluate_slo(monthly, [outage(NOW - 2 * DAY, 30)], NOW, UTC_ZONE)
+    elapsed = (NOW - datetime(2026, 3, 1, tzinfo=UTC)).total_seconds()
+    by_average = NOW + timedelta(seconds=(2678.4 - 1800) / (1800 / elapsed))
+    assert status.exhaustion[METHOD_AVERAGE].timestamp() == pytest.approx(by_average.timestamp())
 
 
 def test_no_exhaustion_is_projected_when_nothing_burns():
@@ -228,6 +250,18 @@ def test_an_open_incident_raises_the_exhaustion_probability():
         API, [*history, outage(NOW - 15 * MINUTE, None)], NOW, UTC_ZONE
     ).exhaustion_probability["30d"]
     assert burning > calm
+
+
+def test_an_open_incident_weighs_with_the_odds_that_it_outlasts_the_remaining_budget():
+    # Open for 20 minutes at full impact: 23.2 of the 43.2 minutes are left, and by Gott's rule
+    # it goes on 23.2 minutes more with odds 20 / (20 + 23.2). The half-hour horizon ends first.
+    burning = [outage(NOW - 20 * MINUTE, None)]
+    probability = evaluate_slo(API, burning, NOW, UTC_ZONE).exhaustion_probability["30d"]
+    assert probability >= 20 / (20 + 23.2) - 0.01
+    short = SloSpec(
+        name="api", objective=0.999, window=timedelta(days=30), horizons=(timedelta(minutes=10),)
+    )
+    assert evaluate_slo(short, burning, NOW, UTC_ZONE).exhaustion_probability["10m"] < 0.05
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,7 @@ def test_projection_and_probability_series_use_their_fixed_label_values(tmp_path
     methods = {
         s["method"] for s, _ in families["slo_error_budget_projected_exhaustion_timestamp_seconds"]
     }
-    assert methods <= {"burn_rate", "linear_regression"}
+    assert methods <= {"burn_rate", "linear_regression", "average"}
     assert "burn_rate" in methods  # an open incident is burning now
     horizons = {s["horizon"]: v for s, v in families["slo_error_budget_exhaustion_probability"]}
     assert set(horizons) == {"7d", "30d"}

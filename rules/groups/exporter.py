@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from rules.annotations import Group, alert, first_value
+from mixin.severities import (
+    DATA_KEEP_FIRING_FOR,
+    EXPORTER_DOWN_FOR,
+    EXPORTER_DOWN_KEEP_FIRING_FOR,
+    NAMES,
+)
+from rules.annotations import Group, alert, duration, with_facts
 
 DATA_MAX_AGE_DEFAULT_DAYS = 2  # billing exports lag up to a day; two days means stuck
 
@@ -12,16 +18,21 @@ exporter_alerts: Group = (
     'The exporter itself. Prometheus scrapes it as job="budget-exporter".',
     [
         (
-            "Prometheus cannot scrape the exporter: every budget alert is blind.",
+            "Prometheus cannot scrape the exporter: every budget alert is blind. Its alerts "
+            "hold through the delay (keep_firing_for), then this one inhibits them; it stays "
+            "past the outage so that what resolved meanwhile is flushed unsent.",
             alert(
                 "BudgetExporterDown",
                 'up{job="budget-exporter"} == 0',
-                "5m",
+                EXPORTER_DOWN_FOR,
                 {"kind": "exporter", "severity": "warning"},
                 "The budget exporter cannot be scraped.",
                 "Prometheus has failed to scrape {{ $labels.instance }} (job {{ $labels.job }}) "
-                "for 5 minutes; budget and SLO alerts that depend on it are silenced until it "
-                "is back.",
+                f"for {EXPORTER_DOWN_FOR} or more. Its budget and SLO alerts stay as they were: "
+                f"they hold {DATA_KEEP_FIRING_FOR} without data, then this alert holds them "
+                "back, so none resolves and none newly fires until the exporter is back. This "
+                f"alert clears {EXPORTER_DOWN_KEEP_FIRING_FOR} after scrapes succeed again.",
+                keep_firing_for=EXPORTER_DOWN_KEEP_FIRING_FOR,
             ),
         ),
         (
@@ -32,23 +43,22 @@ exporter_alerts: Group = (
                 "30m",
                 {"kind": "exporter", "severity": "warning"},
                 "A cost or incident provider keeps failing to refresh.",
-                "Provider "
-                + PROVIDER
-                + " on {{ $labels.instance }} has failed "
-                + first_value(
-                    "budget_exporter_provider_errors_total{provider=%q,instance=%q}",
-                    "$labels.provider $labels.instance",
-                    'printf "%.0f"',
-                )
-                + " refresh(es) since the exporter started; last success "
-                + first_value(
-                    "(time() - budget_exporter_provider_last_success_timestamp_seconds"
-                    "{provider=%q,instance=%q})",
-                    "$labels.provider $labels.instance",
-                    "humanizeDuration",
-                    "never",
-                )
-                + " ago. Budgets keep its last good data, which gets older.",
+                with_facts(
+                    "$labels.provider",
+                    {
+                        "errors": "budget_exporter_provider_errors_total{{SEL}}",
+                        "since": "round(time() - "
+                        "budget_exporter_provider_last_success_timestamp_seconds{{SEL}}, 60)",
+                    },
+                    "Provider "
+                    + PROVIDER
+                    + " on {{ $labels.instance }} has failed "
+                    + '{{ printf "%.0f" $errors }} refresh(es) since the exporter started; '
+                    + "{{ if $has_since }}last success "
+                    + duration("$since")
+                    + " ago{{ else }}no success yet{{ end }}. Budgets keep its last good "
+                    "data, which gets older.",
+                ),
             ),
         ),
         (
@@ -57,7 +67,7 @@ exporter_alerts: Group = (
             "where the exporter does not expose one).",
             alert(
                 "BudgetExporterDataStale",
-                "time() - budget_exporter_provider_data_newest_timestamp_seconds\n"
+                "round(time() - budget_exporter_provider_data_newest_timestamp_seconds, 60)\n"
                 "  > (\n"
                 "    budget_exporter_provider_data_max_age_seconds\n"
                 "    or\n"
@@ -67,8 +77,11 @@ exporter_alerts: Group = (
                 "1h",
                 {"kind": "exporter", "severity": "warning"},
                 "A provider's newest cost data is too old.",
-                "The newest data of provider " + PROVIDER + " is {{ $value | humanizeDuration }}"
-                " old; spend, burn rates and forecasts miss everything since.",
+                "The newest data of provider "
+                + PROVIDER
+                + " is "
+                + duration("$value")
+                + " old; spend, burn rates and forecasts miss everything since.",
             ),
         ),
         (
@@ -88,13 +101,30 @@ exporter_alerts: Group = (
             "The served snapshot is not renewed: the refresh loop is stuck or no worker leads it.",
             alert(
                 "BudgetExporterSnapshotStale",
-                "time() - budget_exporter_snapshot_timestamp_seconds > 15 * 60",
+                "round(time() - budget_exporter_snapshot_timestamp_seconds, 60) > 15 * 60",
                 "5m",
                 {"kind": "exporter", "severity": "warning"},
                 "The exporter keeps serving an old snapshot.",
                 "The numbers served by {{ $labels.instance }} were computed "
-                "{{ $value | humanizeDuration }} ago; budgets and SLOs no longer move until "
-                "the refresh loop runs again.",
+                + duration("$value")
+                + " ago; budgets and SLOs no longer move until the refresh loop runs again.",
+            ),
+        ),
+        (
+            "A threshold named outside the severity ladder would reach no route and no "
+            "inhibition: name thresholds after mixin/severities.py.",
+            alert(
+                "BudgetExporterThresholdSeverityUnknown",
+                'count by (job, instance, severity) (budget_alert_threshold_ratio{severity!~"'
+                + "|".join(NAMES)
+                + '"})',
+                "15m",
+                {"kind": "exporter", "severity": "warning"},
+                "A budget threshold has a severity that Alertmanager does not route.",
+                "{{ $labels.instance }} has {{ $value }} budget threshold(s) named "
+                '"{{ $labels.severity }}", which is not one of ' + ", ".join(NAMES) + ". "
+                "They would be routed like a notice and never escalate or inhibit; rename "
+                "them in the exporter config's thresholds.",
             ),
         ),
     ],

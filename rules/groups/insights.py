@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-from rules.annotations import (
-    MONEY_FACTS,
-    MONEY_SENTENCE,
-    PCT,
-    B,
-    Group,
-    alert,
-    first_value,
-    money_amount,
-)
+from rules.annotations import MONEY_FACTS, Group, alert, money, percent, with_facts
 
 insight_alerts: Group = (
     "budget.insights",
@@ -28,14 +19,19 @@ insight_alerts: Group = (
                 "6h",
                 {"kind": "money", "severity": "warning"},
                 "A budget's spend is well ahead of plan for this point of the period.",
-                "Budget {{ $labels.budget }} has spent "
-                + first_value("budget_spend_variance_ratio{budget=%q}", B, PCT)
-                + " more than the "
-                + money_amount("budget_expected_spend")
-                + " expected by now if its limit were spent evenly. "
-                + MONEY_SENTENCE,
+                with_facts(
+                    "$labels.budget",
+                    {
+                        "variance": "100 * budget_spend_variance_ratio{{SEL}}",
+                        "expected": "budget_expected_spend{{SEL}}",
+                    },
+                    "Budget {{ $labels.budget }} has spent "
+                    + percent("$variance")
+                    + " more than the "
+                    + money("$expected", "$currency")
+                    + " expected by now if its limit were spent evenly.",
+                ),
                 MONEY_FACTS,
-                {"variance": first_value("budget_spend_variance_ratio{budget=%q}", B, PCT)},
             ),
         ),
         (
@@ -49,7 +45,7 @@ insight_alerts: Group = (
                 "A budget has a standing recommendation.",
                 "Budget {{ $labels.budget }}: {{ $labels.recommendation }}"
                 '{{ if $labels.dimension }} for {{ $labels.dimension }}="{{ $labels.value }}"'
-                '{{ end }} (measured {{ printf "%.2f" $value }}). ' + MONEY_SENTENCE,
+                '{{ end }} (measured {{ printf "%.2f" $value }}).',
                 MONEY_FACTS,
             ),
         ),

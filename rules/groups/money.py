@@ -2,29 +2,29 @@
 
 from __future__ import annotations
 
-from mixin.money import ANOMALY_SCORE, FORECAST_OVERRUN_PROBABILITY, MONEY_BURN_WINDOWS
-from rules.annotations import (
-    MONEY_FACTS,
-    MONEY_SENTENCE,
-    PCT,
-    TIMES,
-    B,
-    Group,
-    alert,
-    first_value,
+from mixin.money import (
+    ANOMALY_SCORE,
+    FORECAST_OVERRUN_PROBABILITY,
+    MONEY_BURN_WINDOWS,
+    OVER_ALLOCATION_RATIO,
 )
+from rules.annotations import MONEY_FACTS, Group, alert, money, percent, with_facts
 
 LEAF = "unless on(budget) budget_children_limit"
 
 # The breakdown value that drove an unusual day, with its spend against its usual level.
-CONTRIBUTOR = (
-    "{{ with printf `budget_cost_anomaly_contributor_spend{budget=%q}` $labels.budget | query }}"
-    "{{ with . | first }}Driven by {{ .Labels.dimension }}={{ .Labels.value }}: "
-    '{{ .Value | printf "%.2f" }} {{ .Labels.currency }} on the day{{ end }}'
-    "{{ with printf `budget_cost_anomaly_contributor_usual_spend{budget=%q}` $labels.budget"
-    " | query }}"
-    '{{ with . | first }} against a usual {{ .Value | printf "%.2f" }}{{ end }}{{ end }}.'
-    "{{ else }}No single breakdown value stands out.{{ end }}"
+CONTRIBUTOR = with_facts(
+    "$labels.budget",
+    {
+        "day": "budget_cost_anomaly_contributor_spend{{SEL}}",
+        "usual": "budget_cost_anomaly_contributor_usual_spend{{SEL}}",
+    },
+    '{{ if $has_day }}{{ range $rows }}{{ if eq .Labels.fact "day" }}Driven by '
+    "{{ .Labels.dimension }}={{ .Labels.value }}{{ end }}{{ end }}: "
+    + money("$day", "$currency")
+    + " on the day{{ if $has_usual }} against a usual "
+    + money("$usual", "$currency")
+    + "{{ end }}.{{ else }}No single breakdown value stands out.{{ end }}",
 )
 
 money_recording: Group = (
@@ -135,34 +135,25 @@ money_recording: Group = (
 
 money_alerts: Group = (
     "budget.alerts",
-    "Money budgets. Thresholds live in the exporter config (budget_alert_threshold_ratio).",
+    "Money budgets. Thresholds live in the exporter config (budget_alert_threshold_ratio), named "
+    "after the rungs of mixin/severities.py. Descriptions say why an alert fired; the facts "
+    "annotation says where the budget stands, each figure once.",
     [
         (
-            "One alert per configured threshold: severity comes from the threshold's series.",
+            "One alert per configured threshold: severity comes from the threshold's series, "
+            "and the value is the threshold in percent.",
             alert(
                 "BudgetThresholdReached",
-                "budget_utilization_ratio\n"
-                "  >= ignoring(severity) group_right()\n"
-                "budget_alert_threshold_ratio",
+                "100 * budget_alert_threshold_ratio\n"
+                "  <= ignoring(severity) group_left()\n"
+                "100 * budget_utilization_ratio",
                 "15m",
                 {"kind": "money"},
                 "A budget's spend reached one of its thresholds.",
-                "Budget {{ $labels.budget }} reached its {{ $labels.severity }} threshold of "
-                + first_value(
-                    "budget_alert_threshold_ratio{budget=%q,severity=%q}",
-                    B + " $labels.severity",
-                    PCT,
-                )
-                + " of its limit. "
-                + MONEY_SENTENCE,
+                "Budget {{ $labels.budget }} reached its {{ $labels.severity }} threshold, "
+                + percent("$value")
+                + " of its limit.",
                 MONEY_FACTS,
-                {
-                    "threshold": first_value(
-                        "budget_alert_threshold_ratio{budget=%q,severity=%q}",
-                        B + " $labels.severity",
-                        PCT,
-                    )
-                },
             ),
         ),
     ]
@@ -177,12 +168,9 @@ money_alerts: Group = (
                 w.for_,
                 {"kind": "money", "severity": w.severity, "long": w.long, "short": w.short},
                 "A budget is spending much faster than its limit allows.",
-                "Budget {{ $labels.budget }} is burning at "
-                '{{ printf "%.2f" $value }}x the pace that uses its limit exactly over '
-                f"{w.short} (factor {w.short_factor}) and "
-                + first_value(f'budget_burn_rate{{budget=%q,window="{w.long}"}}', B, TIMES)
-                + f" over {w.long} (factor {w.long_factor}). "
-                + MONEY_SENTENCE,
+                "Budget {{ $labels.budget }} burns above "
+                f"{w.short_factor:g}x over {w.short} and above {w.long_factor:g}x over "
+                f"{w.long}: 1x spends exactly the limit by period end.",
                 MONEY_FACTS,
             ),
         )
@@ -199,32 +187,59 @@ money_alerts: Group = (
                 "1h",
                 {"kind": "money", "severity": "warning"},
                 "A budget is forecast to overrun its limit this period.",
-                "Budget {{ $labels.budget }} will overrun its limit with probability "
-                "{{ $value | humanizePercentage }}. " + MONEY_SENTENCE,
+                "Budget {{ $labels.budget }} is forecast to end its period over its limit "
+                f"(odds above {FORECAST_OVERRUN_PROBABILITY:.0%}).",
                 MONEY_FACTS,
             ),
         ),
         (
-            "Spend at the projected pace reaches the limit before the period ends (and has not "
-            "reached it yet: that is BudgetThresholdReached's job).",
+            "Spend reaches the limit before the period ends (and has not reached it yet: that "
+            "is BudgetThresholdReached's job). The forecast decides where one exists; the pace "
+            "projection only for a budget without a forecast, so the two never disagree in "
+            "one alert. The method label says which fired.",
             alert(
                 "BudgetExhaustionProjected",
                 "(\n"
-                "  min without(method) (budget_projected_exhaustion_timestamp_seconds)\n"
-                "    < budget_period_end_timestamp_seconds\n"
+                '  budget_projected_exhaustion_timestamp_seconds{method="forecast"}\n'
+                "  or\n"
+                '  (budget_projected_exhaustion_timestamp_seconds{method="pace"}\n'
+                "    unless on(budget, job, instance) budget_forecast_spend)\n"
                 ")\n"
+                "  < on(budget, job, instance) group_left() budget_period_end_timestamp_seconds\n"
                 "and\n"
-                "(min without(method) (budget_projected_exhaustion_timestamp_seconds) > time())",
+                "budget_projected_exhaustion_timestamp_seconds > time()",
                 "1h",
                 {"kind": "money", "severity": "warning"},
                 "A budget is projected to run out before its period ends.",
-                "Budget {{ $labels.budget }} runs out on {{ $value | humanizeTimestamp }}, "
-                "before its period ends on "
-                + first_value(
-                    "budget_period_end_timestamp_seconds{budget=%q}", B, "humanizeTimestamp"
-                )
-                + ". "
-                + MONEY_SENTENCE,
+                "Budget {{ $labels.budget }} runs out before its period ends "
+                '{{ if eq $labels.method "forecast" }}by the forecast, its expected path to '
+                "period end{{ else }}at the pace so far; it has no forecast yet{{ end }}.",
+                MONEY_FACTS,
+            ),
+        ),
+        (
+            "A parent's children are allotted more than its limit: their limits can all hold "
+            "while the parent's does not. A planning matter, not spend: a notice.",
+            alert(
+                "BudgetOverAllocated",
+                f"100 * budget_children_allocation_ratio > {OVER_ALLOCATION_RATIO * 100:g}",
+                "1h",
+                {"kind": "money", "severity": "notice"},
+                "A budget's children are allotted more than its limit.",
+                with_facts(
+                    "$labels.budget",
+                    {
+                        "children": "budget_children_limit{{SEL}}",
+                        "limit": "budget_limit{{SEL}}",
+                    },
+                    "Budget {{ $labels.budget }} gives its children "
+                    + money("$children", "$currency")
+                    + " of limits, "
+                    + percent("$value")
+                    + " of its own "
+                    + money("$limit", "$currency")
+                    + ".",
+                ),
                 MONEY_FACTS,
             ),
         ),
@@ -240,8 +255,8 @@ money_alerts: Group = (
                 "A budget has a purchase it has not had in the months before.",
                 "Budget {{ $labels.budget }} has a new purchase this period: "
                 "{{ $labels.service }}{{ if $labels.sku }} ({{ $labels.sku }}){{ end }} for "
-                '{{ printf "%.2f" $value }} {{ $labels.currency }}. It counts in spend and '
-                "thresholds as a known step, not in the pace. " + MONEY_SENTENCE,
+                + money("$value", "$labels.currency")
+                + ". It counts in spend and thresholds as a known step, not in the pace.",
                 MONEY_FACTS,
             ),
         ),
@@ -256,9 +271,8 @@ money_alerts: Group = (
                 {"kind": "money", "severity": "notice"},
                 "A budget's daily cost is unusual for the day of the week.",
                 "Budget {{ $labels.budget }} has a cost anomaly score of "
-                '{{ printf "%.1f" $value }}. ' + CONTRIBUTOR + " " + MONEY_SENTENCE,
+                '{{ printf "%.1f" $value }} (above ' + str(ANOMALY_SCORE) + "). " + CONTRIBUTOR,
                 MONEY_FACTS,
-                {"contributor": CONTRIBUTOR},
             ),
         ),
     ],

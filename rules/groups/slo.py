@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mixin.slo import SLO_BURN_WINDOWS, SLO_WINDOW_DAYS
-from rules.annotations import SLO_FACTS, SLO_SENTENCE, TIMES, Group, S, alert, first_value
+from rules.annotations import SLO_FACTS, Group, alert
 
 slo_recording: Group = (
     "slo.recording",
@@ -22,9 +22,8 @@ slo_recording: Group = (
     ]
     + [
         (
-            "Days until the error budget runs out at the earliest projection (burn_rate or "
-            "linear_regression); negative when "
-            "already exhausted.",
+            "Days until the error budget runs out at the earliest projection (burn_rate, "
+            "linear_regression or average); negative when already exhausted.",
             {
                 "record": "slo:error_budget_exhaustion:days",
                 "expr": "(min without(method) "
@@ -52,12 +51,9 @@ slo_alerts: Group = (
                 w.for_,
                 {"kind": "error_budget", "severity": w.severity, "long": w.long, "short": w.short},
                 "An SLO is burning its error budget too fast.",
-                "SLO {{ $labels.slo }} burns its error budget at "
-                + first_value('slo_burn_rate{slo=%q,window="' + w.long + '"}', S, TIMES)
-                + f" over {w.long} and "
-                + first_value('slo_burn_rate{slo=%q,window="' + w.short + '"}', S, TIMES)
-                + f" over {w.short}, both above {w.factor:g}: {w.budget_consumed:.0%} of "
-                "the budget within " + w.long + ". " + SLO_SENTENCE,
+                "SLO {{ $labels.slo }} burns its error budget above "
+                f"{w.factor:g}x over both {w.long} and {w.short}: at that pace "
+                f"{w.budget_consumed:.0%} of the budget goes within {w.long}.",
                 SLO_FACTS,
             ),
         )
@@ -72,13 +68,15 @@ slo_alerts: Group = (
                 "5m",
                 {"kind": "error_budget", "severity": "warning"},
                 "An SLO has used up its error budget.",
-                "SLO {{ $labels.slo }} has no error budget left. " + SLO_SENTENCE,
+                "SLO {{ $labels.slo }} has no error budget left: the error budget policy applies.",
                 SLO_FACTS,
             ),
         ),
         (
-            "The budget runs out before a window's length has passed, at the projected pace. "
-            "Window length = error budget / (1 - objective).",
+            "The budget runs out before a window's length has passed by one of the "
+            "projections: the last hour's rate (while an incident is open), the daily trend, "
+            "or the window's average consumption (the one a quiet day has). Window length = "
+            "error budget / (1 - objective).",
             alert(
                 "SLOErrorBudgetExhaustionProjected",
                 "(\n"
@@ -92,8 +90,8 @@ slo_alerts: Group = (
                 "1h",
                 {"kind": "error_budget", "severity": "warning"},
                 "An SLO is projected to run out of error budget within its window.",
-                "SLO {{ $labels.slo }} runs out of error budget in "
-                "{{ $value | humanizeDuration }}. " + SLO_SENTENCE,
+                "SLO {{ $labels.slo }} runs out of error budget before one window length "
+                "has passed; each projection below says when by its own method.",
                 SLO_FACTS,
             ),
         ),

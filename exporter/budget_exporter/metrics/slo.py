@@ -64,8 +64,9 @@ BURN_RATE = FamilySpec(
 EXHAUSTION = FamilySpec(
     "slo_error_budget_projected_exhaustion_timestamp_seconds",
     "When the error budget runs out by the method (burn_rate: the last hour's rate; "
-    "linear_regression: the daily trend); in the past when already out, absent when not "
-    "running out within the window.",
+    "linear_regression: the daily trend; average: the window's consumption so far per "
+    "second it covers); in the past when already out, absent when not running out within "
+    "the window.",
     "slo",
     ("method",),
 )

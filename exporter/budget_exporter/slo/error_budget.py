@@ -37,6 +37,8 @@ PERIOD_WINDOW = "period"
 CURRENT_WINDOW = "1h"
 METHOD_BURN_RATE = "burn_rate"
 METHOD_REGRESSION = "linear_regression"
+# The window's average: consumption so far over the time the window has covered, continued.
+METHOD_AVERAGE = "average"
 MAX_CATEGORIES = 10
 OTHER = "other"
 # Grid steps of the remaining budget in the compound Poisson recursion; error < 1/STEPS of it.
@@ -277,31 +279,70 @@ def regression_rate(
     return least_squares_slope(xs, ys)
 
 
-def compound_poisson_tail(
-    mean_count: float, sizes: Sequence[float], threshold: float, extra: float = 0.0
-) -> float:
-    """P(extra + sum of N sizes >= threshold), N ~ Poisson(mean_count), sizes drawn uniformly.
+def compound_poisson_density(mean_count: float, sizes: Sequence[float], step: float) -> np.ndarray:
+    """P(sum of N sizes = k steps) for k < PROBABILITY_STEPS, N ~ Poisson(mean_count).
 
-    Computed with Panjer's recursion on a grid of ``threshold / PROBABILITY_STEPS`` seconds;
-    sizes are rounded up to the grid, so the result errs on the side of exhaustion.
+    Panjer's recursion; sizes are rounded up to the grid, so the sum errs on the high side.
     """
-    needed = threshold - extra
-    if needed <= 0:
-        return 1.0
-    if mean_count <= 0 or not sizes:
-        return 0.0
-    step = needed / PROBABILITY_STEPS
     steps = PROBABILITY_STEPS
+    density = np.zeros(steps, dtype=np.float64)
+    if mean_count <= 0 or not sizes:
+        density[0] = 1.0
+        return density
     severity = np.zeros(steps + 1, dtype=np.float64)
     for size in sizes:
         index = min(math.ceil(size / step - 1e-9), steps)
         severity[index] += 1.0 / len(sizes)
-    density = np.zeros(steps, dtype=np.float64)  # P(total = k steps), k < steps
     density[0] = math.exp(-mean_count * (1.0 - severity[0]))
     weights = mean_count * np.arange(steps + 1, dtype=np.float64) * severity
     for k in range(1, steps):
         # f(k) = (lambda / k) * sum_{j=1..k} j p(j) f(k - j)
         density[k] = float(np.dot(weights[1 : k + 1], density[k - 1 :: -1][:k])) / k
+    return density
+
+
+def open_incident_density(age: float, impact: float, horizon: float, step: float) -> np.ndarray:
+    """P(the rest of an open incident costs k steps) for k < PROBABILITY_STEPS.
+
+    Gott's rule: an incident open for ``age`` seconds lasts ``x`` more with P(> x) =
+    age / (age + x), so its median rest is its age; the rest is cut at ``horizon``. Costs are
+    rounded up to the grid; the mass at or above the last step is left out (it exhausts).
+    """
+    steps = PROBABILITY_STEPS
+    density = np.zeros(steps, dtype=np.float64)
+    if age <= 0 or impact <= 0:
+        density[0] = 1.0
+        return density
+    edges = np.arange(steps, dtype=np.float64) * step / impact  # rest durations, seconds
+    at_most = np.where(edges < horizon, 1.0 - age / (age + edges), 1.0)  # P(rest <= edge)
+    density[0] = at_most[0]
+    density[1:] = np.diff(at_most)
+    return density
+
+
+def compound_poisson_tail(
+    mean_count: float,
+    sizes: Sequence[float],
+    threshold: float,
+    extra: float = 0.0,
+    open_incidents: Sequence[tuple[float, float]] = (),
+    horizon: float = math.inf,
+) -> float:
+    """P(extra + open rest + sum of N sizes >= threshold), N ~ Poisson(mean_count).
+
+    ``sizes`` are drawn uniformly; each of ``open_incidents`` (age, impact) adds the cost of its
+    rest by Gott's rule (``open_incident_density``). Computed on a grid of
+    ``threshold / PROBABILITY_STEPS`` seconds, rounding up, so the result errs on the side of
+    exhaustion.
+    """
+    needed = threshold - extra
+    if needed <= 0:
+        return 1.0
+    step = needed / PROBABILITY_STEPS
+    density = compound_poisson_density(mean_count, sizes, step)
+    for age, impact in open_incidents:
+        rest = open_incident_density(age, impact, horizon, step)
+        density = np.convolve(density, rest)[:PROBABILITY_STEPS]
     below = float(density.sum())
     # Rounded so that float noise (2e-16) does not read as a tiny risk.
     return round(min(1.0, max(0.0, 1.0 - below)), 9)
@@ -319,16 +360,17 @@ def exhaustion_probability(
     Incidents of the last ``history`` are taken as a Poisson process: their count over the
     history gives the rate, and each new incident costs the impact-weighted duration of a past
     incident drawn at random (open incidents count with their duration so far). An incident
-    still open is expected to last as long again as it already has (the median under Gott's
-    rule), capped at the horizon, and that cost is added up front. Old consumption leaving a
-    rolling window is ignored, so the result is an upper bound.
+    still open goes on by Gott's rule (as long again as it has lasted, at the median; longer
+    with the odds age / (age + rest)), cut at the horizon: an outage burning fast now weighs
+    as much as the budget it can take before it ends. Old consumption leaving a rolling
+    window is ignored, so the result is an upper bound.
     """
     if remaining <= 0:
         return 1.0
     limit = _ts(now)
     since = limit - history.total_seconds()
     sizes: list[float] = []
-    extra = 0.0
+    still_open: list[tuple[float, float]] = []
     count = 0
     for incident in incidents:
         start = _ts(incident.start)
@@ -338,9 +380,11 @@ def exhaustion_probability(
         end = _ts(incident.end) if incident.end is not None else limit
         sizes.append((min(end, limit) - start) * incident.impact)
         if incident.end is None or end > limit:
-            extra += min(limit - start, horizon.total_seconds()) * incident.impact
+            still_open.append((limit - start, incident.impact))
     mean_count = count / history.total_seconds() * horizon.total_seconds()
-    return compound_poisson_tail(mean_count, sizes, remaining, extra)
+    return compound_poisson_tail(
+        mean_count, sizes, remaining, open_incidents=still_open, horizon=horizon.total_seconds()
+    )
 
 
 def consumption_by_category(
@@ -389,14 +433,25 @@ def projections(
         crossed = crossing_time(segments, start, budget)
         if crossed is None:
             return {}
-        return {METHOD_BURN_RATE: _moment(crossed), METHOD_REGRESSION: _moment(crossed)}
+        return {
+            method: _moment(crossed)
+            for method in (METHOD_BURN_RATE, METHOD_REGRESSION, METHOD_AVERAGE)
+        }
     # A calendar budget resets at period end; a rolling one has shed all of today's
     # consumption one window from now, so projections further out say nothing.
     limit = end if spec.calendar is not None else now + (end - start)
     current = rates[CURRENT_WINDOW] * allowed_ratio(spec.objective)
     trend = regression_rate(segments, spec, start, now)
+    # What the window has consumed per second of the time it covers so far. A rolling window
+    # sheds old consumption as it moves, which this ignores: like the trend, it errs early.
+    covered = min(now, end) - start
+    average = (budget - remaining) / covered if covered > 0 else 0.0
     found = {}
-    for method, rate in ((METHOD_BURN_RATE, current), (METHOD_REGRESSION, trend)):
+    for method, rate in (
+        (METHOD_BURN_RATE, current),
+        (METHOD_REGRESSION, trend),
+        (METHOD_AVERAGE, average),
+    ):
         moment = projected_exhaustion(remaining, rate, now, limit)
         if moment is not None:
             found[method] = _moment(moment)
