@@ -202,7 +202,7 @@ def _load_web(path: str) -> LoadedWebConfig | None:
 def command_check(args: argparse.Namespace) -> int:
     """Validate the config (and web config), then fetch each provider once."""
     from ..config.hierarchy import allocation_warnings
-    from ..evaluation.evaluate import unknown_filter_keys
+    from ..evaluation.evaluate import made_budgets, unknown_filter_keys
     from ..service.refresh import Refresher
     from ..service.state import folder_problem
 
@@ -243,6 +243,9 @@ def command_check(args: argparse.Namespace) -> int:
             print(f"provider {name} ({health.type}): FAILED: {health.last_error}")
     for warning in unknown_filter_keys(config, refresher.data):
         print(f"warning: {warning}")
+    for template, names in made_budgets(config, refresher.data, now).items():
+        listed = ", ".join(names) if names else "none yet (no value spent this period)"
+        print(f"template {template}: {len(names)} budget(s): {listed}")
     if problem is not None and problem[1]:
         return EXIT_BAD_CONFIG
     return EXIT_PROVIDER_FAILED if failed else EXIT_OK

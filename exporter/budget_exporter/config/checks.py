@@ -186,6 +186,15 @@ def cross_checks(raw: dict[str, Any], provider_names: set[str]) -> list[tuple[st
         if parent not in names:
             problems.append((f"budgets[{index}].parent", f"unknown parent budget {parent!r}"))
             continue
+        if "{value}" in parent:
+            problems.append(
+                (
+                    f"budgets[{index}].parent",
+                    f"{parent!r} is a template: its budgets are made from the data, so none can "
+                    "be a parent",
+                )
+            )
+            continue
         chain = [child]
         current = parent
         while current in parents and current not in chain:

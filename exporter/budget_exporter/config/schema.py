@@ -32,6 +32,7 @@ from ..money.insights import InsightsConfig
 from ..money.planning import AmountPlan
 from ..providers.base import ProviderConfig
 from .planning import (
+    Amount,
     AmountSetting,
     AutoAmountConfig,
     ExchangeRate,
@@ -73,6 +74,7 @@ RESERVED_LABELS = frozenset(
         "source_currency",
     }
 )
+TEMPLATE_VALUE = "{value}"
 DEFAULT_THRESHOLDS = {"notice": 0.75, "warning": 0.9, "critical": 1.0}
 SEVERITY_ORDER = ("notice", "warning", "critical")
 MAX_AMOUNT = 1e12
@@ -157,7 +159,8 @@ class SeriesConfig(StrictModel):
 class BudgetConfig(StrictModel):
     """One money budget."""
 
-    name: str = Field(pattern=NAME.pattern, max_length=128)
+    # A template's name holds {value}: team-{value} makes team-web, team-data...
+    name: str = Field(max_length=128)
     amount: AmountSetting
     period: PeriodKind
     start: date | None = None  # custom periods: the first day
@@ -174,8 +177,41 @@ class BudgetConfig(StrictModel):
     breakdown: BreakdownConfig | None = None
     # When charges longer than a day count for this budget; unset, each provider's accrual.
     accrual: Accrual | None = None
+    # A template: one budget per value of this dimension with spend this period (its own
+    # filter applied), the largest max_budgets of them, the rest in one "other" budget.
+    for_each: str | None = None
+    amounts: dict[str, Amount] = Field(default_factory=dict)  # per value; others: amount
+    max_budgets: int = Field(default=50, ge=1, le=1000)
+    other: bool = True
 
     _check_labels = field_validator("labels")(_check_label_names)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value.replace(TEMPLATE_VALUE, "x")):
+            raise ValueError(
+                f"String should match pattern '{NAME.pattern}' ({TEMPLATE_VALUE} allowed in a "
+                "template's name)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _template(self) -> BudgetConfig:
+        placeholder = TEMPLATE_VALUE in self.name
+        if self.for_each is not None and not placeholder:
+            raise ValueError(
+                f"a for_each template's name needs {TEMPLATE_VALUE}, e.g. team-{TEMPLATE_VALUE}"
+            )
+        if self.for_each is None and (placeholder or self.amounts):
+            raise ValueError(f"{TEMPLATE_VALUE} in the name and amounts need for_each")
+        return self
+
+    @property
+    def is_template(self) -> bool:
+        """Whether this entry makes one budget per value of ``for_each``."""
+        return self.for_each is not None
+
     _check_thresholds = field_validator("thresholds")(_check_thresholds)
 
     @field_validator("amount")

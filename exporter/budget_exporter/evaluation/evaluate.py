@@ -20,8 +20,7 @@ from ..slo.error_budget import SloSpec, evaluate_slo
 from .forecast_cache import ForecastCache
 from .planning import PatternCache, insights_of, plan_amount, with_insight_dimensions
 from .snapshot import BudgetEntry, ProviderHealth, SloEntry, Snapshot
-
-ALL_PROVIDERS = ""
+from .templates import ALL_PROVIDERS, expand_templates
 
 
 def budget_spec(config: Config, budget: BudgetConfig) -> BudgetSpec:
@@ -98,6 +97,8 @@ def evaluate(
         indexes[ALL_PROVIDERS] = CostIndex(
             concat_frames(frames), np.concatenate(rows) if rows else False
         )
+    # Templates become the budgets they make, from this data and this moment.
+    config, _ = expand_templates(config, indexes, now)
     children: dict[str, list[BudgetConfig]] = {}
     for budget in config.budgets:
         if budget.parent:
@@ -161,6 +162,17 @@ def evaluate(
     )
 
 
+def made_budgets(
+    config: Config, data: Mapping[str, CostData], now: datetime
+) -> dict[str, list[str]]:
+    """The budgets each template makes from ``data`` at ``now``, by template name."""
+    if not any(budget.is_template for budget in config.budgets):
+        return {}
+    indexes = {name: CostIndex(item.frame) for name, item in data.items()}
+    indexes[ALL_PROVIDERS] = CostIndex(concat_frames([item.frame for item in data.values()]))
+    return expand_templates(config, indexes, now)[1]
+
+
 def unknown_filter_keys(config: Config, data: Mapping[str, CostData]) -> list[str]:
     """Filter keys that name no column of the budget's provider data (likely typos)."""
     # Column names are all this needs: index empty frames, once per provider.
@@ -169,11 +181,13 @@ def unknown_filter_keys(config: Config, data: Mapping[str, CostData]) -> list[st
     for budget in config.budgets:
         names = [budget.provider] if budget.provider else list(data)
         indexes = [empty[name] for name in names if name in empty]
-        for key in budget.filter:
+        keys = [("filter key", key) for key in budget.filter]
+        keys += [("for_each key", budget.for_each)] if budget.for_each else []
+        for what, key in keys:
             if indexes and not any(index.has_column(key) for index in indexes):
                 known = sorted({d for index in indexes for d in index.dimensions})
                 warnings.append(
-                    f"budget {budget.name!r}: filter key {key!r} is not a column of its data; "
+                    f"budget {budget.name!r}: {what} {key!r} is not a column of its data; "
                     f"known: {', '.join(known)}"
                 )
     return warnings
