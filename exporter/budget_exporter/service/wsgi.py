@@ -10,6 +10,7 @@ Run it with ``budget-exporter serve``, or under your own gunicorn with
 
 from __future__ import annotations
 
+import atexit
 import html
 import logging
 import os
@@ -167,6 +168,10 @@ class ExporterService:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="refresher", daemon=True)
             self._thread.start()
+            # A daemon thread is frozen wherever it is when the interpreter finalizes: in the
+            # middle of a state write, that leaves a temporary file and a half-done refresh.
+            # Stopping the loop first lets the write in progress finish.
+            atexit.register(self.stop)
 
     def stop(self) -> None:
         """Stop the refresh loop and release the lock."""
