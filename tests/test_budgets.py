@@ -513,3 +513,12 @@ def test_a_limit_of_zero_or_below_gives_infinite_ratios_instead_of_failing():
         assert status.utilization == float("inf")
         assert status.burn_rates == {"1d": float("inf"), "7d": float("inf"), "period": float("inf")}
     assert burn_rate(0.0, DAY, 0.0, 30 * DAY) == 0.0
+
+
+def test_spend_today_is_the_local_days_spend_so_far():
+    # 24 a day, so 1 an hour; at 12:00 UTC Paris is at 14:00: its day began 14 hours ago.
+    index = index_of(daily_rows(1, 20, 24.0))
+    at = utc(2024, 9, 20, 12)
+    assert evaluate_budget(spec(1e6), index, at, UTC_ZONE, None).spend_today == pytest.approx(12.0)
+    paris = evaluate_budget(spec(1e6), index, at, PARIS, None)
+    assert paris.spend_today == pytest.approx(14.0)

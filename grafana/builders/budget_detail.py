@@ -212,6 +212,19 @@ def pace(d: Any, currency_unit: str) -> Any:
     )
     d = d.with_panel(
         series_panel(
+            "Daily spend",
+            "Spend of each day: the highest value of budget_spend_today in the day, so one bar "
+            "per day (days of the dashboard's time zone; budget_spend_today resets at midnight "
+            "in the exporter's). Backfilled history (docs/backfill.md) fills the days before the "
+            "exporter ran.",
+            [q(f"max_over_time(budget_spend_today{{{B}}}[1d])", "spend")],
+            currency_unit,
+            min_val=0,
+            bars_every="1d",
+        )
+    )
+    d = d.with_panel(
+        series_panel(
             "Utilization against this budget's thresholds",
             "Utilization and each configured alert threshold (ratio of the limit); an alert "
             "fires when the line crosses its threshold.",

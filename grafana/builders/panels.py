@@ -131,11 +131,13 @@ def series_panel(
     thresholds: Any = None,
     threshold_lines: bool = False,
     min_val: float | None = None,
+    bars_every: str | None = None,
 ) -> Any:
+    """A time series; with ``bars_every`` (say 1d) one bar per step of that length."""
     panel = (
         _sized(timeseries.Panel(), title, description, unit, w, h)
         .line_width(2)
-        .fill_opacity(0)
+        .fill_opacity(80 if bars_every else 0)
         .legend(
             cb.VizLegendOptions()
             .display_mode(cm.LegendDisplayMode.LIST)
@@ -151,6 +153,8 @@ def series_panel(
         )
     if min_val is not None:
         panel = panel.min(min_val)
+    if bars_every is not None:
+        panel = panel.draw_style(cm.GraphDrawStyle.BARS).interval(bars_every)
     return with_queries(panel, queries)
 
 

@@ -55,6 +55,13 @@ ELAPSED = FamilySpec(
     "Share of the current period that has passed (0 at its start, 1 at its end).",
     "budget",
 )
+SPEND_TODAY = FamilySpec(
+    "budget_spend_today",
+    "Spend of the current day so far, in the configured time zone, in currency (credits lower "
+    "it): its highest value in a day is that day's spend, for a daily bar chart.",
+    "budget",
+    ("currency",),
+)
 AVERAGE_DAILY = FamilySpec(
     "budget_average_daily_spend",
     "Average spend per day in the current period up to the newest cost data.",
@@ -133,6 +140,7 @@ FAMILIES = (
     INFO,
     LIMIT,
     SPEND,
+    SPEND_TODAY,
     REMAINING,
     UTILIZATION,
     ELAPSED,
@@ -183,6 +191,7 @@ def _add_budget(f: dict[FamilySpec, Family], entry: BudgetEntry, currency: str) 
     )
     f[LIMIT].add(money, status.limit)
     f[SPEND].add(money, status.spend)
+    f[SPEND_TODAY].add(money, status.spend_today)
     f[REMAINING].add(money, status.remaining)
     f[UTILIZATION].add(base, status.utilization)
     f[ELAPSED].add(base, status.elapsed_ratio)

@@ -185,6 +185,8 @@ class BudgetStatus:
     step_spend: float = 0.0
     # Purchases this period of a service and SKU not bought in the months before.
     new_purchases: tuple[NewPurchase, ...] = ()
+    # Spend of the budget's local day so far (the whole day once it is over): a day's bar.
+    spend_today: float = 0.0
 
     @property
     def remaining(self) -> float:
@@ -339,6 +341,11 @@ def _month_start(month: datetime, offset: int, zone: ZoneInfo) -> datetime:
     return _local_midnight(date(index // 12, index % 12 + 1, 1), zone)
 
 
+def _local_day_start(moment: datetime, zone: ZoneInfo) -> datetime:
+    """Local midnight opening the day of ``moment`` in ``zone``."""
+    return _local_midnight(moment.astimezone(zone).date(), zone)
+
+
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone)
 
@@ -483,5 +490,6 @@ def evaluate_budget(
         breakdown=breakdown,
         as_of=as_of,
         step_spend=spend - usage_spend,
+        spend_today=spend_between(index, mask, max(_local_day_start(now, zone), period.start), now),
         new_purchases=new_purchases(index, mask, period, now),
     )
