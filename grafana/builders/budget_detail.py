@@ -243,7 +243,7 @@ def pace(d: Any, currency_unit: str) -> Any:
             "period end: 1 = on pace, 2 = twice too fast. window=period is period-to-date.",
             [q(f"budget_burn_rate{{{B}}}", "{{window}}")],
             "none",
-            w=24,
+            w=12,
             thresholds=steps((None, GREEN), (1.0, RED)),
             threshold_lines=True,
             min_val=0,
