@@ -92,7 +92,7 @@ CSV_LINES = [
     "2024-11-01,11,USD,compute,web,usage",
     "2024-11-01,3.5,EUR,compute,api,usage",
     "2024-11-02,not-a-number,USD,compute,web,usage",
-    "2024-11-02,\"1,204.75\",USD,compute,api,usage",
+    '2024-11-02,"1,204.75",USD,compute,api,usage',
     "2024-11-03,9,,storage,api,usage",
     "someday,4,USD,storage,api,usage",
     "2024-11-03,-2.5,USD,compute,web,credit",
@@ -161,12 +161,12 @@ def cur_legacy_csv_gzip(folder: Path) -> Path:
 
 
 CASES: dict[str, tuple[Callable[[Path], Path], datetime]] = {
-    "focus_csv": (focus_csv, datetime.fromisoformat("2024-09-20T06:00:00+00:00")),
+    "focus_csv": (focus_csv, datetime.fromisoformat("2024-09-30T23:30:00+00:00")),
     "focus_gzip_effective": (
         focus_gzip_effective,
-        datetime.fromisoformat("2024-09-25T00:00:00+00:00"),
+        datetime.fromisoformat("2024-09-30T23:30:00+00:00"),
     ),
-    "focus_parquet": (focus_parquet, datetime.fromisoformat("2024-09-20T06:00:00+00:00")),
+    "focus_parquet": (focus_parquet, datetime.fromisoformat("2024-09-30T23:30:00+00:00")),
     "csv_daily": (csv_daily, datetime.fromisoformat("2024-11-06T00:00:00+00:00")),
     "cur_parquet_amortized": (
         cur_parquet_amortized,
