@@ -203,6 +203,17 @@ def grouped(
         )
         if column.dtype != object and not typed:  # pandas' own text type: cells as plain str
             frame[name] = column.astype("object")
+        elif types.get(name) == "BLOB" or keys[name] in {
+            quote(c) for c, t in types.items() if t == "BLOB"
+        }:
+            # Parquet BINARY as text: UTF-8, bytes that are not UTF-8 replaced (U+FFFD).
+            frame[name] = column.map(
+                lambda cell: (
+                    bytes(cell).decode("utf-8", "replace")
+                    if isinstance(cell, bytes | bytearray)
+                    else cell
+                )
+            )
     return frame
 
 
