@@ -12,7 +12,13 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from ..config.schema import Config
-from ..evaluation.evaluate import evaluate, unknown_filter_keys, unknown_slo_filter_keys
+from ..evaluation.evaluate import (
+    IndexCache,
+    evaluate,
+    unknown_filter_keys,
+    unknown_slo_filter_keys,
+    wanted_dimensions,
+)
 from ..evaluation.forecast_cache import ForecastCache
 from ..evaluation.planning import PatternCache
 from ..evaluation.snapshot import ProviderHealth, Snapshot
@@ -36,7 +42,9 @@ def provider_fingerprint(config: Config, name: str) -> str:
     settings = config.providers[name].model_dump_json()
     # Cached frames are stored converted to the reporting currency: other rates, other data.
     rates = json.dumps(config.exchange_rates, sort_keys=True, default=str)
-    text = f"{settings}|{config.base_dir}|{config.currency}|{config.timezone}|{rates}"
+    # File providers keep only the dimensions budgets use: other budgets, other frames.
+    dimensions = ",".join(sorted(wanted_dimensions(config)))
+    text = f"{settings}|{config.base_dir}|{config.currency}|{config.timezone}|{rates}|{dimensions}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -67,6 +75,7 @@ class Refresher:
             base_dir=config.base_dir,
             # API providers keep settled days here, so a restart re-reads only recent ones.
             cache_dir=str(state.path / "cache") if state is not None else None,
+            dimensions=wanted_dimensions(config),
         )
         self.providers = {
             name: build_provider(name, settings, context)
@@ -86,6 +95,7 @@ class Refresher:
         self.next_fetch: dict[str, datetime] = {}
         self.forecasts = ForecastCache()
         self.patterns = PatternCache()
+        self.indexes = IndexCache()
         if state is not None:
             self._load_state(state)
 
@@ -259,5 +269,6 @@ class Refresher:
             self.forecasts,
             incidents=self.incidents,
             patterns=self.patterns,
+            indexes_cache=self.indexes,
         )
         return dataclasses.replace(snapshot, evaluation_seconds=time.perf_counter() - started)

@@ -125,8 +125,9 @@ class FocusProvider(CostFileProvider[FocusConfig]):
         elif TAGS_BAD in raw.columns:
             bad_tags = raw[TAGS_BAD].astype(bool)
             for column in raw.columns:
-                if column.startswith("tags."):
-                    values = raw[column].astype("object")
+                values = raw[column].astype("object")
+                # As with every key read: a tag column exists when some row has the key.
+                if column.startswith("tags.") and values.notna().any():
                     frame[column] = values.where(values.notna(), "")
         else:
             bad_tags = None
