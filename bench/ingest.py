@@ -190,8 +190,10 @@ def main() -> None:
     ]
     with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:
         folder = Path(scratch)
-        print("| rows | file | exporter `once` | peak RSS | DuckDB alone | peak RSS |"
-              + (" baseline `once` | peak RSS |" if args.baseline else ""))
+        print(
+            "| rows | file | exporter `once` | peak RSS | DuckDB alone | peak RSS |"
+            + (" baseline `once` | peak RSS |" if args.baseline else "")
+        )
         print("|---|---|---|---|---|---|" + ("---|---|" if args.baseline else ""))
         phases = []
         for rows in args.rows:
@@ -201,8 +203,14 @@ def main() -> None:
                 once = [*exporter, "once", "--config.file", str(config), "--at", AT]
                 wall, peak = isolated(once)
                 alone = isolated([sys.executable, "-c", DUCKDB_ALONE, str(data), kind])
-                cells = [f"{rows / 1e6:g} M", kind, f"{wall:.1f} s", f"{peak:.0f} MiB",
-                         f"{alone[0]:.1f} s", f"{alone[1]:.0f} MiB"]
+                cells = [
+                    f"{rows / 1e6:g} M",
+                    kind,
+                    f"{wall:.1f} s",
+                    f"{peak:.0f} MiB",
+                    f"{alone[0]:.1f} s",
+                    f"{alone[1]:.0f} MiB",
+                ]
                 if args.baseline:
                     env = {**os.environ, "PYTHONPATH": args.baseline}
                     try:

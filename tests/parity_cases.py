@@ -183,9 +183,18 @@ CASES: dict[str, tuple[Callable[[Path], Path], datetime]] = {
 }
 
 
+# Families added after the recording, with their HELP and TYPE lines.
+ADDED = ("budget_exporter_forecasts_waiting", "budget_exporter_provider_suspect")
+
+
 def stable_lines(exposition: str) -> list[str]:
-    """The exposition without the figures of ``VOLATILE``."""
-    return [line for line in exposition.splitlines() if not line.startswith(VOLATILE)]
+    """The exposition without the figures of ``VOLATILE`` and the families of ``ADDED``."""
+    return [
+        line
+        for line in exposition.splitlines()
+        if not line.startswith(VOLATILE)
+        and not line.removeprefix("# HELP ").removeprefix("# TYPE ").startswith(ADDED)
+    ]
 
 
 def run_once(config: Path, at: datetime) -> tuple[int, str]:

@@ -35,7 +35,12 @@ RULES = ROOT / "rules"
 PENDING: dict[str, str] = {}
 
 # Exposed metrics that no panel and no rule needs, each with the reason.
-DELIBERATELY_UNUSED: dict[str, str] = {}
+DELIBERATELY_UNUSED: dict[str, str] = {
+    "budget_exporter_forecasts_waiting": "the log names the budgets; its alert comes with the "
+    "rules",
+    "budget_exporter_provider_suspect": "BudgetExporterProviderFailing fires while the answer "
+    "is refused; its own alert text comes with the rules",
+}
 
 PANEL_TYPES = {"row", "stat", "gauge", "timeseries", "table", "bargauge"}
 GRAFANA_BUILTINS = {
@@ -611,6 +616,10 @@ NOT_SHOWN: dict[str, str] = {
     "budget_exporter_provider_api_requests_month": "aws_cost_explorer only: no demo panel yet",
     "budget_exporter_provider_api_requests_month_limit": "aws_cost_explorer only: no demo panel",
     "budget_exporter_provider_forecast_spend": "aws_cost_explorer only: no demo panel yet",
+    "budget_exporter_forecasts_waiting": "the log names the budgets; its alert comes with the "
+    "rules",
+    "budget_exporter_provider_suspect": "BudgetExporterProviderFailing fires while the answer "
+    "is refused; its own alert text comes with the rules",
 }
 
 

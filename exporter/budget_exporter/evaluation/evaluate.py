@@ -182,6 +182,7 @@ def evaluate(
         providers=health,
         slos=evaluate_slos(config, incidents or {}, now),
         exchange_rates=rates_in_force(config.exchange_rates, now),
+        forecasts_waiting=tuple(forecasts.waiting) if forecasts is not None else (),
     )
 
 

@@ -33,6 +33,8 @@ class ProviderHealth:
     last_error: str | None = None
     max_data_age_seconds: float | None = None
     extra: tuple[ProviderMetric, ...] = ()  # provider-specific samples (API requests...)
+    # The last answer shrank sharply on settled days: refused, the last good data served.
+    suspect: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,3 +75,6 @@ class Snapshot:
     slos: tuple[SloEntry, ...] = ()
     # Rate in force at taken_at per source currency: one unit is worth this much in ``currency``.
     exchange_rates: Mapping[str, float] = field(default_factory=dict)
+    # Budgets whose forecast model is not fit yet: the fits per evaluation are capped, so a
+    # first evaluation of thousands of budgets leaves some for the next ones.
+    forecasts_waiting: tuple[str, ...] = ()
