@@ -100,3 +100,56 @@ def test_only_the_dimensions_budgets_use_are_kept(tmp_path: Path) -> None:
     data = CsvProvider("costs", config, context).fetch(NOW)
     assert "tags.team" not in data.frame.columns
     assert data.frame["cost"].tolist() == [11.0]
+
+
+@pytest.mark.parametrize("duration", ["999999999999", "1e308"])
+def test_an_incident_duration_out_of_range_is_one_bad_row_with_its_line(
+    tmp_path: Path, duration: str
+) -> None:
+    from budget_exporter.providers.incidents.file import (
+        IncidentsFileConfig,
+        IncidentsFileProvider,
+    )
+
+    (tmp_path / "i.yml").write_text(
+        f"- {{id: a, start: 2024-11-01T00:00:00Z, duration: 60}}\n"
+        f"- {{id: b, start: 2024-11-01T00:00:00Z, duration: {duration}}}\n"
+    )
+    config = IncidentsFileConfig.model_validate(
+        {"type": "incidents_file", "paths": ["i.yml"], "service": "s"}
+    )
+    provider = IncidentsFileProvider("inc", config, ProviderContext("UTC", "USD", str(tmp_path)))
+    data = provider.fetch(NOW)
+    assert [incident.id for incident in data.incidents] == ["a"]
+    (row,) = data.bad_rows.examples
+    assert (row.line, row.reason.split(" (")[0]) == (2, "a date or duration is out of range")
+
+
+def test_a_restart_does_not_read_again_the_files_that_have_not_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from budget_exporter.config.loader import parse_config
+    from budget_exporter.providers.support import engine
+    from budget_exporter.service.refresh import Refresher
+    from budget_exporter.service.state import StateDir
+
+    (tmp_path / "old.csv").write_text("date,cost\n2024-10-01,5\nbad,1\n")
+    (tmp_path / "new.csv").write_text("date,cost\n2024-11-10,6\n")
+    text = "providers:\n  costs: {type: csv, paths: ['*.csv']}\nbudgets:\n"
+    text += "  - {name: all, amount: 100, period: monthly}\n"
+    config = parse_config(text, str(tmp_path / "c.yml"), str(tmp_path))
+    Refresher(config, StateDir(tmp_path / "state")).refresh(NOW)
+    (tmp_path / "new.csv").write_text("date,cost\n2024-11-10,6\n2024-11-11,7\n")
+    read: list[str] = []
+    grouped = engine.grouped
+    monkeypatch.setattr(
+        engine, "grouped", lambda path, *a, **k: read.append(path.name) or grouped(path, *a, **k)
+    )
+    restarted = Refresher(config, StateDir(tmp_path / "state"))
+    restarted.refresh(NOW, ["costs"])
+    assert read == ["new.csv"]
+    data = restarted.data["costs"]
+    assert float(data.frame["cost"].sum()) == 18.0
+    assert [str(row) for row in data.bad_rows.examples] == [
+        f"{tmp_path / 'old.csv'}:3: date is not a date"
+    ]

@@ -7,8 +7,11 @@ the same for all of them, so a bad row reads the same whatever the format.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from abc import abstractmethod
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -16,13 +19,21 @@ from typing import TypeVar
 import pandas as pd
 from pydantic import Field
 
-from ...model.bad_rows import BadRows
+from ...model.bad_rows import BadRow, BadRows
 from ...model.costs import CostData, normalize
 from ...model.errors import ProviderError
 from ...model.fields import Duration, TextList
 from ..base import CostProvider, ProviderConfig, ProviderContext
+from .atomic import atomic_write
 from .engine import ROWS, STATE, ReadLimits
-from .files import FileCache, ParsedFile, collect_bad_groups, expand_paths, read_cost_files
+from .files import (
+    CacheEntry,
+    FileCache,
+    ParsedFile,
+    collect_bad_groups,
+    expand_paths,
+    read_cost_files,
+)
 
 # A source where more than this share of the rows is bad is not a bill with a few broken lines
 # but a file read wrongly (another date format, another export): its spend would be a lie.
@@ -60,7 +71,14 @@ class CostFileProvider(CostProvider[FileConfigT]):
 
     def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
         super().__init__(name, config, context)
-        self._cache: FileCache[ParsedFile] = FileCache()
+        folder = None
+        if context.cache_dir is not None:
+            # Other settings or other budgets' dimensions give other groups: their own folder.
+            text = f"{config.model_dump_json()}|{sorted(context.dimensions or ())}"
+            text += f"|{context.dimensions is None}|{context.base_dir}|{context.currency}"
+            key = hashlib.sha256(text.encode()).hexdigest()[:16]
+            folder = Path(context.cache_dir, "files", f"{name}.{key}")
+        self._cache: FileCache[ParsedFile] = StoredFileCache(folder)
 
     def fetch(self, now: datetime) -> CostData:
         paths = expand_paths(self.settings.paths, self.context.base_dir, self.name)
@@ -76,6 +94,69 @@ class CostFileProvider(CostProvider[FileConfigT]):
 
         Raises ProviderError naming the file when it is not of the provider's format.
         """
+
+
+class StoredFileCache(FileCache[ParsedFile]):
+    """A FileCache whose parsed files also live in a folder, so a restart does not read again
+    the files that have not changed (the settled months of a bill): only their small groups."""
+
+    def __init__(self, folder: Path | None):
+        super().__init__()
+        self._folder = folder
+
+    def get(
+        self,
+        path: Path,
+        parse: Callable[[Path], ParsedFile],
+        stale: Callable[[ParsedFile], bool] | None = None,
+    ) -> ParsedFile:
+        if self._folder is not None and path not in self._entries:
+            self._load(path)
+        before = self._entries.get(path)
+        value = super().get(path, parse, stale)
+        if self._folder is not None and self._entries[path] is not before:
+            self._save(path, self._entries[path].signature, value)
+        return value
+
+    def _names(self, path: Path) -> tuple[Path, Path]:
+        assert self._folder is not None
+        stem = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
+        return self._folder / f"{stem}.json", self._folder / f"{stem}.parquet"
+
+    def _save(self, path: Path, signature: tuple[int, int], value: ParsedFile) -> None:
+        frame, bad, end, recheck = value
+        record_path, frame_path = self._names(path)
+        try:
+            atomic_write(frame_path, frame.to_parquet(index=False))
+            record = {
+                "path": str(path),
+                "signature": list(signature),
+                "bad_rows": bad.count,
+                "examples": [[row.source, row.line, row.reason] for row in bad.examples],
+                "end": end.isoformat() if end is not None else None,
+                "recheck": recheck.isoformat() if recheck is not None else None,
+            }
+            atomic_write(record_path, json.dumps(record).encode())
+        except OSError:
+            pass  # a read-only or full folder costs a re-read after a restart, nothing more
+
+    def _load(self, path: Path) -> None:
+        record_path, frame_path = self._names(path)
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+            frame = pd.read_parquet(frame_path)
+            bad = BadRows(
+                int(record["bad_rows"]),
+                tuple(BadRow(str(a), int(b), str(c)) for a, b, c in record["examples"]),
+            )
+            end = pd.Timestamp(record["end"]) if record["end"] else None
+            recheck = pd.Timestamp(record["recheck"]) if record["recheck"] else None
+            signature = (int(record["signature"][0]), int(record["signature"][1]))
+        except (OSError, ValueError, KeyError, TypeError, IndexError):
+            return  # nothing stored, or damaged: the file is read again
+        except Exception:  # pyarrow's own errors for a damaged frame file
+            return
+        self._entries[path] = CacheEntry(signature, (frame, bad, end, recheck))
 
 
 def row_problems(

@@ -37,7 +37,7 @@ def expand_paths(patterns: tuple[str, ...], base_dir: str, provider: str) -> lis
 
 
 @dataclass(frozen=True)
-class _Entry(Generic[T]):
+class CacheEntry(Generic[T]):
     signature: tuple[int, int]
     value: T
 
@@ -50,7 +50,7 @@ class FileCache(Generic[T]):
     """
 
     def __init__(self) -> None:
-        self._entries: dict[Path, _Entry[T]] = {}
+        self._entries: dict[Path, CacheEntry[T]] = {}
 
     def get(
         self, path: Path, parse: Callable[[Path], T], stale: Callable[[T], bool] | None = None
@@ -60,7 +60,7 @@ class FileCache(Generic[T]):
         signature = (stat.st_mtime_ns, stat.st_size)
         entry = self._entries.get(path)
         if entry is None or entry.signature != signature or (stale and stale(entry.value)):
-            entry = _Entry(signature, parse(path))
+            entry = CacheEntry(signature, parse(path))
             self._entries[path] = entry
         return entry.value
 
