@@ -98,7 +98,8 @@ def test_only_the_dimensions_budgets_use_are_kept(tmp_path: Path) -> None:
     )
     context = ProviderContext("UTC", "USD", str(tmp_path), dimensions=frozenset({"ServiceName"}))
     data = CsvProvider("costs", config, context).fetch(NOW)
-    assert "tags.team" not in data.frame.columns
+    # The unused dimension stays known, with one empty value: it splits no rows.
+    assert data.frame["tags.team"].tolist() == [""]
     assert data.frame["cost"].tolist() == [11.0]
 
 

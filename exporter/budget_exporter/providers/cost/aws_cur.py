@@ -27,6 +27,7 @@ from ...model.fields import TextList
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from ..support import engine
 from ..support.aws_client import make_client
+from ..support.cost_files import with_unused
 from ..support.engine import ReadLimits, quote
 from ..support.files import FileCache, collect_bad_groups, expand_paths, null_mask
 from ..support.s3_mirror import S3Mirror, is_s3_url
@@ -263,6 +264,10 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
             if values is not None:
                 frame[dimension] = values
         frame = pd.concat([frame, self._tags(raw)], axis=1)
+        every = {**DIMENSIONS, **self._extra()}
+        frame = with_unused(
+            frame, [name for name, cs in every.items() if any(c in columns for c in cs)]
+        )
         valid = start.notna() & cost.notna() & currency.notna()
         metered = valid & types.isin(METERED)
         ends = end[metered] if metered.any() else end[valid]

@@ -20,6 +20,7 @@ from ..support.cost_files import (
     date_format_hint,
     file_result,
     row_problems,
+    with_unused,
 )
 from ..support.engine import quote
 from ..support.files import ParsedFile, null_mask
@@ -184,4 +185,5 @@ class CsvProvider(CostFileProvider[CsvConfig]):
             frame[dimension] = raw[column].astype("object").where(~null_mask(raw[column]), "")
         undated = dates[start.isna()].dropna()
         hint = date_format_hint(undated.iloc[0], "date_format") if len(undated) else ""
+        frame = with_unused(frame, list(settings.dimensions))
         return file_result(frame, bad, raw, path, self.name, latest, pd.Timestamp(now), hint)

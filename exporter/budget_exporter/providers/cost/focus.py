@@ -18,6 +18,7 @@ from ..support.cost_files import (
     CostFileProvider,
     file_result,
     row_problems,
+    with_unused,
 )
 from ..support.engine import TAGS_BAD, quote, tag_keys
 from ..support.files import (
@@ -135,6 +136,8 @@ class FocusProvider(CostFileProvider[FocusConfig]):
             bad = bad + collect_bad_groups(
                 bad_tags, "Tags is not a JSON object (row kept without tags)", path, raw
             )
+        every = [c for c in (*FOCUS_DIMENSIONS, *self.settings.extra_dimensions) if c in columns]
+        frame = with_unused(frame, every)
         return file_result(frame, bad, raw, path, self.name, latest, pd.Timestamp(now))
 
     def _dimensions(self, columns: dict[str, str]) -> list[str]:

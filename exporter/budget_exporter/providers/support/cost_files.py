@@ -223,6 +223,18 @@ def file_result(
     return normalize(frame[valid].reset_index(drop=True)), bad, newest, recheck
 
 
+def with_unused(frame: pd.DataFrame, dimensions: list[str]) -> pd.DataFrame:
+    """``frame`` with the source's dimensions that no budget uses as empty columns.
+
+    They cost one value each, not rows, and keep every dimension of the source known to the
+    check that names a filter key matching no column.
+    """
+    for name in dimensions:
+        if name not in frame.columns:
+            frame[name] = ""
+    return frame
+
+
 # Dates of real exports that ISO 8601 parsing does not read, and the setting that reads them.
 DATE_FORMATS = (
     (re.compile(r"^\d{1,2}/\d{1,2}/\d{4}"), "'%m/%d/%Y' (or '%d/%m/%Y')"),
