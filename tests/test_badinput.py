@@ -63,10 +63,11 @@ def fetch(kind: str, pattern: str, folder: Path = CORPUS / "data") -> object:
     [
         ("csv", "missing_cost_column.csv", "lacks column(s) cost; it has date, amount"),
         ("csv", "latin1.csv", "'utf-8' codec can't decode byte 0xe9 in position 35"),
-        ("csv", "ragged.csv", "Expected 2 fields in line 3, saw 4"),
-        ("csv", "empty.csv", "No columns to parse"),
-        ("csv", "not_gzip.csv.gz", "Not a gzipped file"),
-        ("csv", "truncated.parquet", "Parquet magic bytes not found"),
+        ("csv", "ragged.csv", "CSV Error on Line: 3: Original Line: 2024-09-02,5,extra,fields"),
+        ("csv", "empty.csv", "no header line: the file is empty"),
+        # Read by its content, not its name: plain text named .gz is plain text, without a cost.
+        ("csv", "not_gzip.csv.gz", "lacks column(s) date, cost; it has plain text"),
+        ("csv", "truncated.parquet", "No magic bytes found at end of file"),
         ("csv", "wrong_schema.parquet", "lacks column(s) date, cost; it has when, price"),
         ("focus", "wrong_schema.parquet", "is not a FOCUS file: missing column(s)"),
         ("focus", "bad_values.csv", "is not a FOCUS file"),
@@ -97,10 +98,14 @@ def test_bad_values_are_bad_rows_with_their_line_and_the_good_rows_are_kept() ->
     assert data.frame["cost"].tolist() == [10.0]  # type: ignore[attr-defined]
 
 
-def test_wrongly_typed_parquet_columns_become_bad_rows() -> None:
-    data = fetch("csv", "wrong_types.parquet")
-    assert data.bad_rows.count == 2  # type: ignore[attr-defined]
-    assert "wrong_types.parquet:2: date is not a date" in str(data.bad_rows.examples[0])  # type: ignore[attr-defined]
+def test_a_parquet_file_whose_every_row_has_a_wrongly_typed_date_fails_its_provider() -> None:
+    # Every row bad is a file read wrongly, not zero spend: the provider fails, naming a row.
+    with pytest.raises(
+        ProviderError,
+        match=r"2 of 2 rows of .*wrong_types\.parquet are bad, "
+        r"first .*wrong_types\.parquet:1: date is not a date",
+    ):
+        fetch("csv", "wrong_types.parquet")
 
 
 def test_a_byte_order_mark_is_read_as_nothing() -> None:

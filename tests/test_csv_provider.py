@@ -33,11 +33,11 @@ def write(path: Path, *lines: str) -> Path:
     return path
 
 
-def fetch(folder: Path, zone: str = "UTC", **settings) -> CostData:
-    """One fetch of a csv provider whose relative paths resolve in ``folder``."""
+def fetch(folder: Path, zone: str = "UTC", now: datetime = NOW, **settings) -> CostData:
+    """One fetch at ``now`` of a csv provider whose relative paths resolve in ``folder``."""
     config = CsvConfig.model_validate({"type": "csv", **settings})
     context = ProviderContext(timezone=zone, currency="USD", base_dir=str(folder))
-    return CsvProvider("costs", config, context).fetch(NOW)
+    return CsvProvider("costs", config, context).fetch(now)
 
 
 def spend(data: CostData, now: datetime, zone: str = "UTC", **options) -> float:
@@ -138,7 +138,7 @@ def test_a_date_with_a_time_is_one_hour(tmp_path):
 )
 def test_midnights_with_a_time_zone_are_daily_rows(tmp_path, first, second, start, end):
     write(tmp_path / "costs.csv", "date,cost", f"{first},24", f"{second},24")
-    data = fetch(tmp_path, paths=["costs.csv"])
+    data = fetch(tmp_path, now=utc(2026, 11, 20), paths=["costs.csv"])
     assert list(data.frame["end"] - data.frame["start"]) == [pd.Timedelta(days=1)] * 2
     assert data.frame["start"].min() == pd.Timestamp(start)
     assert data.data_end == end
@@ -146,21 +146,27 @@ def test_midnights_with_a_time_zone_are_daily_rows(tmp_path, first, second, star
 
 def test_daily_rows_with_a_time_zone_do_not_inflate_the_first_day(tmp_path):
     write(tmp_path / "costs.csv", "date,cost", "2026-11-01T00:00:00Z,24")
-    data = fetch(tmp_path, paths=["costs.csv"])
+    data = fetch(tmp_path, now=utc(2026, 11, 20), paths=["costs.csv"])
     # Six hours into the day, a quarter of the day's cost has been spent, not all of it.
     assert spend(data, utc(2026, 11, 1, 6)) == pytest.approx(6.0)
 
 
 def test_granularity_hourly_makes_midnight_rows_one_hour(tmp_path):
     write(tmp_path / "costs.csv", "date,cost", "2026-11-01,6", "2026-11-02,4")
-    data = fetch(tmp_path, paths=["costs.csv"], granularity="hourly")
+    data = fetch(tmp_path, now=utc(2026, 11, 20), paths=["costs.csv"], granularity="hourly")
     assert list(data.frame["end"] - data.frame["start"]) == [pd.Timedelta(hours=1)] * 2
     assert data.data_end == utc(2026, 11, 2, 1)
 
 
 def test_granularity_daily_spreads_a_row_over_the_day_that_holds_it(tmp_path):
     write(tmp_path / "costs.csv", "date,cost", "2026-11-01T10:00:00,24", "2026-11-02T07:30:00,24")
-    data = fetch(tmp_path, zone="Europe/Paris", paths=["costs.csv"], granularity="daily")
+    data = fetch(
+        tmp_path,
+        now=utc(2026, 11, 20),
+        zone="Europe/Paris",
+        paths=["costs.csv"],
+        granularity="daily",
+    )
     assert list(data.frame["start"]) == [
         pd.Timestamp(utc(2026, 10, 31, 23)),
         pd.Timestamp(utc(2026, 11, 1, 23)),

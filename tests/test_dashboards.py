@@ -35,7 +35,12 @@ RULES = ROOT / "rules"
 PENDING: dict[str, str] = {}
 
 # Exposed metrics that no panel and no rule needs, each with the reason.
-DELIBERATELY_UNUSED: dict[str, str] = {}
+DELIBERATELY_UNUSED: dict[str, str] = {
+    "budget_exporter_forecasts_waiting": "the log names the budgets; its alert comes with the "
+    "rules",
+    "budget_exporter_provider_suspect": "BudgetExporterProviderFailing fires while the answer "
+    "is refused; its own alert text comes with the rules",
+}
 
 PANEL_TYPES = {"row", "stat", "gauge", "timeseries", "table", "bargauge"}
 GRAFANA_BUILTINS = {
@@ -614,6 +619,10 @@ NOT_SHOWN: dict[str, str] = {
     "budget_exporter_provider_query_scanned_bytes_total": "aws_athena only: no demo panel yet",
     "budget_exporter_provider_query_scanned_bytes_month": "aws_athena only: no demo panel yet",
     "budget_exporter_provider_query_scanned_bytes_month_limit": "aws_athena only: no demo panel",
+    "budget_exporter_forecasts_waiting": "the log names the budgets; its alert comes with the "
+    "rules",
+    "budget_exporter_provider_suspect": "BudgetExporterProviderFailing fires while the answer "
+    "is refused; its own alert text comes with the rules",
 }
 
 

@@ -135,12 +135,12 @@ def test_health_reports_bad_rows_newest_data_and_settled_time(folder):
     refresher = refresher_for(folder)
     refresher.refresh(T1, ["costs"])
     health = refresher.health["costs"]
-    assert health.bad_rows == 1
-    assert health.rows == 3
-    # The newest day (31 December) is after now: data is clipped to now.
-    assert health.data_end == T1
+    # 31 December is months after now: a bad row, which must not make the data look current.
+    assert health.bad_rows == 2
+    assert health.rows == 2
+    assert health.data_end == datetime(2024, 9, 3, tzinfo=UTC)
     # The csv provider keeps the default lag of three days.
-    assert health.settled_through == T1 - timedelta(days=3)
+    assert health.settled_through == datetime(2024, 8, 31, tzinfo=UTC)
 
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason="FOCUS sample data is not present")
@@ -176,7 +176,7 @@ def test_a_restart_serves_the_saved_data_without_fetching_again(folder):
     (folder / "costs/days.csv").write_text("date,cost\n2024-09-01,1000\n", encoding="utf-8")
     restarted = Refresher(config, state)
     health = restarted.health["costs"]
-    assert (health.up, health.last_success, health.rows, health.bad_rows) == (True, T1, 3, 1)
+    assert (health.up, health.last_success, health.rows, health.bad_rows) == (True, T1, 2, 2)
     assert restarted.next_fetch["costs"] == T1 + timedelta(hours=1)
     assert restarted.due(T1 + timedelta(minutes=30)) == ["billing"]
     assert spend_of(restarted, T1 + timedelta(minutes=30), "onprem") == pytest.approx(spend_before)

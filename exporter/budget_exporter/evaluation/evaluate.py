@@ -13,7 +13,7 @@ from ..config.schema import BudgetConfig, Config, SloConfig
 from ..model.costs import CostData, concat_frames
 from ..model.incidents import FILTER_FIELDS, IncidentData
 from ..model.periods import Calendar, PeriodKind, format_duration, period_containing
-from ..money.budgets import BudgetSpec, CostIndex, evaluate_budget, spend_between
+from ..money.budgets import FILTER_ALIASES, BudgetSpec, CostIndex, evaluate_budget, spend_between
 from ..money.currency import rates_in_force
 from ..money.planning import PlannedAmount
 from ..slo.error_budget import SloSpec, evaluate_slo
@@ -58,6 +58,20 @@ def provider_spend(index: CostIndex, now: datetime, config: Config) -> dict[str,
     return totals
 
 
+def wanted_dimensions(config: Config) -> frozenset[str]:
+    """Every dimension some budget filters, breaks down or recommends on: all that file
+    providers need to keep (the rest would multiply rows no budget reads)."""
+    wanted: set[str] = set()
+    for budget in config.budgets:
+        wanted.update(key for key in budget.filter if key not in FILTER_ALIASES)
+        wanted.update(config.breakdown_for(budget).dimensions)
+        insights = config.insights_for(budget)
+        wanted.update((*insights.resource.dimensions, *insights.owner.dimensions))
+        if budget.for_each:
+            wanted.add(budget.for_each)  # a template's budgets filter on it
+    return frozenset(wanted)
+
+
 def _counts_at_start(config: Config, provider: str) -> bool:
     """Whether the provider's charges longer than a day count in full at their start."""
     settings = config.providers.get(provider)
@@ -69,6 +83,46 @@ def _data_end(data: Mapping[str, CostData], names: list[str], now: datetime) -> 
     return min(min(ends), now) if ends else None  # type: ignore[type-var]
 
 
+class IndexCache:
+    """The ``CostIndex`` of each provider's data, built once per data change, not per evaluation.
+
+    Entries are keyed by the identity of the ``CostData`` (a refresh replaces it) and by the
+    accrual in force; the index over all providers is kept for one combination of them.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[CostData, bool, CostIndex]] = {}
+        self._combined: tuple[tuple[int, ...], tuple[bool, ...], CostIndex] | None = None
+        self.builds = 0
+
+    def indexes(
+        self, data: Mapping[str, CostData], at_start: Mapping[str, bool], combined: bool
+    ) -> dict[str, CostIndex]:
+        """An index per provider, and one over all of them (key ``ALL_PROVIDERS``) if asked."""
+        result: dict[str, CostIndex] = {}
+        for name, item in data.items():
+            entry = self._entries.get(name)
+            if entry is None or entry[0] is not item or entry[1] != at_start[name]:
+                self.builds += 1
+                entry = (item, at_start[name], CostIndex(item.frame, at_start[name]))
+                self._entries[name] = entry
+            result[name] = entry[2]
+        for name in list(self._entries):
+            if name not in data:
+                del self._entries[name]
+        if combined:
+            ids = tuple(id(item) for item in data.values())
+            flags = tuple(at_start[name] for name in data)
+            if self._combined is None or self._combined[:2] != (ids, flags):
+                self.builds += 1
+                frames = [item.frame for item in data.values()]
+                rows = [np.full(len(item.frame), at_start[name]) for name, item in data.items()]
+                index = CostIndex(concat_frames(frames), np.concatenate(rows) if rows else False)
+                self._combined = (ids, flags, index)
+            result[ALL_PROVIDERS] = self._combined[2]
+        return result
+
+
 def evaluate(
     config: Config,
     data: Mapping[str, CostData],
@@ -77,26 +131,21 @@ def evaluate(
     forecasts: ForecastCache | None = None,
     incidents: Mapping[str, IncidentData] | None = None,
     patterns: PatternCache | None = None,
+    indexes_cache: IndexCache | None = None,
 ) -> Snapshot:
     """Compute every budget from the latest good data of each provider.
 
     With ``forecasts``, each budget also gets a forecast; models are fit there, not here.
     With ``patterns``, daily spend for the weekday and trend insights is read once a day.
+    With ``indexes_cache``, the index of data already seen is reused.
     """
     if forecasts is not None:
         forecasts.begin()
     if patterns is not None:
         patterns.begin()
     at_start = {name: _counts_at_start(config, name) for name in data}
-    indexes: dict[str, CostIndex] = {
-        name: CostIndex(item.frame, at_start[name]) for name, item in data.items()
-    }
-    if any(budget.provider is None for budget in config.budgets):
-        frames = [item.frame for item in data.values()]
-        rows = [np.full(len(item.frame), at_start[name]) for name, item in data.items()]
-        indexes[ALL_PROVIDERS] = CostIndex(
-            concat_frames(frames), np.concatenate(rows) if rows else False
-        )
+    combined = any(budget.provider is None for budget in config.budgets)
+    indexes = (indexes_cache or IndexCache()).indexes(data, at_start, combined)
     # Templates become the budgets they make, from this data and this moment.
     config, _ = expand_templates(config, indexes, now)
     children: dict[str, list[BudgetConfig]] = {}
@@ -159,6 +208,7 @@ def evaluate(
         providers=health,
         slos=evaluate_slos(config, incidents or {}, now),
         exchange_rates=rates_in_force(config.exchange_rates, now),
+        forecasts_waiting=tuple(forecasts.waiting) if forecasts is not None else (),
     )
 
 

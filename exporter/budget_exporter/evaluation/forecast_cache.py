@@ -58,10 +58,13 @@ class ForecastCache:
         self._entries: dict[str, _Entry] = {}
         self._fits_left = max_fits_per_evaluation
         self.fits = 0
+        # Budgets of this evaluation left without a model because the fits ran out.
+        self.waiting: list[str] = []
 
     def begin(self) -> None:
         """Start an evaluation: allow another round of fits."""
         self._fits_left = self.max_fits
+        self.waiting = []
 
     def models(self) -> list[DailyModel | None]:
         """The cached models, for inspection and benchmarks."""
@@ -89,6 +92,8 @@ class ForecastCache:
             self.fits += 1
             entry = self._fit(spec, index, status, zone, origin, entry)
             self._entries[key] = entry
+        elif entry is None:
+            self.waiting.append(spec.name)
         if entry is None or entry.model is None:
             return None
         if (status.as_of.astimezone(zone).date() - entry.model.origin).days > MAX_STALE_DAYS:

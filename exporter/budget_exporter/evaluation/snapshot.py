@@ -33,6 +33,8 @@ class ProviderHealth:
     last_error: str | None = None
     max_data_age_seconds: float | None = None
     extra: tuple[ProviderMetric, ...] = ()  # provider-specific samples (API requests...)
+    # The last answer shrank sharply on settled days: refused, the last good data served.
+    suspect: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,3 +79,6 @@ class Snapshot:
     provider_spend: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     # Optional metric families switched on (config ``series:``); None: every one.
     series: frozenset[str] | None = None
+    # Budgets whose forecast model is not fit yet: the fits per evaluation are capped, so a
+    # first evaluation of thousands of budgets leaves some for the next ones.
+    forecasts_waiting: tuple[str, ...] = ()

@@ -75,6 +75,12 @@ PROVIDER_SPEND = FamilySpec(
     "provider",
     ("period", "currency"),
 )
+PROVIDER_SUSPECT = FamilySpec(
+    "budget_exporter_provider_suspect",
+    "1 when the provider's last answer shrank sharply on settled days (a truncated file or a "
+    "partial answer): refused, the last good data stays served.",
+    "provider",
+)
 PROVIDER_FAMILIES = (
     PROVIDER_UP,
     PROVIDER_LAST_SUCCESS,
@@ -86,6 +92,7 @@ PROVIDER_FAMILIES = (
     PROVIDER_DATA_SETTLED,
     PROVIDER_DATA_MAX_AGE,
     PROVIDER_SPEND,
+    PROVIDER_SUSPECT,
 )
 
 BUILD_INFO = FamilySpec(
@@ -101,7 +108,13 @@ EVALUATION_DURATION = FamilySpec(
     "How long computing the served snapshot from cached cost data took.",
     "exporter",
 )
-EXPORTER_FAMILIES = (BUILD_INFO, SNAPSHOT_TIMESTAMP, EVALUATION_DURATION)
+FORECASTS_WAITING = FamilySpec(
+    "budget_exporter_forecasts_waiting",
+    "Budgets served without a forecast because their model is not fit yet (fits per "
+    "evaluation are capped); the log names them.",
+    "exporter",
+)
+EXPORTER_FAMILIES = (BUILD_INFO, SNAPSHOT_TIMESTAMP, EVALUATION_DURATION, FORECASTS_WAITING)
 
 # Provider-specific families (API requests made, their cost...) are declared by the providers
 # that report them, as ``model.costs.ProviderMetric`` samples, and rendered after these.
@@ -129,12 +142,14 @@ def exporter_families(snapshot: Snapshot) -> Iterator[Metric]:
         for period, amount in snapshot.provider_spend.get(health.name, {}).items():
             money = {**labels, "period": period, "currency": snapshot.currency}
             f[PROVIDER_SPEND].add(money, amount)
+        f[PROVIDER_SUSPECT].add(labels, health.suspect)
     yield from exposed(f)
     yield from _provider_specific_families(snapshot)
     own = new_families(EXPORTER_FAMILIES)
     own[BUILD_INFO].add({"version": __version__}, 1)
     own[SNAPSHOT_TIMESTAMP].add({}, snapshot.taken_at.timestamp())
     own[EVALUATION_DURATION].add({}, snapshot.evaluation_seconds)
+    own[FORECASTS_WAITING].add({}, len(snapshot.forecasts_waiting))
     yield from exposed(own)
 
 

@@ -93,3 +93,33 @@ def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
         values = combined[column].astype("object")
         combined[column] = values.where(values.notna(), "").astype("category")
     return combined
+
+
+# A settled total or row count that falls below this share of the last good answer's is a
+# truncated or partial source, not a correction: billing corrections move a few percent.
+SHRINK_SUSPECT_SHARE = 0.5
+
+
+def settled_shrink(old: CostData, new: CostData) -> str | None:
+    """Why ``new`` looks truncated against ``old`` on the days ``old`` had settled, or None.
+
+    Compares the absolute cost and the rows that start before ``old.settled_through``.
+    """
+    if old.settled_through is None or old.frame.empty:
+        return None
+    since = pd.Timestamp(old.settled_through)
+
+    def settled(frame: pd.DataFrame) -> tuple[float, int]:
+        if frame.empty:
+            return 0.0, 0
+        rows = frame[frame["start"] < since]
+        return float(rows["cost"].abs().sum()), len(rows)
+
+    (old_total, old_rows), (new_total, new_rows) = settled(old.frame), settled(new.frame)
+    if old_total > 0 and new_total < old_total * SHRINK_SUSPECT_SHARE:
+        return (
+            f"settled cost before {since:%Y-%m-%d} fell from {old_total:,.2f} to {new_total:,.2f}"
+        )
+    if old_rows >= 10 and new_rows < old_rows * SHRINK_SUSPECT_SHARE:
+        return f"settled rows before {since:%Y-%m-%d} fell from {old_rows} to {new_rows}"
+    return None

@@ -32,6 +32,10 @@ RECURRING_MONTHS = 3
 # A purchase is new when its service and SKU were not bought in the 92 days before the period.
 NEW_PURCHASE_LOOKBACK_NS = 92 * 86400 * _NS
 MAX_NEW_PURCHASES = 5
+# Filter masks and window shares kept per index: enough for the distinct filters and windows
+# of many budgets, bounded (in count and bytes) so unique filters cannot hold one per budget.
+MAX_CACHED_ARRAYS = 256
+MAX_CACHED_BYTES = 512 << 20
 NEW_PURCHASE_HISTORY_NS = 28 * 86400 * _NS
 
 
@@ -57,11 +61,14 @@ class CostIndex:
             categorical = frame[column].astype("object").fillna("").astype("category")
             self._codes[column] = categorical.cat.codes.to_numpy()
             self._categories[column] = [str(value) for value in categorical.cat.categories]
+        # Thousands of budgets share a few filters and windows: each is computed once.
+        self._matches: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
         self.purchases = self.matching("charge_category", ("purchase",))
         self._set_ends(np.broadcast_to(np.asarray(charge_start, dtype=bool), self.starts.shape))
         self._views: dict[Accrual, CostIndex] = {}
 
     def _set_ends(self, at_start: np.ndarray) -> None:
+        self._shares: dict[tuple[int, int], np.ndarray] = {}
         self.ends = np.where(self._long & at_start, self.starts, self._charged_ends)
         # Known steps: purchases, and charges that count at one instant (one-time fees, and
         # recurring fees counted at their start). They count in spend, not in the usage pace.
@@ -82,6 +89,10 @@ class CostIndex:
     def __len__(self) -> int:
         return len(self.costs)
 
+    def _room(self) -> int:
+        """How many row-sized arrays each cache keeps."""
+        return max(4, min(MAX_CACHED_ARRAYS, MAX_CACHED_BYTES // max(8 * len(self), 1)))
+
     @property
     def dimensions(self) -> list[str]:
         """Columns budgets can filter and break down on."""
@@ -98,8 +109,15 @@ class CostIndex:
             return np.zeros(len(self), dtype=bool)
         if column == "charge_category":
             values = tuple(value.lower() for value in values)
-        wanted = [i for i, value in enumerate(self._categories[column]) if value in values]
-        return np.isin(self._codes[column], wanted)
+        found = self._matches.get((column, values))
+        if found is None:
+            wanted = [i for i, value in enumerate(self._categories[column]) if value in values]
+            found = np.isin(self._codes[column], wanted)
+            found.flags.writeable = False  # shared by every budget with this filter
+            if len(self._matches) >= self._room():
+                self._matches.pop(next(iter(self._matches)))
+            self._matches[(column, values)] = found
+        return found
 
     def excluding_categories(self, categories: frozenset[str]) -> np.ndarray:
         """Rows whose charge category is not in ``categories``."""
@@ -114,6 +132,17 @@ class CostIndex:
         window that covers half of its day; a one-time charge counts where it starts.
         """
         low, high = _ns(start), _ns(end)
+        cached = self._shares.get((low, high))
+        if cached is not None:
+            return cached
+        share = self._share_in(low, high)
+        share.flags.writeable = False
+        if len(self._shares) >= self._room():
+            self._shares.pop(next(iter(self._shares)))
+        self._shares[(low, high)] = share
+        return share
+
+    def _share_in(self, low: int, high: int) -> np.ndarray:
         length = self.ends - self.starts
         overlap = np.clip(np.minimum(self.ends, high) - np.maximum(self.starts, low), 0, None)
         instant = (length <= 0) & (self.starts >= low) & (self.starts < high)

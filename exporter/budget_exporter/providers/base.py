@@ -140,3 +140,6 @@ class ProviderContext:
     # Folder where a provider may keep its own files across restarts (paid API results,
     # request counts); None keeps them in memory only.
     cache_dir: str | None = None
+    # The dimensions some budget filters or breaks down on; file providers keep only these
+    # (None: every dimension, for callers that know no budgets).
+    dimensions: frozenset[str] | None = None

@@ -12,11 +12,17 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from ..config.schema import Config
-from ..evaluation.evaluate import evaluate, unknown_filter_keys, unknown_slo_filter_keys
+from ..evaluation.evaluate import (
+    IndexCache,
+    evaluate,
+    unknown_filter_keys,
+    unknown_slo_filter_keys,
+    wanted_dimensions,
+)
 from ..evaluation.forecast_cache import ForecastCache
 from ..evaluation.planning import PatternCache
 from ..evaluation.snapshot import ProviderHealth, Snapshot
-from ..model.costs import CostData
+from ..model.costs import CostData, settled_shrink
 from ..model.errors import ProviderError
 from ..model.incidents import IncidentData
 from ..model.periods import period_containing
@@ -27,6 +33,14 @@ from .state import StateDir
 
 log = logging.getLogger(__name__)
 
+# A shrunk answer repeated this many refreshes in a row is taken as a real restatement.
+SHRINK_CONFIRMATIONS = 3
+
+
+class SuspectAnswer(ProviderError):
+    """A provider answered with much less on settled days than its last good answer."""
+
+
 # After a failed refresh, try again sooner than the regular interval, but not in a tight loop.
 RETRY_AFTER_FAILURE = timedelta(minutes=5)
 
@@ -36,7 +50,9 @@ def provider_fingerprint(config: Config, name: str) -> str:
     settings = config.providers[name].model_dump_json()
     # Cached frames are stored converted to the reporting currency: other rates, other data.
     rates = json.dumps(config.exchange_rates, sort_keys=True, default=str)
-    text = f"{settings}|{config.base_dir}|{config.currency}|{config.timezone}|{rates}"
+    # File providers keep only the dimensions budgets use: other budgets, other frames.
+    dimensions = ",".join(sorted(wanted_dimensions(config)))
+    text = f"{settings}|{config.base_dir}|{config.currency}|{config.timezone}|{rates}|{dimensions}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -67,6 +83,7 @@ class Refresher:
             base_dir=config.base_dir,
             # API providers keep settled days here, so a restart re-reads only recent ones.
             cache_dir=str(state.path / "cache") if state is not None else None,
+            dimensions=wanted_dimensions(config),
         )
         self.providers = {
             name: build_provider(name, settings, context)
@@ -86,6 +103,8 @@ class Refresher:
         self.next_fetch: dict[str, datetime] = {}
         self.forecasts = ForecastCache()
         self.patterns = PatternCache()
+        self.indexes = IndexCache()
+        self._shrunk: dict[str, tuple[tuple[int, float], int]] = {}
         if state is not None:
             self._load_state(state)
 
@@ -151,6 +170,7 @@ class Refresher:
             data = dataclasses.replace(data, data_end=data_end, settled_through=settled)
             if isinstance(data, CostData):
                 self._check_not_wiped(name, data, now)
+                self._check_not_shrunk(name, data)
         except Exception as error:  # one provider's failure must not stop the others
             duration = time.perf_counter() - started
             message = str(error) or type(error).__name__
@@ -165,6 +185,7 @@ class Refresher:
                 duration_seconds=duration,
                 errors_total=previous.errors_total + 1,
                 last_error=message,
+                suspect=isinstance(error, SuspectAnswer),
             )
             retry = min(self.config.refresh_interval, RETRY_AFTER_FAILURE)
             self.next_fetch[name] = now + retry
@@ -196,6 +217,7 @@ class Refresher:
             data_end=data.data_end,
             settled_through=data.settled_through,
             last_error=None,
+            suspect=False,
         )
         self.next_fetch[name] = now + self.config.refresh_interval
         log.info(
@@ -217,6 +239,29 @@ class Refresher:
                 data,
                 {"last_success": now.isoformat(), "duration_seconds": duration},
             )
+
+    def _check_not_shrunk(self, name: str, data: CostData) -> None:
+        """Refuse an answer whose settled days shrank sharply (a truncated file); the same
+        shrunk answer on ``SHRINK_CONFIRMATIONS`` refreshes in a row is a real restatement."""
+        old = self.data.get(name)
+        reason = settled_shrink(old, data) if old is not None else None
+        if reason is None:
+            self._shrunk.pop(name, None)
+            return
+        seen = (len(data.frame), round(float(data.frame["cost"].abs().sum()), 6))
+        count = self._shrunk.get(name, (seen, 0))
+        count = (seen, count[1] + 1 if count[0] == seen else 1)
+        self._shrunk[name] = count
+        if count[1] >= SHRINK_CONFIRMATIONS:
+            log.warning(
+                "provider %s: %s; the same answer %d times, accepted", name, reason, count[1]
+            )
+            self._shrunk.pop(name, None)
+            return
+        raise SuspectAnswer(
+            f"provider {name}: {reason} since the last good answer; treated as a truncated "
+            "source, and the last good data stays served"
+        )
 
     def _check_not_wiped(self, name: str, data: CostData, now: datetime) -> None:
         """Refuse an answer with no rows in current budget periods where the last good one had
@@ -259,5 +304,16 @@ class Refresher:
             self.forecasts,
             incidents=self.incidents,
             patterns=self.patterns,
+            indexes_cache=self.indexes,
         )
+        if snapshot.forecasts_waiting:
+            waiting = snapshot.forecasts_waiting
+            log.warning(
+                "%d budgets still wait for their forecast (at most %d models are fit per "
+                "evaluation; the next evaluations fit the rest): %s%s",
+                len(waiting),
+                self.forecasts.max_fits,
+                ", ".join(waiting[:10]),
+                ", ..." if len(waiting) > 10 else "",
+            )
         return dataclasses.replace(snapshot, evaluation_seconds=time.perf_counter() - started)

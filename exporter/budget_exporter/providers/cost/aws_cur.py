@@ -25,8 +25,11 @@ from ...model.costs import Accrual, CostData, concat_frames, normalize
 from ...model.errors import ProviderError
 from ...model.fields import TextList
 from ..base import CostProvider, ProviderConfig, ProviderContext
+from ..support import engine
 from ..support.aws_client import make_client
-from ..support.files import FileCache, collect_bad_rows, expand_paths, null_mask, read_table
+from ..support.cost_files import with_unused
+from ..support.engine import ReadLimits, quote
+from ..support.files import FileCache, collect_bad_groups, expand_paths, null_mask
 from ..support.s3_mirror import S3Mirror, is_s3_url
 
 START = "line_item_usage_start_date"
@@ -186,14 +189,44 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
         return self._mirror
 
     def _parse_file(self, path: Path) -> _Parsed:
-        raw = _read(path, self.name, self._wanted_columns())
-        missing = [column for column in (START, UNBLENDED) if column not in raw.columns]
+        limits = ReadLimits(spill_dir=self.context.cache_dir)
+        rename, columns = self._columns(path, limits)
+        missing = [column for column in (START, UNBLENDED) if column not in columns]
         if missing:
             raise ProviderError(
                 f"provider {self.name}: {path} is not a CUR file: missing column(s) "
                 f"{', '.join(missing)}"
             )
-        first_line = 1 if path.suffix.lower() in (".parquet", ".pq") else 2
+        main = NET_UNBLENDED if self.settings.cost == "net_unblended" else UNBLENDED
+        main = main if main in columns else UNBLENDED
+        numbers = {UNBLENDED, NET_UNBLENDED, *(c for cs in AMORTIZED_COLUMNS.values() for c in cs)}
+        numbers.discard("reservation_reservation_a_r_n")  # only whether it is set matters
+        keys = {
+            name: quote(name)
+            for name in sorted(self._wanted_columns(columns) - numbers)
+            if name in columns and name != "reservation_reservation_a_r_n"
+        }
+        if INVOICE in keys:  # only whether a period is invoiced matters, not by which invoice
+            cell = quote(INVOICE)
+            keys[INVOICE] = (
+                f"CASE WHEN {cell} IS NULL OR trim({cell}) IN ('', 'NULL', 'null') THEN '' "
+                "ELSE 'invoiced' END"
+            )
+        if "reservation_reservation_a_r_n" in columns:
+            arn = quote("reservation_reservation_a_r_n")
+            keys["reservation_reservation_a_r_n"] = (
+                f"CASE WHEN {arn} IS NULL OR trim({arn}) IN ('', 'NULL', 'null') THEN '' "
+                "ELSE 'yes' END"
+            )
+        raw = engine.grouped(
+            path,
+            self.name,
+            limits,
+            keys=keys,
+            cost=main,
+            sums={name: name for name in sorted(numbers) if name in columns},
+            rename=rename,
+        )
         start = _times(raw[START])
         types = (
             raw[TYPE].astype("object").where(~null_mask(raw[TYPE]), "Usage")
@@ -206,18 +239,18 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
         else:
             currency = pd.Series(self.context.currency, index=raw.index, dtype="object")
         bad = (
-            collect_bad_rows(start.isna(), f"{START} is not a date-time", path, first_line)
-            + collect_bad_rows(
+            collect_bad_groups(start.isna(), f"{START} is not a date-time", path, raw)
+            + collect_bad_groups(
                 start.notna() & cost.isna(),
                 f"{self.settings.cost} cost is not a number",
                 path,
-                first_line,
+                raw,
             )
-            + collect_bad_rows(
+            + collect_bad_groups(
                 start.notna() & cost.notna() & currency.isna(),
                 f"{CURRENCY} is empty",
                 path,
-                first_line,
+                raw,
             )
         )
         end = _times(raw[END]) if END in raw.columns else pd.Series(pd.NaT, index=raw.index)
@@ -226,11 +259,15 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
         frame = pd.DataFrame({"start": start, "end": end, "cost": cost, "currency": currency})
         frame["charge_category"] = types.map(CATEGORIES).where(types.isin(CATEGORIES), "usage")
         frame["ProviderName"] = "AWS"
-        for dimension, candidates in {**DIMENSIONS, **self._extra()}.items():
+        for dimension, candidates in self._dimensions().items():
             values = _first_column(raw, candidates)
             if values is not None:
                 frame[dimension] = values
         frame = pd.concat([frame, self._tags(raw)], axis=1)
+        every = {**DIMENSIONS, **self._extra()}
+        frame = with_unused(
+            frame, [name for name, cs in every.items() if any(c in columns for c in cs)]
+        )
         valid = start.notna() & cost.notna() & currency.notna()
         metered = valid & types.isin(METERED)
         ends = end[metered] if metered.any() else end[valid]
@@ -241,17 +278,56 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
             invoiced=_open_period(raw),
         )
 
+    def _columns(self, path: Path, limits: ReadLimits) -> tuple[dict[str, str], set[str]]:
+        """Legacy CSV headers renamed to Parquet names, and the file's columns after that."""
+        names = engine.schema(path, self.name, limits)
+        if engine.is_parquet(path):
+            return {}, set(names)
+        rename = {name: legacy_column_name(name) for name in names if "/" in name}
+        return rename, {rename.get(name, name) for name in names}
+
+    def _dimensions(self) -> dict[str, tuple[str, ...]]:
+        """The dimensions some budget uses (all, when unknown), with their candidate columns."""
+        wanted = self.context.dimensions
+        every = {**DIMENSIONS, **self._extra()}
+        if wanted is None:
+            return every
+        # New purchases are told by service and SKU (CUR has no SKU dimension here).
+        return {name: cs for name, cs in every.items() if name in wanted or name == "ServiceName"}
+
     def _extra(self) -> dict[str, tuple[str, ...]]:
         return {name: (column,) for name, column in self.settings.extra_dimensions.items()}
 
-    def _wanted_columns(self) -> set[str]:
+    def _wanted_columns(self, present: set[str] | None = None) -> set[str]:
         columns = {START, END, TYPE, UNBLENDED, NET_UNBLENDED, CURRENCY, INVOICE, PERIOD_START}
-        columns |= {TAG_MAP, PRODUCT_MAP}
-        for candidates in (*DIMENSIONS.values(), *self._extra().values()):
-            columns |= set(candidates)
+        dimensions = self._dimensions()
+        if self._tag_names() != set():
+            columns.add(TAG_MAP)
+        if any(c.startswith(f"{PRODUCT_MAP}.") for cs in dimensions.values() for c in cs):
+            columns.add(PRODUCT_MAP)
+        for candidates in dimensions.values():
+            # The first candidate present is the one read: the others stay out of the groups.
+            found = [c for c in candidates if present is None or c in present]
+            columns |= set(found[:1] if present is not None else candidates)
         for needed in AMORTIZED_COLUMNS.values():
             columns |= set(needed)
+        for column in present or ():
+            if column.startswith(TAG_PREFIX) and self._wants_tag(column.removeprefix(TAG_PREFIX)):
+                columns.add(column)
         return columns
+
+    def _tag_names(self) -> set[str] | None:
+        """Tag names to keep (None: every one): the configured ones that some budget uses."""
+        configured = set(self.settings.tags)
+        wanted = self.context.dimensions
+        if wanted is None:
+            return configured or None
+        used = {name.removeprefix("tags.") for name in wanted if name.startswith("tags.")}
+        return (configured & used) if configured else used
+
+    def _wants_tag(self, key: str) -> bool:
+        names = self._tag_names()
+        return names is None or _tag_name(key) in names
 
     def _cost(self, raw: pd.DataFrame, types: pd.Series, path: Path) -> pd.Series:
         unblended = _numbers(raw[UNBLENDED])
@@ -312,21 +388,19 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
 
     def _tags(self, raw: pd.DataFrame) -> pd.DataFrame:
         """``tags.KEY`` columns from the CUR 2.0 map column or legacy ``resource_tags_*``."""
-        wanted = set(self.settings.tags)
         columns: dict[str, pd.Series] = {}
         if TAG_MAP in raw.columns:
             parsed = raw[TAG_MAP].map(_as_mapping)
             keys = sorted({key for tags in parsed for key in tags})
             for key in keys:
-                name = _tag_name(key)
-                if not wanted or name in wanted:
+                if self._wants_tag(key):
+                    name = _tag_name(key)
                     columns[f"tags.{name}"] = parsed.map(lambda tags, key=key: tags.get(key, ""))
         for column in raw.columns:
-            if column.startswith(TAG_PREFIX):
+            if column.startswith(TAG_PREFIX) and self._wants_tag(column.removeprefix(TAG_PREFIX)):
                 name = _tag_name(column.removeprefix(TAG_PREFIX))
-                if not wanted or name in wanted:
-                    values = raw[column].astype("object")
-                    columns[f"tags.{name}"] = values.where(~null_mask(values), "")
+                values = raw[column].astype("object")
+                columns[f"tags.{name}"] = values.where(~null_mask(values), "")
         return pd.DataFrame(columns, index=raw.index)
 
 
@@ -362,21 +436,6 @@ def legacy_column_name(header: str) -> str:
         snake = re.sub(r"([A-Z])", r"_\1", part).lower()
         words.append(re.sub(r"[^a-z0-9]+", "_", snake).strip("_"))
     return "_".join(word for word in words if word)
-
-
-def _read(path: Path, provider: str, wanted: set[str]) -> pd.DataFrame:
-    """Read only the needed columns of a Parquet file (CUR has hundreds); CSV as text."""
-    if path.suffix.lower() not in (".parquet", ".pq"):
-        return read_table(path, provider).rename(columns=legacy_column_name)
-    import pyarrow.parquet as pq
-
-    try:
-        names = pq.ParquetFile(path).schema_arrow.names
-        columns = [name for name in names if name in wanted or name.startswith(TAG_PREFIX)]
-        return pq.read_table(path, columns=columns).to_pandas()
-    except Exception as error:  # pyarrow raises its own error types for corrupt files
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ProviderError(f"provider {provider}: cannot read {path}: {reason}") from None
 
 
 def _times(values: pd.Series) -> pd.Series:

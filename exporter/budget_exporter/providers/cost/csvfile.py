@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo
@@ -12,18 +13,17 @@ from pydantic import Field, field_validator
 from ...model.errors import ProviderError
 from ...model.fields import ZoneName
 from ..base import ProviderConfig
+from ..support import engine
 from ..support.cost_files import (
     CostFileConfig,
     CostFileProvider,
+    date_format_hint,
     file_result,
     row_problems,
+    with_unused,
 )
-from ..support.files import (
-    ParsedFile,
-    absurd_costs,
-    null_mask,
-    read_table,
-)
+from ..support.engine import quote
+from ..support.files import ParsedFile, null_mask
 
 CATEGORY_ALIASES = {
     "usage": "usage",
@@ -41,6 +41,26 @@ def _as_text(value: object) -> str | None:
     if value is None or (isinstance(value, float) and value != value):
         return None
     return value if isinstance(value, str) else str(value)
+
+
+def _dates(texts: pd.Series, date_format: str | None) -> pd.Series:
+    """Dates (naive or with an offset) of each distinct text; one out of range is NaT alone."""
+    distinct = pd.Series(texts.dropna().unique(), dtype="object")
+    fmt = date_format or "ISO8601"
+    try:
+        values = pd.to_datetime(distinct, errors="coerce", format=fmt)
+    except (ValueError, OverflowError):
+        values = pd.Series([_date(text, fmt) for text in distinct], dtype="object")
+        values = pd.to_datetime(values, errors="coerce")
+    lookup = dict(zip(distinct, values, strict=True))
+    return pd.to_datetime(texts.map(lambda text: lookup.get(text, pd.NaT)), errors="coerce")
+
+
+def _date(text: str, fmt: str) -> Any:
+    try:
+        return pd.to_datetime(text, format=fmt)
+    except (ValueError, OverflowError):
+        return pd.NaT
 
 
 class CsvConfig(CostFileConfig):
@@ -78,24 +98,45 @@ class CsvProvider(CostFileProvider[CsvConfig]):
     type_name: ClassVar[str] = "csv"
     config_model: ClassVar[type[ProviderConfig]] = CsvConfig
 
-    def parse_file(self, path: Path) -> ParsedFile:
+    def parse_file(self, path: Path, now: datetime) -> ParsedFile:
         settings = self.settings
-        raw = read_table(path, self.name)
+        columns = engine.schema(path, self.name, self.limits())
         wanted = [settings.date_column, settings.cost_column, *settings.dimensions.values()]
         for optional in (settings.currency_column, settings.category_column):
             if optional:
                 wanted.append(optional)
-        missing = [column for column in wanted if column not in raw.columns]
+        missing = [column for column in wanted if column not in columns]
         if missing:
             raise ProviderError(
                 f"provider {self.name}: {path} lacks column(s) {', '.join(missing)}; "
-                f"it has {', '.join(map(str, raw.columns))}"
+                f"it has {', '.join(map(str, columns))}"
             )
+        used = self.context.dimensions
+        dimensions = {
+            name: column
+            for name, column in settings.dimensions.items()
+            if used is None or name in used
+        }
+        keys = {settings.date_column: quote(settings.date_column)}
+        if settings.currency_column:
+            keys[settings.currency_column] = quote(settings.currency_column)
+        if settings.category_column:
+            keys[settings.category_column] = f"lower(trim({quote(settings.category_column)}))"
+        keys.update({column: quote(column) for column in dimensions.values()})
+        raw = engine.grouped(
+            path,
+            self.name,
+            self.limits(),
+            keys=keys,
+            cost=settings.cost_column,
+            strip_commas=True,
+        )
+        latest = pd.Timestamp(now) + settings.clock_skew
         zone = ZoneInfo(settings.timezone or self.context.timezone)
         dates = raw[settings.date_column].where(~null_mask(raw[settings.date_column]))
         # Parquet may hold dates as numbers (20240101); parsed as text they stay dates.
         dates = dates.map(_as_text)
-        parsed = pd.to_datetime(dates, errors="coerce", format=settings.date_format or "ISO8601")
+        parsed = _dates(dates, settings.date_format)
         # Daily when every time is a midnight, in its own offset (Z, +02:00) or else in the
         # zone: a daily export stamped 2026-11-01T00:00:00Z is still one row per day.
         if settings.granularity is not None:
@@ -114,15 +155,7 @@ class CsvProvider(CostFileProvider[CsvConfig]):
             start = parsed
             following = parsed + pd.Timedelta(days=1)
         start = start.dt.tz_convert("UTC")
-        # Cell by cell: text columns may be str-typed (pandas 3) and Parquet columns hold floats.
-        cost = pd.to_numeric(
-            raw[settings.cost_column].map(
-                lambda cell: cell.replace(",", "") if isinstance(cell, str) else cell
-            ),
-            errors="coerce",
-        )
-        absurd = absurd_costs(cost)
-        cost = cost.where(~absurd)
+        cost = raw["cost"]
         if settings.currency_column:
             currency = raw[settings.currency_column].where(
                 ~null_mask(raw[settings.currency_column])
@@ -131,14 +164,14 @@ class CsvProvider(CostFileProvider[CsvConfig]):
             currency = pd.Series(settings.currency or self.context.currency, index=raw.index)
         bad = row_problems(
             path,
-            2,
+            raw,
             start=start,
             cost=cost,
-            absurd=absurd,
             currency=currency,
             date_problem=f"{settings.date_column} is not a date",
             cost_column=settings.cost_column,
             currency_problem="currency is empty",
+            latest=latest,
         )
         end = following.dt.tz_convert("UTC") if daily else start + pd.Timedelta(hours=1)
         frame = pd.DataFrame({"start": start, "end": end, "cost": cost, "currency": currency})
@@ -148,6 +181,9 @@ class CsvProvider(CostFileProvider[CsvConfig]):
             frame["charge_category"] = category.where(category.notna(), "usage")
         else:
             frame["charge_category"] = "usage"
-        for dimension, column in settings.dimensions.items():
-            frame[dimension] = raw[column].where(~null_mask(raw[column]), "")
-        return file_result(frame, bad)
+        for dimension, column in dimensions.items():
+            frame[dimension] = raw[column].astype("object").where(~null_mask(raw[column]), "")
+        undated = dates[start.isna()].dropna()
+        hint = date_format_hint(undated.iloc[0], "date_format") if len(undated) else ""
+        frame = with_unused(frame, list(settings.dimensions))
+        return file_result(frame, bad, raw, path, self.name, latest, pd.Timestamp(now), hint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -11,21 +12,24 @@ from ...model.costs import Accrual
 from ...model.errors import ProviderError
 from ...model.fields import TextList
 from ..base import ProviderConfig
+from ..support import engine
 from ..support.cost_files import (
     CostFileConfig,
     CostFileProvider,
     file_result,
     row_problems,
+    with_unused,
 )
+from ..support.engine import TAGS_BAD, quote, tag_keys
 from ..support.files import (
     ParsedFile,
-    absurd_costs,
-    collect_bad_rows,
-    first_data_line,
+    collect_bad_groups,
     null_mask,
     parse_tags,
-    read_table,
+    parse_times,
 )
+
+_times = parse_times
 
 # Text columns of FOCUS 1.0 kept as dimensions. Columns with one value per line item
 # (ResourceId, ChargeDescription) stay out: they would multiply rows without helping budgets.
@@ -77,39 +81,35 @@ class FocusProvider(CostFileProvider[FocusConfig]):
     type_name: ClassVar[str] = "focus"
     config_model: ClassVar[type[ProviderConfig]] = FocusConfig
 
-    def parse_file(self, path: Path) -> ParsedFile:
-        raw = read_table(path, self.name)
+    def parse_file(self, path: Path, now: datetime) -> ParsedFile:
         cost_column = self.settings.cost_column
-        missing = [c for c in ("ChargePeriodStart", cost_column) if c not in raw.columns]
+        columns = engine.schema(path, self.name, self.limits())
+        missing = [c for c in ("ChargePeriodStart", cost_column) if c not in columns]
         if missing:
             raise ProviderError(
                 f"provider {self.name}: {path} is not a FOCUS file: "
                 f"missing column(s) {', '.join(missing)}"
             )
-        first_line = first_data_line(path)
-        start = pd.to_datetime(
-            raw["ChargePeriodStart"].where(~null_mask(raw["ChargePeriodStart"])),
-            utc=True,
-            errors="coerce",
-            format="ISO8601",
+        raw = engine.grouped(
+            path, self.name, self.limits(), keys=self._keys(columns), cost=cost_column
         )
-        cost = pd.to_numeric(raw[cost_column].where(~null_mask(raw[cost_column])), errors="coerce")
-        absurd = absurd_costs(cost)
-        cost = cost.where(~absurd)
+        latest = pd.Timestamp(now) + self.settings.clock_skew
+        start = _times(raw["ChargePeriodStart"])
+        cost = raw["cost"]
         if "BillingCurrency" in raw.columns:
             currency = raw["BillingCurrency"].where(~null_mask(raw["BillingCurrency"]))
         else:
             currency = pd.Series(self.context.currency, index=raw.index)
         bad = row_problems(
             path,
-            first_line,
+            raw,
             start=start,
             cost=cost,
-            absurd=absurd,
             currency=currency,
             date_problem="ChargePeriodStart is not a date-time",
             cost_column=cost_column,
             currency_problem="BillingCurrency is empty",
+            latest=latest,
         )
         end = self._ends(raw, start)
         frame = pd.DataFrame({"start": start, "end": end, "cost": cost, "currency": currency})
@@ -118,27 +118,67 @@ class FocusProvider(CostFileProvider[FocusConfig]):
             frame["charge_category"] = category.where(category.notna(), "usage")
         else:
             frame["charge_category"] = "usage"
-        for column in (*FOCUS_DIMENSIONS, *self.settings.extra_dimensions):
-            if column in raw.columns:
-                frame[column] = raw[column].where(~null_mask(raw[column]), "")
+        for column in self._dimensions(columns):
+            frame[column] = raw[column].astype("object").where(~null_mask(raw[column]), "")
         if "Tags" in raw.columns:
             tags, bad_tags = parse_tags(raw["Tags"].where(~null_mask(raw["Tags"])))
-            bad = bad + collect_bad_rows(
-                bad_tags, "Tags is not a JSON object (row kept without tags)", path, first_line
-            )
             frame = pd.concat([frame, tags], axis=1)
-        return file_result(frame, bad)
+        elif TAGS_BAD in raw.columns:
+            bad_tags = raw[TAGS_BAD].astype(bool)
+            for column in raw.columns:
+                values = raw[column].astype("object")
+                # As with every key read: a tag column exists when some row has the key.
+                if column.startswith("tags.") and values.notna().any():
+                    frame[column] = values.where(values.notna(), "")
+        else:
+            bad_tags = None
+        if bad_tags is not None:
+            bad = bad + collect_bad_groups(
+                bad_tags, "Tags is not a JSON object (row kept without tags)", path, raw
+            )
+        every = [c for c in (*FOCUS_DIMENSIONS, *self.settings.extra_dimensions) if c in columns]
+        frame = with_unused(frame, every)
+        return file_result(frame, bad, raw, path, self.name, latest, pd.Timestamp(now))
+
+    def _dimensions(self, columns: dict[str, str]) -> list[str]:
+        """The dimension columns of the file that some budget uses (all, when unknown)."""
+        wanted = self.context.dimensions
+        names = [c for c in (*FOCUS_DIMENSIONS, *self.settings.extra_dimensions) if c in columns]
+        if wanted is None:
+            return names
+        # New purchases are told by service and SKU: the SKU is kept on purchase rows only.
+        return [c for c in names if c in wanted or c in ("ServiceName", "SkuId")]
+
+    def _keys(self, columns: dict[str, str]) -> dict[str, str]:
+        """What the engine groups by: the cells as written, dimensions only where used."""
+        keys: dict[str, str] = {
+            name: quote(name)
+            for name in ("ChargePeriodStart", "ChargePeriodEnd", "BillingCurrency")
+            if name in columns
+        }
+        for name in ("ChargeCategory", "ChargeFrequency"):
+            if name in columns:
+                keys[name] = f"lower({quote(name)})"
+        wanted = self.context.dimensions
+        for name in self._dimensions(columns):
+            keys[name] = quote(name)
+        if "SkuId" in keys and wanted is not None and "SkuId" not in wanted:
+            purchase = (
+                "lower(\"ChargeCategory\") = 'purchase'" if "ChargeCategory" in columns else "false"
+            )
+            keys["SkuId"] = f'CASE WHEN {purchase} THEN "SkuId" END'
+        if "Tags" in columns:
+            if wanted is None:
+                keys["Tags"] = quote("Tags")
+            else:
+                keys.update(tag_keys("Tags", sorted(wanted)))
+        return keys
 
     @staticmethod
     def _ends(raw: pd.DataFrame, start: pd.Series) -> pd.Series:
         """Charge period ends; one-time charges end where they start, so they count at once."""
         if "ChargePeriodEnd" in raw.columns:
-            end = pd.to_datetime(
-                raw["ChargePeriodEnd"].where(~null_mask(raw["ChargePeriodEnd"])),
-                utc=True,
-                errors="coerce",
-                format="ISO8601",
-            )
+            end = _times(raw["ChargePeriodEnd"])
         else:
             end = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
         end = end.where(end.notna() & (end >= start), start + pd.Timedelta(hours=1))

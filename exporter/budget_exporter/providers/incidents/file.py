@@ -95,9 +95,16 @@ def parse_structured(path: Path, provider: str, zone: ZoneInfo, service: str) ->
                 value.pop(_LINE_KEY, None)
         try:
             incidents.append(incident_from_record(record, zone, service))
-        except ValueError as error:
-            bad += BadRows(1, (BadRow(str(path), int(line), str(error)),))
+        except (ValueError, OverflowError) as error:
+            bad += BadRows(1, (BadRow(str(path), int(line), _reason(error)),))
     return tuple(incidents), bad
+
+
+def _reason(error: Exception) -> str:
+    """Why a record was rejected; a date or duration beyond what a calendar holds says so."""
+    if isinstance(error, OverflowError):
+        return f"a date or duration is out of range ({error})"
+    return str(error)
 
 
 def _load_yaml(text: str) -> Any:
@@ -150,8 +157,8 @@ def parse_csv(path: Path, provider: str, zone: ZoneInfo, service: str) -> _Parse
         record = {str(key): (value if value != "" else None) for key, value in row.items()}
         try:
             incidents.append(incident_from_record(record, zone, service))
-        except ValueError as error:
-            bad += BadRows(1, (BadRow(str(path), position + first, str(error)),))
+        except (ValueError, OverflowError) as error:
+            bad += BadRows(1, (BadRow(str(path), position + first, _reason(error)),))
     return tuple(incidents), bad
 
 

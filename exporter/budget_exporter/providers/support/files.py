@@ -7,8 +7,9 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
@@ -36,7 +37,7 @@ def expand_paths(patterns: tuple[str, ...], base_dir: str, provider: str) -> lis
 
 
 @dataclass(frozen=True)
-class _Entry(Generic[T]):
+class CacheEntry(Generic[T]):
     signature: tuple[int, int]
     value: T
 
@@ -49,15 +50,17 @@ class FileCache(Generic[T]):
     """
 
     def __init__(self) -> None:
-        self._entries: dict[Path, _Entry[T]] = {}
+        self._entries: dict[Path, CacheEntry[T]] = {}
 
-    def get(self, path: Path, parse: Callable[[Path], T]) -> T:
-        """Return the parsed file, parsing it if it is new or changed."""
+    def get(
+        self, path: Path, parse: Callable[[Path], T], stale: Callable[[T], bool] | None = None
+    ) -> T:
+        """Return the parsed file, parsing it if it is new or changed (or ``stale`` says so)."""
         stat = path.stat()
         signature = (stat.st_mtime_ns, stat.st_size)
         entry = self._entries.get(path)
-        if entry is None or entry.signature != signature:
-            entry = _Entry(signature, parse(path))
+        if entry is None or entry.signature != signature or (stale and stale(entry.value)):
+            entry = CacheEntry(signature, parse(path))
             self._entries[path] = entry
         return entry.value
 
@@ -69,19 +72,26 @@ class FileCache(Generic[T]):
                 del self._entries[path]
 
 
-ParsedFile = tuple[pd.DataFrame, BadRows, "pd.Timestamp | None"]
+# A file's normalized frame, its bad rows, the end of its newest data, and when to read it
+# again although it has not changed (a row dated ahead comes within the clock skew).
+ParsedFile = tuple[pd.DataFrame, BadRows, "pd.Timestamp | None", "pd.Timestamp | None"]
 
 
 def read_cost_files(
-    paths: list[Path], cache: FileCache[ParsedFile], parse: Callable[[Path], ParsedFile]
+    paths: list[Path],
+    cache: FileCache[ParsedFile],
+    parse: Callable[[Path], ParsedFile],
+    now: datetime,
 ) -> CostData:
-    """Parse each file (or take it from ``cache``) and stack them into one provider answer.
+    """Parse each file (or take it from ``cache``) and stack them into one provider answer."""
+    moment = pd.Timestamp(now)
 
-    ``parse`` returns a file's normalized frame, its bad rows and the end of its newest data.
-    """
+    def stale(parsed: ParsedFile) -> bool:
+        return parsed[3] is not None and moment >= parsed[3]
+
     frames, bad, ends = [], BadRows(), []
     for path in paths:
-        frame, file_bad, end = cache.get(path, parse)
+        frame, file_bad, end, _ = cache.get(path, parse, stale)
         frames.append(frame)
         bad = bad + file_bad
         if end is not None:
@@ -194,3 +204,54 @@ def parse_tags(cells: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
         for key in keys
     }
     return pd.DataFrame(columns, index=cells.index), bad.astype(bool)
+
+
+def collect_bad_groups(mask: pd.Series, reason: str, path: Path, groups: pd.DataFrame) -> BadRows:
+    """BadRows of the engine's groups in ``mask``: every line counted, each group named by its
+    first line (one example per distinct bad value, in the order of the file)."""
+    from .engine import LINE, ROWS
+
+    chosen = groups[mask.to_numpy()]
+    lines = sorted(int(line) for line in chosen[LINE].head(20))
+    examples = tuple(BadRow(str(path), line, reason) for line in lines)
+    return BadRows(int(chosen[ROWS].sum()), examples)
+
+
+def parse_times(cells: pd.Series) -> pd.Series:
+    """UTC instants from ISO 8601 text or typed timestamps; anything else is NaT.
+
+    Each distinct text is parsed once, and one out of range (``9999-01-01``) is NaT on its own
+    row rather than an error for the whole file.
+    """
+    if pd.api.types.is_datetime64_any_dtype(cells):
+        parsed = pd.to_datetime(cells, utc=True)
+        return parsed.astype("datetime64[ns, UTC]")
+    text = cells.astype("object").where(~null_mask(cells))
+    distinct = pd.Series(text.dropna().unique(), dtype="object")
+    try:
+        values = pd.to_datetime(distinct, utc=True, errors="coerce", format="ISO8601")
+    except (ValueError, OverflowError):
+        values = pd.Series([_one_time(value) for value in distinct], dtype="datetime64[ns, UTC]")
+    if values.dtype != "datetime64[ns, UTC]":  # parsed at a coarser unit, which holds year 9999
+        late = values > _FAR_FUTURE
+        early = values < pd.Timestamp("1678-01-01", tz="UTC")
+        values = values.where(~late & ~early).astype("datetime64[ns, UTC]")
+        values = values.where(~late.to_numpy(), _FAR_FUTURE)
+    lookup = dict(zip(distinct, values, strict=True))
+    return pd.Series(
+        pd.DatetimeIndex([lookup.get(value, pd.NaT) for value in text], tz="UTC"),
+        index=cells.index,
+    ).astype("datetime64[ns, UTC]")
+
+
+# Instants the ns timestamps hold; a date beyond them is a typo, read as the far future.
+_FAR_FUTURE = pd.Timestamp("2262-04-11", tz="UTC")
+
+
+def _one_time(value: object) -> Any:
+    try:
+        return pd.Timestamp(pd.to_datetime(str(value), utc=True, format="ISO8601"))
+    except (ValueError, OverflowError) as error:
+        if "bounds" in str(error).lower() and not str(value).lstrip().startswith(("0", "1")):
+            return _FAR_FUTURE  # so it is reported as in the future, not as no date
+        return pd.NaT
