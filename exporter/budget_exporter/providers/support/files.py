@@ -16,6 +16,7 @@ import pandas as pd
 from ...model.bad_rows import BadRow, BadRows
 from ...model.costs import CostData, concat_frames
 from ...model.errors import ProviderError
+from .engine import LINE, ROWS
 
 T = TypeVar("T")
 
@@ -209,8 +210,6 @@ def parse_tags(cells: pd.Series) -> tuple[pd.DataFrame, pd.Series]:
 def collect_bad_groups(mask: pd.Series, reason: str, path: Path, groups: pd.DataFrame) -> BadRows:
     """BadRows of the engine's groups in ``mask``: every line counted, each group named by its
     first line (one example per distinct bad value, in the order of the file)."""
-    from .engine import LINE, ROWS
-
     chosen = groups[mask.to_numpy()]
     lines = sorted(int(line) for line in chosen[LINE].head(20))
     examples = tuple(BadRow(str(path), line, reason) for line in lines)
