@@ -134,3 +134,32 @@ def test_check_lists_the_budgets_a_template_made(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0, out
     assert "template team-{value}: 2 budget(s): team-web, team-data" in out
+
+
+def test_admit_answers_for_a_budget_a_template_made(tmp_path, capsys):
+    lines = ["date,cost,team"]
+    for d in range(40):
+        day = (AUGUST + timedelta(days=d)).date()
+        lines += [f"{day},30,web", f"{day},10,data"]
+    (tmp_path / "costs.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "config.yml").write_text(
+        "providers:\n  bill: {type: csv, paths: [costs.csv], dimensions: {tags.team: team}}\n"
+        "budgets:\n"
+        "  - {name: 'team-{value}', for_each: tags.team, amount: 2000, period: monthly}\n",
+        encoding="utf-8",
+    )
+    config = str(tmp_path / "config.yml")
+    at = ["--at", NOW.isoformat()]
+    # The data ends on September 9th: team-web has spent 30 x 9 = 270 of 2000.
+    assert (
+        main(["admit", "--config.file", config, "--budget", "team-web", "--amount", "200", *at])
+        == 0
+    )
+    assert "1,730.00 USD remain" in capsys.readouterr().out
+    assert (
+        main(["admit", "--config.file", config, "--budget", "team-web", "--amount", "1800", *at])
+        == 1
+    )
+    assert (
+        main(["admit", "--config.file", config, "--budget", "team-nope", "--amount", "1", *at]) == 2
+    )

@@ -403,3 +403,17 @@ def test_notification_templates_render_the_numbers(template: str, lines: list[st
         assert "" not in [row.strip() for row in rendered], result.stdout
         figures = [row for row in rendered if row.strip()]
         assert len(figures) == len(set(figures)), result.stdout
+
+
+def test_check_warns_of_the_same_severity_ladder_the_routes_use():
+    from budget_exporter.config.checks import SEVERITY_LADDER, threshold_warnings
+    from budget_exporter.config.loader import parse_config
+    from mixin.severities import NAMES
+
+    assert NAMES == SEVERITY_LADDER
+    config = parse_config(
+        "thresholds: {notice: 0.5, breach: 1.2}\nproviders:\n  cloud: {type: demo}\n"
+        "budgets:\n  - {name: b, amount: 1, period: monthly, thresholds: {emergency: 1.2}}\n"
+    )
+    warnings = threshold_warnings(config)
+    assert len(warnings) == 1 and "threshold 'breach' is not on the severity ladder" in warnings[0]

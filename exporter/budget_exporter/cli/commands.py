@@ -201,6 +201,7 @@ def _load_web(path: str) -> LoadedWebConfig | None:
 
 def command_check(args: argparse.Namespace) -> int:
     """Validate the config (and web config), then fetch each provider once."""
+    from ..config.checks import threshold_warnings
     from ..config.hierarchy import allocation_warnings
     from ..evaluation.evaluate import made_budgets, unknown_filter_keys
     from ..service.refresh import Refresher
@@ -223,7 +224,7 @@ def command_check(args: argparse.Namespace) -> int:
         f"config ok: {config.source}: {len(config.providers)} provider(s), "
         f"{len(config.budgets)} budget(s)"
     )
-    for warning in allocation_warnings(config):
+    for warning in [*allocation_warnings(config), *threshold_warnings(config)]:
         print(f"warning: {warning}")
     now = args.at or datetime.now(UTC)
     refresher = Refresher(config)

@@ -166,9 +166,15 @@ def command_report(config: Config, args: argparse.Namespace) -> int:
 def command_admit(config: Config, args: argparse.Namespace) -> int:
     """Say whether a planned spend fits the budget; the exit code tells scripts."""
     scoped = _scoped(config, args.budget, ancestors=True)
+    if scoped is None and any(budget.is_template for budget in config.budgets):
+        # Perhaps a budget a template made from the data: it is known once evaluated.
+        scoped = config
     if scoped is None:
         return _unknown(config, args.budget)
     data = _figures(config, scoped, args, one_budget=False)
+    made = {item["name"] for item in data["budgets"]}
+    if scoped is config and args.budget not in made | {b.name for b in config.budgets}:
+        return _unknown(config, args.budget)
     if args.budget not in {item["name"] for item in data["budgets"]}:
         print(
             f"budget {args.budget!r} has no figures yet: its provider has no data, or its "

@@ -4,7 +4,7 @@ sections, unique names, an acyclic hierarchy, SLO windows within their provider'
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -13,6 +13,9 @@ from ..model.periods import format_duration, parse_duration
 from ..providers.base import ProviderConfig
 from ..providers.registry import COST_PROVIDERS, INCIDENT_PROVIDERS
 from .yaml_source import format_path
+
+if TYPE_CHECKING:
+    from .schema import Config
 
 
 def validation_message(item: Any) -> str:
@@ -205,3 +208,27 @@ def cross_checks(raw: dict[str, Any], provider_names: set[str]) -> list[tuple[st
             cycle = " -> ".join([*chain, current])
             problems.append((f"budgets[{index}].parent", f"budget hierarchy has a cycle: {cycle}"))
     return problems
+
+
+# The severities alerts route and inhibit by, lowest first (mixin/severities.py draws the same
+# ladder for the rules and routes; a test keeps the two equal).
+SEVERITY_LADDER = ("notice", "warning", "critical", "emergency")
+
+
+def threshold_warnings(config: Config) -> list[str]:
+    """Threshold names off the severity ladder: their alerts route as no rung does."""
+    warnings = []
+    named = [("thresholds", config.thresholds)] + [
+        (f"budget {budget.name!r}", budget.thresholds)
+        for budget in config.budgets
+        if budget.thresholds is not None
+    ]
+    for where, thresholds in named:
+        for severity in thresholds:
+            if severity not in SEVERITY_LADDER:
+                warnings.append(
+                    f"{where}: threshold {severity!r} is not on the severity ladder "
+                    f"({', '.join(SEVERITY_LADDER)}): its alerts are not routed or inhibited as a "
+                    "rung (BudgetExporterThresholdSeverityUnknown fires); rename it to a rung"
+                )
+    return warnings
