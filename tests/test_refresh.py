@@ -302,3 +302,25 @@ def test_cached_data_is_not_reused_once_the_exchange_rates_change(folder):
     restarted = Refresher(changed, state)
     assert "costs" not in restarted.data
     assert "costs" in restarted.due(T1)
+
+
+def test_one_shot_commands_fit_every_forecast_where_a_server_caps_each_evaluation():
+    from datetime import UTC, datetime
+
+    from budget_exporter.config.loader import load_config
+    from budget_exporter.evaluation.forecast_cache import ForecastCache
+
+    at = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    config = load_config(None)
+    capped = Refresher(config)
+    capped.forecasts = ForecastCache(2)  # a server's cap, made small
+    capped.refresh(at)
+    waiting = capped.snapshot(at).forecasts_waiting
+    assert len(waiting) == len(config.budgets) - 2
+    one_shot = Refresher(config, fit_every_forecast=True)
+    one_shot.refresh(at)
+    snapshot = one_shot.snapshot(at)
+    assert snapshot.forecasts_waiting == ()
+    # Every budget with usage to forecast has one (commitments holds only purchases).
+    without = {entry.status.name for entry in snapshot.budgets if entry.forecast is None}
+    assert without == {"commitments"}

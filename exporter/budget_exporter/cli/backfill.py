@@ -104,7 +104,7 @@ def command_backfill(config: Config, args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     state = StateDir(Path(args.state_dir)) if args.state_dir else None
-    refresher = Refresher(config, state)
+    refresher = Refresher(config, state, fit_every_forecast=True)
     # The folder belongs to the exporter that leads it: read its data, never write there.
     refresher.state = None
     missing = [name for name in refresher.providers if name not in refresher.data]

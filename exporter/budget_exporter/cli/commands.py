@@ -261,7 +261,7 @@ def command_once(args: argparse.Namespace) -> int:
     if config is None:
         return EXIT_BAD_CONFIG
     now = args.at or datetime.now(UTC)
-    refresher = Refresher(config)
+    refresher = Refresher(config, fit_every_forecast=True)
     refresher.refresh(now, list(refresher.providers))
     sys.stdout.buffer.write(render(refresher.snapshot(now)))
     sys.stdout.flush()

@@ -88,7 +88,7 @@ def evaluate_now(config: Config, now: datetime) -> dict[str, Any]:
     from ..service.refresh import Refresher
     from ..views.snapshot_json import snapshot_json
 
-    refresher = Refresher(config)
+    refresher = Refresher(config, fit_every_forecast=True)
     used = {budget.provider for budget in config.budgets} | {slo.provider for slo in config.slos}
     names = list(refresher.providers) if None in used else [n for n in used if n is not None]
     refresher.refresh(now, names)

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import sys
 import time
 from datetime import datetime, timedelta
 
@@ -74,7 +75,11 @@ def _spend_between(frame: pd.DataFrame, since: datetime, until: datetime) -> flo
 class Refresher:
     """Owns providers and their last good data; produces snapshots for any ``now``."""
 
-    def __init__(self, config: Config, state: StateDir | None = None):
+    def __init__(
+        self, config: Config, state: StateDir | None = None, fit_every_forecast: bool = False
+    ):
+        """``fit_every_forecast``: for one-shot commands (once, report, backfill), which have
+        no next evaluation to fit the rest in; a server caps the fits of each evaluation."""
         self.config = config
         self.state = state
         context = ProviderContext(
@@ -101,7 +106,7 @@ class Refresher:
             for name, settings in config.providers.items()
         }
         self.next_fetch: dict[str, datetime] = {}
-        self.forecasts = ForecastCache()
+        self.forecasts = ForecastCache(sys.maxsize) if fit_every_forecast else ForecastCache()
         self.patterns = PatternCache()
         self.indexes = IndexCache()
         self._shrunk: dict[str, tuple[tuple[int, float], int]] = {}
