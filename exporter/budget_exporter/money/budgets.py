@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -349,34 +348,23 @@ def recurring_steps_to_come(
     rows = mask & index.steps
     if not rows.any():
         return 0.0
-    month = _local_midnight(as_of.astimezone(zone).date().replace(day=1), zone)
-    starts = [_month_start(month, -back, zone) for back in range(RECURRING_MONTHS, -1, -1)]
-    totals = [spend_between(index, rows, a, b) for a, b in itertools.pairwise(starts)]
+    month = period_containing(PeriodKind.MONTHLY, as_of, zone)
+    earlier = [month]
+    for _ in range(RECURRING_MONTHS):
+        before = earlier[-1].preceding()
+        assert before is not None  # a calendar month always has one
+        earlier.append(before)
+    totals = [spend_between(index, rows, m.start, m.end) for m in earlier[1:]]
     if any(total <= 0 for total in totals):
         return 0.0
     monthly = float(np.median(totals))
-    seen = spend_between(index, rows, month, _month_start(month, 1, zone))
-    upcoming = max(monthly - seen, 0.0) if month < period.end else 0.0
-    following = _month_start(month, 1, zone)
-    while following < period.end:
+    seen = spend_between(index, rows, month.start, month.end)
+    upcoming = max(monthly - seen, 0.0) if month.start < period.end else 0.0
+    following = month.following()
+    while following.start < period.end:
         upcoming += monthly
-        following = _month_start(following, 1, zone)
+        following = following.following()
     return upcoming
-
-
-def _month_start(month: datetime, offset: int, zone: ZoneInfo) -> datetime:
-    """Local midnight of the first day of the month ``offset`` months after ``month``."""
-    index = month.year * 12 + month.month - 1 + offset
-    return _local_midnight(date(index // 12, index % 12 + 1, 1), zone)
-
-
-def _local_day_start(moment: datetime, zone: ZoneInfo) -> datetime:
-    """Local midnight opening the day of ``moment`` in ``zone``."""
-    return _local_midnight(moment.astimezone(zone).date(), zone)
-
-
-def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
 def crossing_time(
@@ -473,6 +461,7 @@ def evaluate_budget(
     # In UTC, so window arithmetic is real time even when ``now`` shares the budget's zone.
     as_of = max(as_of, period.start).astimezone(UTC)
     mask = budget_mask(index, spec)
+    today = period_containing(PeriodKind.DAILY, now, zone)
     usage = mask & ~index.steps
     spend = spend_between(index, mask, period.start, now)
     usage_spend = spend_between(index, usage, period.start, now)
@@ -519,6 +508,6 @@ def evaluate_budget(
         breakdown=breakdown,
         as_of=as_of,
         step_spend=spend - usage_spend,
-        spend_today=spend_between(index, mask, max(_local_day_start(now, zone), period.start), now),
+        spend_today=spend_between(index, mask, max(today.start, period.start), now),
         new_purchases=new_purchases(index, mask, period, now),
     )
