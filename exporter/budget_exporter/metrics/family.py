@@ -35,10 +35,13 @@ def new_families(
 
     ``enabled`` names the optional families switched on; None switches on every one.
     """
-    return {
-        spec: Family(spec, not spec.optional or enabled is None or spec.optional in enabled)
-        for spec in specs
-    }
+    return {spec: Family(spec, switched_on(spec.optional, enabled)) for spec in specs}
+
+
+def switched_on(optional: str, enabled: frozenset[str] | None) -> bool:
+    """Whether what ``optional`` names is exported: always when it names nothing, and when
+    ``enabled`` (the config's ``series:``; None: everything) holds it."""
+    return not optional or enabled is None or optional in enabled
 
 
 def exposed(families: dict[FamilySpec, Family]) -> Iterator[Metric]:

@@ -20,7 +20,7 @@ from prometheus_client.core import Metric
 
 from ..evaluation.snapshot import Snapshot
 from ..model.metric_family import FamilySpec
-from .family import exposed, new_families
+from .family import exposed, new_families, switched_on
 
 SPEND = FamilySpec(
     "budget_forecast_spend",
@@ -92,7 +92,7 @@ FAMILIES = (
 def forecast_families(snapshot: Snapshot) -> Iterator[Metric]:
     """Forecast, calibration and anomaly families, one sample set per budget with a forecast."""
     f = new_families(FAMILIES, snapshot.series)
-    wide = snapshot.series is None or "forecast_95" in snapshot.series
+    wide = switched_on("forecast_95", snapshot.series)
     currency = snapshot.currency
     for entry in snapshot.budgets:
         forecast = entry.forecast

@@ -231,6 +231,7 @@ def render_text(data: Mapping[str, Any]) -> str:
 
 
 def _budget_row(budget: Mapping[str, Any]) -> dict[str, Any]:
+    elapsed, left = _days(budget)
     forecast = budget.get("forecast") or {}
     bounds = forecast.get("bounds", {})
     variance = budget.get("variance") or {}
@@ -257,8 +258,8 @@ def _budget_row(budget: Mapping[str, Any]) -> dict[str, Any]:
         "variance_ratio": variance.get("ratio"),
         "variance_category": variance.get("category"),
         "amount_source": (budget.get("amount") or {}).get("source"),
-        "days_elapsed": round(_days(budget)[0], 3),
-        "days_remaining": round(_days(budget)[1], 3),
+        "days_elapsed": round(elapsed, 3),
+        "days_remaining": round(left, 3),
         "average_daily_spend": budget.get("average_daily_spend"),
         "ideal_daily_spend": budget.get("ideal_daily_spend"),
         "thresholds_reached": ";".join(
