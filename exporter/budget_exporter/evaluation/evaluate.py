@@ -143,9 +143,7 @@ def evaluate(
         forecasts.begin()
     if patterns is not None:
         patterns.begin()
-    at_start = {name: _counts_at_start(config, name) for name in data}
-    combined = any(budget.provider is None for budget in config.budgets)
-    indexes = (indexes_cache or IndexCache()).indexes(data, at_start, combined)
+    indexes = cost_indexes(config, data, indexes_cache or IndexCache())
     # Templates become the budgets they make, from this data and this moment.
     config, _ = expand_templates(config, indexes, now)
     children: dict[str, list[BudgetConfig]] = {}
@@ -212,15 +210,23 @@ def evaluate(
     )
 
 
+def cost_indexes(
+    config: Config, data: Mapping[str, CostData], cache: IndexCache
+) -> dict[str, CostIndex]:
+    """Each provider's cost index under its accrual, and the combined one when a budget reads
+    every provider (``ALL_PROVIDERS``)."""
+    at_start = {name: _counts_at_start(config, name) for name in data}
+    combined = any(budget.provider is None for budget in config.budgets)
+    return cache.indexes(data, at_start, combined)
+
+
 def made_budgets(
     config: Config, data: Mapping[str, CostData], now: datetime
 ) -> dict[str, list[str]]:
     """The budgets each template makes from ``data`` at ``now``, by template name."""
     if not any(budget.is_template for budget in config.budgets):
         return {}
-    indexes = {name: CostIndex(item.frame) for name, item in data.items()}
-    indexes[ALL_PROVIDERS] = CostIndex(concat_frames([item.frame for item in data.values()]))
-    return expand_templates(config, indexes, now)[1]
+    return expand_templates(config, cost_indexes(config, data, IndexCache()), now)[1]
 
 
 def unknown_filter_keys(config: Config, data: Mapping[str, CostData]) -> list[str]:
