@@ -30,6 +30,25 @@ slo_recording: Group = (
                 "(slo_error_budget_projected_exhaustion_timestamp_seconds) - time()) / 86400\n",
             },
         ),
+        (
+            "The share of the error budget used. With the next rule, what alert annotations "
+            "print: templates have no arithmetic, and one selector per alert keeps their cost "
+            "flat.",
+            {
+                "record": "slo:error_budget_used:ratio",
+                "expr": "1 - slo_error_budget_remaining_ratio\n",
+            },
+        ),
+        (
+            "Seconds until the error budget runs out, per projection (method), to the minute; "
+            "negative when already exhausted.",
+            {
+                "record": "slo:error_budget_exhaustion_in:seconds",
+                "expr": "round(\n"
+                "  slo_error_budget_projected_exhaustion_timestamp_seconds - time(), 60\n"
+                ")\n",
+            },
+        ),
     ],
 )
 
