@@ -35,8 +35,7 @@ RULES = ROOT / "rules"
 PENDING: dict[str, str] = {}
 
 # Exposed metrics that no panel and no rule needs, each with the reason.
-DELIBERATELY_UNUSED: dict[str, str] = {
-}
+DELIBERATELY_UNUSED: dict[str, str] = {}
 
 PANEL_TYPES = {"row", "stat", "gauge", "timeseries", "table", "bargauge"}
 GRAFANA_BUILTINS = {
