@@ -106,7 +106,7 @@ DAILY_BURN_P95 = FamilySpec(
     "slo",
 )
 ANOMALOUS_DAYS = FamilySpec(
-    "slo_anomalous_burn_days",
+    "slo_burn_anomalies",
     "Complete days of the SLO window whose bad time is more than 3 standard deviations "
     "above the window's daily mean; report --slo lists them.",
     "slo",

@@ -49,7 +49,11 @@ def is_flat(values: Sequence[float] | np.ndarray) -> bool:
 
 
 def linear_trend(days: Sequence[date], values: Sequence[float] | np.ndarray) -> Trend:
-    """Least-squares slope of the values per day and its p-value; a flat series has none."""
+    """Least-squares slope of the values per day and its p-value.
+
+    A flat series has no trend, and neither do fewer than three values (no degree of freedom
+    is left to judge the slope by).
+    """
     y = np.asarray(values, dtype=np.float64)
     # Daily figures come out of sums of floats: a flat month wobbles by ~1e-13, and a regression
     # on that wobble alone reports a "significant" slope of 1e-14 per day.
