@@ -25,7 +25,7 @@ from ..model.statistics import (
     weekday_means,
     z_scores,
 )
-from .error_budget import Segment, SloSpec, SloStatus, allowed_ratio, bad_seconds, bad_segments
+from .error_budget import Segment, SloSpec, SloStatus, allowed_ratio, bad_segments
 from .error_budget import matches as counts_for
 
 # A day further than this many standard deviations above the window's mean is an unusual burn.
@@ -98,17 +98,29 @@ def daily_consumption(
     Only whole days: a day cut by the window's start or by ``now`` would read low and pull the
     weekday means and the trend down.
     """
-    allowed = allowed_ratio(objective)
     day = period_containing(PeriodKind.DAILY, window_start, zone)
     if day.start < window_start:
         day = day.following()
-    found = []
+    dates, edges = [], [day.start.timestamp()]
     while day.end <= now:
-        start, end = day.start.timestamp(), day.end.timestamp()
-        bad = bad_seconds(segments, start, end)
-        found.append(DailyConsumption(day.start.date(), bad, bad / ((end - start) * allowed)))
+        dates.append(day.start.date())
+        edges.append(day.end.timestamp())
         day = day.following()
-    return tuple(found)
+    if not dates:
+        return ()
+    # Bad time up to each midnight at once (midnights x segments), not one scan per day: a
+    # quarter of thousands of incidents stays a few milliseconds.
+    bounds = np.array(edges, dtype=np.float64)
+    starts = np.array([s.start for s in segments], dtype=np.float64)
+    ends = np.array([s.end for s in segments], dtype=np.float64)
+    weights = np.array([s.weight for s in segments], dtype=np.float64)
+    inside = np.clip(bounds[:, None] - starts[None, :], 0.0, ends - starts) * weights
+    bad = np.diff(inside.sum(axis=1))
+    shares = np.diff(bounds) * allowed_ratio(objective)
+    return tuple(
+        DailyConsumption(when, float(seconds), float(seconds / share))
+        for when, seconds, share in zip(dates, bad, shares, strict=True)
+    )
 
 
 def unusual_days(
