@@ -35,7 +35,12 @@ RULES = ROOT / "rules"
 PENDING: dict[str, str] = {}
 
 # Exposed metrics that no panel and no rule needs, each with the reason.
-DELIBERATELY_UNUSED: dict[str, str] = {}
+DELIBERATELY_UNUSED: dict[str, str] = {
+    # Optional copies of what PromQL derives from the default set (README, series per budget).
+    "budget_threshold_reached": "panels compare the threshold with utilization instead",
+    "budget_spend_variance": "panels subtract budget_expected_spend from budget_spend instead",
+    "budget_spend_variance_ratio": "panels divide that difference by budget_expected_spend",
+}
 
 PANEL_TYPES = {"row", "stat", "gauge", "timeseries", "table", "bargauge"}
 GRAFANA_BUILTINS = {
@@ -627,6 +632,10 @@ NOT_SHOWN: dict[str, str] = {
     "budget_exporter_provider_query_scanned_bytes_total": "aws_athena only: no demo panel yet",
     "budget_exporter_provider_query_scanned_bytes_month": "aws_athena only: no demo panel yet",
     "budget_exporter_provider_query_scanned_bytes_month_limit": "aws_athena only: no demo panel",
+    # Optional copies of what PromQL derives from the default set (README, series per budget).
+    "budget_threshold_reached": "panels compare the threshold with utilization instead",
+    "budget_spend_variance": "panels subtract budget_expected_spend from budget_spend instead",
+    "budget_spend_variance_ratio": "panels divide that difference by budget_expected_spend",
 }
 
 

@@ -199,7 +199,7 @@ def test_the_ideal_daily_spend_spreads_what_remains_over_the_days_left():
 
 CONFIG = """
 timezone: UTC
-series: {weekday_pattern: true, trend: true}
+series: {weekday_pattern: true, trend: true, variance_amounts: true}
 providers:
   costs: {type: csv, paths: [costs.csv]}
 budgets:
@@ -281,3 +281,21 @@ def test_daily_patterns_are_read_a_capped_number_of_budgets_per_evaluation():
     second = evaluate(config, data, (), now, patterns=cache)
     assert [entry.insights.pattern is not None for entry in first.budgets] == [True, False]
     assert [entry.insights.pattern is not None for entry in second.budgets] == [True, True]
+
+
+def test_a_fixed_amount_without_rollover_exports_no_plan_series_only_its_limit():
+    config = parse_config(CONFIG + "  - {name: fixed, period: monthly, amount: 500}\n")
+    now = datetime(2026, 4, 16, tzinfo=UTC)
+    snapshot = evaluate(config, {"costs": ten_a_day(date(2026, 1, 1), date(2026, 4, 15))}, (), now)
+    fixed = snapshot.budgets[-1]
+    assert fixed.plan is not None and fixed.plan.source.value == "fixed"
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(snapshot))
+    value = registry.get_sample_value
+    assert value("budget_limit", {"budget": "fixed", "currency": "USD"}) == 500.0
+    for name in ("budget_base_amount", "budget_rollover_amount"):
+        assert value(name, {"budget": "fixed", "currency": "USD"}) is None, name
+    assert value("budget_amount_source_periods", {"budget": "fixed"}) is None
+    assert value("budget_amount_source", {"budget": "fixed", "source": "fixed"}) is None
+    # The auto budget, which rolls over, keeps them.
+    assert value("budget_rollover_amount", {"budget": "auto", "currency": "USD"}) == 0.0

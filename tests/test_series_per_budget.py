@@ -20,7 +20,15 @@ from budget_exporter.service.refresh import Refresher
 from conftest import ROOT
 
 AT = datetime(2026, 11, 18, 12, tzinfo=UTC)
-OPTIONAL = ["weekday_pattern", "trend", "forecast_horizons", "forecast_95", "anomaly_by_dimension"]
+OPTIONAL = [
+    "weekday_pattern",
+    "trend",
+    "forecast_horizons",
+    "forecast_95",
+    "anomaly_by_dimension",
+    "threshold_states",
+    "variance_amounts",
+]
 
 
 def _series(tmp_path, series: str) -> dict[str, int]:
@@ -72,6 +80,9 @@ def test_readme_says_what_a_budget_costs_by_default_and_with_every_option(tmp_pa
         "budget_daily_spend_trend_p_value",
         "budget_forecast_horizon_spend",
         "budget_cost_anomaly_score_by_dimension",
+        "budget_threshold_reached",
+        "budget_spend_variance",
+        "budget_spend_variance_ratio",
     }
 
 

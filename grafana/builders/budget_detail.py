@@ -495,7 +495,14 @@ def plan_and_insights(d: Any, currency_unit: str) -> Any:
             "Spend so far against the spend expected for the elapsed share of the period "
             "(limit spread evenly): above the configured over threshold the budget is ahead "
             "of plan.",
-            [q(f"budget_spend_variance_ratio{{{B}}}", "variance", instant=True)],
+            [
+                q(
+                    f"(budget_spend{{{B}}} - budget_expected_spend{{{B}}})\n"
+                    f"  / budget_expected_spend{{{B}}}",
+                    "variance",
+                    instant=True,
+                )
+            ],
             "percentunit",
             w=4,
             h=5,
@@ -510,7 +517,11 @@ def plan_and_insights(d: Any, currency_unit: str) -> Any:
             "limit from here.",
             [
                 q(f"budget_expected_spend{{{B}}}", "expected by now", instant=True),
-                q(f"budget_spend_variance{{{B}}}", "ahead of plan", instant=True),
+                q(
+                    f"budget_spend{{{B}}} - budget_expected_spend{{{B}}}",
+                    "ahead of plan",
+                    instant=True,
+                ),
                 q(f"budget_ideal_daily_spend{{{B}}}", "ideal per day from now", instant=True),
             ],
             currency_unit,

@@ -245,7 +245,12 @@ def budgets_table(currency_unit: str) -> Any:
         ("D", f"max by (budget) (budget_utilization_ratio{{{TEAM}}})", "Utilization"),
         ("E", f"max by (budget) (budget_period_elapsed_ratio{{{TEAM}}})", "Period elapsed"),
         ("F", f'max by (budget) (budget_burn_rate{{{TEAM}, window="period"}})', "Burn rate"),
-        ("G", f"sum by (budget) (budget_threshold_reached{{{TEAM}}})", "Thresholds reached"),
+        (
+            "G",
+            f"sum by (budget) (budget_alert_threshold_ratio{{{TEAM}}}\n"
+            f"  <= bool ignoring(severity) group_left() budget_utilization_ratio{{{TEAM}}})",
+            "Thresholds reached",
+        ),
         (
             "H",
             f"max by (budget) (budget:budget_forecast_utilization:ratio{{{TEAM}}})",

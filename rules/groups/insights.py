@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.annotations import MONEY_FACTS, Group, alert, fact, money, ratio_percent, with_facts
+from rules.annotations import MONEY_FACTS, Group, alert, fact, money, with_facts
 
 insight_alerts: Group = (
     "budget.insights",
@@ -21,13 +21,8 @@ insight_alerts: Group = (
                 "A budget's spend is well ahead of plan for this point of the period.",
                 with_facts(
                     "$labels.budget",
-                    {
-                        "variance": fact("budget_spend_variance_ratio"),
-                        "expected": fact("budget_expected_spend"),
-                    },
-                    "Budget {{ $labels.budget }} has spent "
-                    + ratio_percent("$variance")
-                    + " more than the "
+                    {"expected": fact("budget_expected_spend")},
+                    "Budget {{ $labels.budget }} is ahead of plan: its spend is well past the "
                     + money("$expected", "$currency")
                     + " expected by now if its limit were spent evenly.",
                 ),

@@ -151,6 +151,8 @@ class SeriesConfig(StrictModel):
     forecast_horizons: bool = False  # budget_forecast_horizon_spend (30d, 90d): 2
     forecast_95: bool = False  # the 95% bounds of budget_forecast_spend: 2
     anomaly_by_dimension: bool = False  # budget_cost_anomaly_score_by_dimension: 1 per top value
+    threshold_states: bool = False  # budget_threshold_reached: 1 per threshold
+    variance_amounts: bool = False  # budget_spend_variance and its ratio: 2
 
     def enabled(self) -> frozenset[str]:
         """The names of the optional families switched on."""

@@ -99,9 +99,12 @@ THRESHOLD = FamilySpec(
 )
 THRESHOLD_REACHED = FamilySpec(
     "budget_threshold_reached",
-    "1 when utilization has reached the severity's threshold, else 0.",
+    "1 when utilization has reached the severity's threshold, else 0 (the same as "
+    "budget_alert_threshold_ratio <= bool ignoring(severity) group_left() "
+    "budget_utilization_ratio).",
     "budget",
     ("severity",),
+    optional="threshold_states",
 )
 DATA_AS_OF = FamilySpec(
     "budget_data_as_of_timestamp_seconds",

@@ -18,6 +18,7 @@ from prometheus_client.core import Metric
 
 from ..evaluation.snapshot import Snapshot
 from ..model.metric_family import FamilySpec
+from ..money.planning import AmountSource
 from .family import exposed, new_families
 
 BASE_AMOUNT = FamilySpec(
@@ -59,12 +60,14 @@ SPEND_VARIANCE = FamilySpec(
     "Spend so far minus budget_expected_spend, in currency: positive is ahead of plan.",
     "budget",
     ("currency",),
+    optional="variance_amounts",
 )
 SPEND_VARIANCE_RATIO = FamilySpec(
     "budget_spend_variance_ratio",
     "Spend so far against the spend expected for the elapsed share of the period, as "
     "a ratio: 0.2 = 20% ahead of plan, -0.2 = 20% behind.",
     "budget",
+    optional="variance_amounts",
 )
 VARIANCE_CATEGORY = FamilySpec(
     "budget_variance_category",
@@ -136,8 +139,9 @@ def insights_families(snapshot: Snapshot) -> Iterator[Metric]:
     for entry in snapshot.budgets:
         base = {"budget": entry.status.name, **entry.labels}
         money = {**base, "currency": currency}
-        if entry.plan is not None:
-            plan = entry.plan
+        plan = entry.plan
+        # A fixed amount without rollover is its limit: nothing more to say, for a series each.
+        if plan is not None and (plan.source is not AmountSource.FIXED or plan.rolls_over):
             f[BASE_AMOUNT].add(money, plan.base)
             f[ROLLOVER_AMOUNT].add(money, plan.rollover)
             # Only the state in force: a series per possible state would mostly hold zeros,

@@ -64,6 +64,7 @@ class PlannedAmount:
     rollover: float
     source: AmountSource
     periods_used: int = 0  # earlier periods an auto amount was derived from
+    rolls_over: bool = False  # the budget carries unused money into the next period
 
 
 SpendOf = Callable[[Period], float]
@@ -157,4 +158,6 @@ def amount_in_force(
         has_data = data_start is not None and previous.start.timestamp() >= data_start
         if before is not None and has_data:
             carried = rollover(before[0], spend_of(previous), plan.rollover_max, amount)
-    return PlannedAmount(amount + carried, amount, carried, source, used)
+    return PlannedAmount(
+        amount + carried, amount, carried, source, used, plan.rollover_max is not None
+    )
