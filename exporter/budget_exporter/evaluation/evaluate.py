@@ -13,7 +13,14 @@ from ..config.schema import BudgetConfig, Config, SloConfig
 from ..model.costs import CostData, concat_frames
 from ..model.incidents import FILTER_FIELDS, IncidentData
 from ..model.periods import Calendar, PeriodKind, format_duration, period_containing
-from ..money.budgets import FILTER_ALIASES, BudgetSpec, CostIndex, evaluate_budget, spend_between
+from ..money.budgets import (
+    FILTER_ALIASES,
+    BudgetSpec,
+    CostIndex,
+    evaluate_budget,
+    spend_between,
+    spend_by_value,
+)
 from ..money.currency import rates_in_force
 from ..money.planning import PlannedAmount
 from ..slo.error_budget import SloSpec, evaluate_slo
@@ -21,6 +28,9 @@ from .forecast_cache import ForecastCache
 from .planning import PatternCache, insights_of, plan_amount, with_insight_dimensions
 from .snapshot import BudgetEntry, ProviderHealth, SloEntry, Snapshot
 from .templates import ALL_PROVIDERS, expand_templates
+
+# Jobs whose cost a budget keeps per period (the largest): each one a reservation may wait for.
+MAX_JOBS_PER_BUDGET = 10_000
 
 
 def budget_spec(config: Config, budget: BudgetConfig) -> BudgetSpec:
@@ -69,6 +79,8 @@ def wanted_dimensions(config: Config) -> frozenset[str]:
         wanted.update((*insights.resource.dimensions, *insights.owner.dimensions))
         if budget.for_each:
             wanted.add(budget.for_each)  # a template's budgets filter on it
+    if config.jobs.dimension:
+        wanted.add(config.jobs.dimension)  # each job's cost, against its reservations
     return frozenset(wanted)
 
 
@@ -175,6 +187,19 @@ def evaluate(
         spec = with_insight_dimensions(config, budget, spec, index)
         data_end = _data_end(data, names, now)
         status = evaluate_budget(spec, index, now, config.zone, data_end)
+        jobs = config.jobs.dimension
+        job_spend = (
+            spend_by_value(
+                index,
+                spec,
+                status.period.start,
+                min(now, status.period.end),
+                jobs,
+                MAX_JOBS_PER_BUDGET,
+            )
+            if jobs
+            else {}
+        )
         kids = children.get(budget.name)
         entries.append(
             BudgetEntry(
@@ -193,6 +218,7 @@ def evaluate(
                 anomaly_contributor=(
                     forecasts.anomaly_contributor(spec) if forecasts is not None else None
                 ),
+                job_spend=job_spend,
             )
         )
     return Snapshot(
