@@ -97,13 +97,13 @@ def held(budget_name: str, amount: float, job: str | None = None, ttl: float = 3
     ids=lambda value: value if isinstance(value, str) else None,
 )
 def test_a_bad_request_is_refused_with_the_field_named(body, message):
-    with pytest.raises(RequestError, match=None) as raised:
+    with pytest.raises(RequestError) as raised:
         parse_request(body, "tags.job")
     assert message in str(raised.value)
 
 
 def test_a_job_without_a_jobs_dimension_is_refused():
-    with pytest.raises(RequestError, match="sets no jobs.dimension"):
+    with pytest.raises(RequestError, match=r"sets no jobs\.dimension"):
         parse_request({"amount": 8, "holder": "ci", "job": "build-7"}, None)
 
 
@@ -168,7 +168,8 @@ def test_job_accounting_sets_each_jobs_estimate_against_its_cost():
         JobRecord("a", "old", 5.0, since - timedelta(seconds=1), "ci"),  # last period's
     ]
     figures = job_accounting(records, {"j1": 12.0, "j2": 15.0, "old": 99.0}, since)
-    assert [(j["job"], j["estimate"], j["actual"], j["over_estimate"]) for j in figures["jobs"]] == [
+    rows = [(j["job"], j["estimate"], j["actual"], j["over_estimate"]) for j in figures["jobs"]]
+    assert rows == [
         ("j1", 10.0, 12.0, True),
         ("j2", 20.0, 15.0, False),
         ("j3", 5.0, 0.0, False),
@@ -283,7 +284,8 @@ def call(
 def api(tmp_path: Path) -> tuple[JsonApi, Clock]:
     clock = Clock()
     book = ReservationBook(tmp_path)
-    return JsonApi(lambda: SNAPSHOT, book, writes=True, jobs_dimension="tags.job", clock=clock), clock
+    app = JsonApi(lambda: SNAPSHOT, book, writes=True, jobs_dimension="tags.job", clock=clock)
+    return app, clock
 
 
 ROUTE = "/api/v1/budgets/a/reservations"
@@ -464,7 +466,6 @@ def test_admit_reserve_holds_the_amount_the_report_and_the_metric_show_it(
     assert main([*report, "--budget", "team"]) == 0
     text = capsys.readouterr().out
     assert "reserved  250.00 USD held by 2 reservation(s) here; 0.00 can still be granted" in text
-    assert "jobs      1 reserved this period, 1 over their estimate" not in text
     assert "jobs      1 reserved this period, 0 over their estimate (0%)" in text
     assert main([*report, "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)

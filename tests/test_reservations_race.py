@@ -67,7 +67,7 @@ def test_racing_requests_and_command_lines_never_get_more_than_remained(tmp_path
         # the month has passed (less of it counts before): the smaller room decides.
         own, parent = _remaining(base, "ci"), _remaining(base, "org")
         room = min(own, parent)
-        assert own == 500 and 0 < room
+        assert own == 500 and room > 0
         expected = math.floor(room / AMOUNT + 1e-9)
         clis = [_cli_reserve(config_file, state, f"cli-{n}") for n in range(3)]
         granted: list[float] = []
