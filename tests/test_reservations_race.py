@@ -10,11 +10,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
 
 from budget_exporter.service.reservations import ReservationBook
 from conftest import wait_for_http
@@ -130,3 +133,34 @@ def test_racing_requests_and_command_lines_never_get_more_than_remained(tmp_path
     book = ReservationBook(state)
     assert len(book.active(datetime.now(UTC), {})) == expected - 1
     assert not any(name.startswith(".") for name in os.listdir(book.folder))
+
+
+OPENAPI = Path(__file__).resolve().parent.parent / "exporter/budget_exporter/views/openapi.yml"
+WRITABLE = schemathesis.openapi.from_path(OPENAPI).include(path_regex="reservations|jobs")
+JOBS_CONFIG = """
+timezone: UTC
+jobs: {dimension: tags.job}
+providers:
+  costs: {type: csv, paths: [costs.csv], dimensions: {tags.job: job}}
+budgets:
+  - {name: team, amount: 1000000, period: monthly}
+"""
+
+
+@pytest.fixture(scope="module")
+def writable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An exporter taking reservations, with job accounting on tags.job."""
+    folder = tmp_path_factory.mktemp("writable")
+    today = datetime.now(UTC).date()
+    (folder / "costs.csv").write_text(f"date,cost,job\n{today},10,j1\n")
+    (folder / "config.yml").write_text(JOBS_CONFIG)
+    extra = ["--web.enable-reservations"]
+    with exporter(folder / "config.yml", folder / "state", extra=extra) as running:
+        wait_for_http(f"{running.url()}/-/ready")
+        yield running.url()
+
+
+@WRITABLE.parametrize()
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+def test_reservations_and_jobs_answer_as_the_openapi_file_says(case, writable):
+    case.call_and_validate(base_url=writable)
