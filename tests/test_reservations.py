@@ -519,3 +519,28 @@ def test_admit_reserve_refuses_bad_input_with_exit_2(config_file, tmp_path, caps
     assert main([*args, "--budget", "team", "--reserve", *extra]) == 2
     assert message in capsys.readouterr().err
     assert ReservationBook(state).active(datetime.now(UTC), {}) == []
+
+
+def test_admit_and_the_admit_route_count_what_reservations_hold(config_file, tmp_path, capsys):
+    state = tmp_path / "state"
+    publish(config_file, state)
+    base = ["admit", "--config.file", str(config_file), "--state.dir", str(state)]
+    base += ["--budget", "team"]
+    assert main([*base, "--amount", "100", "--reserve", "--holder", "ci"]) in (0, 3)
+    capsys.readouterr()
+    # team: 400 - 150 - 100 = 150 remain for anyone else.
+    assert main([*base, "--amount", "150.01"]) == 1
+    assert "150.00 USD remain of budget team (150.00 spent, 100.00 reserved" in (
+        capsys.readouterr().out
+    )
+    snapshot = json.loads((state / "snapshot.json").read_bytes())
+    app = JsonApi(lambda: snapshot, ReservationBook(state))
+    seen: dict[str, Any] = {}
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/api/v1/budgets/team/admit"}
+    body = app(
+        {**environ, "QUERY_STRING": "amount=150.01"},
+        lambda status, headers: seen.update(status=status),
+    )
+    answer = json.loads(b"".join(body))
+    assert seen["status"] == "409 Conflict"
+    assert (answer["remaining"], answer["short_by"]) == (150.0, pytest.approx(0.01))

@@ -257,7 +257,17 @@ def command_admit(config: Config, args: argparse.Namespace) -> int:
         return EXIT_NO_DATA
     if args.reserve:
         return _reserve(config, data, args)
-    admission = admit_in_hierarchy(data["budgets"], args.budget, args.amount)
+    from ..money.reservations import held_against
+    from ..service.reservations import ReservationBook
+
+    job_spend = data.get("job_spend") or {}
+    try:  # what reservations hold is no longer free to admit
+        active = ReservationBook(_folder(config, args)).active(datetime.now(UTC), job_spend)
+    except ReservationFileError as error:
+        print(error, file=sys.stderr)
+        return EXIT_USAGE
+    held = held_against(data["budgets"], active, job_spend)
+    admission = admit_in_hierarchy(data["budgets"], args.budget, args.amount, held)
     print(f"{admission.verdict.value}: {admission.reason}")
     return admission.verdict.exit_code
 

@@ -210,6 +210,10 @@ class JsonApi:
             except ReservationFileError as error:
                 log.error("%s", error)
                 return _error(start_response, "503 Service Unavailable", str(error), head)
+            except OSError as error:  # a state folder that is read-only, full, not mounted
+                message = f"reservations cannot be kept: {error.strerror} ({error.filename})"
+                log.error("%s", message)
+                return _error(start_response, "503 Service Unavailable", message, head)
         query = parse_qs(environ.get("QUERY_STRING", ""))
         amount = _amount(query.get("amount", []))
         if amount is None:
@@ -219,7 +223,16 @@ class JsonApi:
                 "amount must be given once, as a number of at least 0 such as 8.00",
                 head,
             )
-        admission = admit_in_hierarchy(data["budgets"], name, amount)
+        held: dict[str, float] = {}
+        if self.reservations is not None:  # what is reserved is no longer free to admit
+            job_spend = data.get("job_spend") or {}
+            try:
+                active = self.reservations.active(self.clock(), job_spend)
+            except ReservationFileError as error:
+                log.error("%s", error)
+                return _error(start_response, "503 Service Unavailable", str(error), head)
+            held = held_against(data["budgets"], active, job_spend)
+        admission = admit_in_hierarchy(data["budgets"], name, amount, held)
         answer = {**admission.as_json(), "taken_at": data["taken_at"]}
         return _json(start_response, admission.verdict.http_status, answer, head)
 
