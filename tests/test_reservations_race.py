@@ -80,10 +80,10 @@ def test_racing_requests_and_command_lines_never_get_more_than_remained(tmp_path
         go = threading.Barrier(8)
 
         def hammer(n: int) -> None:
-            session = requests.Session()
+            client = requests.Session()
             go.wait()
             for attempt in range(4):
-                answer = session.post(
+                answer = client.post(
                     f"{base}/api/v1/budgets/ci/reservations",
                     json={"amount": AMOUNT, "holder": f"thread-{n}-{attempt}", "ttl": 600},
                     timeout=30,
