@@ -15,6 +15,10 @@ from mixin.durations import hours
 #: The SLO window the factors assume (the workbook's 30 days).
 SLO_WINDOW_DAYS = 30
 
+#: SLOErrorBudgetExhaustionLikely fires at this chance of running out within a horizon: the
+#: exporter's "act" advice (budget_exporter.slo.analytics.ADVICE_ACT) starts at the same odds.
+EXHAUSTION_LIKELY_PROBABILITY = 0.5
+
 #: What each severity asks of people; Alertmanager routes critical to a page, warning to a ticket.
 RESPONSE = {"critical": "page", "warning": "ticket"}
 

@@ -6,15 +6,20 @@ decimal, ``<0.1%`` and ``>99.9%`` at the ends; rates as ``3.5x``; durations huma
 (``2d 3h``); times as ``2026-12-13 17:12 UTC``. Templates print with ``printf "%.Nf"``, never
 ``%g`` or ``humanize``, so no figure reads in scientific notation.
 
-Cost: an alert's description reads ``$value`` and its labels; its facts come from one query,
-a union of ``label_replace`` selections tagged with a ``fact`` label, scoped to the alert's
-own ``job`` and ``instance`` (two exporter replicas never mix). Arithmetic (percent, seconds
-left) happens in that query, since templates have none. Each figure appears once: the
-description says why the alert fired, the facts line by line say where the budget stands.
+Cost: an alert's description reads ``$value`` and its labels; its facts come from one query
+of one selector: the facts' metrics by name, the budget or SLO, and the alert's own ``job`` and
+``instance`` (two exporter replicas never mix). Prometheus expands the annotations of every
+active alert at every evaluation, and each selector is an index lookup: a union of one
+selector per fact made annotations 95% of rule evaluation at 10,000 budgets
+(bench/README.md). Templates have no arithmetic, so ratios print as percent by moving the
+point as text, and what needs ``time()`` (an SLO's time left) comes from recording rules.
+Each figure appears once: the description says why the alert fired, the facts line by line
+say where the budget stands.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from mixin.dashboards import BUDGET_DETAIL, ERROR_BUDGETS, EXPORTER_HEALTH
@@ -75,52 +80,107 @@ def moment(value: str) -> str:
     return "{{ (" + value + ' | toTime).Format "2006-01-02 15:04 MST" }}'
 
 
+def ratio_percent(value: str) -> str:
+    """``12.5%`` from a ratio (0.125), with ``<0.1%`` and ``>99.9%`` at the ends.
+
+    Templates cannot multiply: ``%.3f`` rounds the ratio to a tenth of a percent, then the
+    point moves two digits right as text and leading zeros go.
+    """
+    return (
+        "{{ if and (gt " + value + " 0.0) (lt " + value + " 0.001) }}<0.1%"
+        "{{ else if and (gt " + value + " 0.999) (lt " + value + " 1.0) }}>99.9%"
+        '{{ else }}{{ printf "%.3f" ' + value
+        + " | reReplaceAll `^(-?)(\\d+)\\.(\\d)(\\d)(\\d)$` `${1}${2}${3}${4}.${5}`"
+        " | reReplaceAll `^(-?)0+(\\d)` `${1}${2}`"
+        + _TRIM_ZERO + _GROUP + " }}%{{ end }}"
+    )  # fmt: skip
+
+
+def magnitude(value: str, currency: str) -> str:
+    """A negative money figure without its sign: how far over (``1,234.50 USD``)."""
+    return (
+        '{{ printf "%.2f" '
+        + value
+        + " | reReplaceAll `^-` ``"
+        + _GROUP
+        + " }} {{ "
+        + currency
+        + " }}"
+    )
+
+
 # --------------------------------------------------------------------------- the facts query
 
 SCOPE = "job=%q,instance=%q"
 SCOPE_ARGS = "$labels.job $labels.instance"
 
 
-def facts_query(subject: str, facts: dict[str, str]) -> str:
-    """One PromQL union of the ``facts`` (name -> expression with ``{SEL}``), each tagged.
+@dataclass(frozen=True)
+class Fact:
+    """A figure an annotation reads: a series of ``metric`` whose labels equal ``where``.
 
-    ``{SEL}`` becomes the subject's selector (``budget=%q`` or ``slo=%q``) and the scope.
+    ``largest`` keeps the largest of several matching series (the highest exhaustion
+    probability over the horizons); otherwise the last one read wins, and a fact whose series
+    vary by a label the body prints (the burn rate's window) is read by ranging over ``$rows``
+    with :func:`named`.
     """
-    selector = subject + "=%q," + SCOPE
-    parts = [
-        f'label_replace({expression.replace("{SEL}", selector)}, "fact", "{name}", "", "")'
-        for name, expression in facts.items()
+
+    metric: str
+    where: tuple[tuple[str, str], ...] = ()
+    largest: bool = False
+
+
+def fact(metric: str, largest: bool = False, **where: str) -> Fact:
+    return Fact(metric, tuple(sorted(where.items())), largest)
+
+
+def named(metric: str) -> str:
+    """A template condition: the row in range is a series of ``metric``."""
+    return '(eq .Labels.__name__ "' + metric + '")'
+
+
+def facts_query(subject: str, facts: dict[str, Fact]) -> str:
+    """One selector for every fact: the metrics by name, the subject, the alert's scope.
+
+    One selector is one index lookup (the subject's few series) however many facts there
+    are; a union of one selector per fact costs each of them again for every active alert.
+    """
+    names = "|".join(sorted({f.metric for f in facts.values()}))
+    return '{__name__=~"' + names + '",' + subject + "=%q," + SCOPE + "}"
+
+
+def _assign(name: str, spec: Fact) -> str:
+    conditions = [named(spec.metric)] + [
+        "(eq .Labels." + k + ' "' + v + '")' for k, v in spec.where
     ]
-    return " or ".join(parts)
+    if spec.largest:
+        conditions.append("(gt .Value $" + name + ")")
+    test = conditions[0] if len(conditions) == 1 else "and " + " ".join(conditions)
+    return (
+        "{{ if " + test + " }}{{ $" + name + " = .Value }}{{ $has_" + name + " = true }}{{ end }}"
+    )
 
 
-def with_facts(subject_label: str, facts: dict[str, str], body: str) -> str:
+def with_facts(subject_label: str, facts: dict[str, Fact], body: str) -> str:
     """A template that runs the facts query once, binds ``$<fact>`` variables, then ``body``.
 
-    Each fact is bound to its value (or -1 when absent, with ``$has_<fact>`` false); a fact
-    whose series vary by one label (the burn rate's window) is read in ``body`` by ranging
-    over ``$rows``.
+    Each fact is bound to its value (or -1 when absent, with ``$has_<fact>`` false);
+    ``$currency`` and ``$period`` come from whichever series carries them.
     """
     subject = subject_label.removeprefix("$labels.")
-    query = facts_query(subject, facts)
-    count = query.count("%q")
-    args = " ".join([subject_label, SCOPE_ARGS] * (count // 3))
     bind = "".join("{{ $" + name + " := -1.0 }}{{ $has_" + name + " := false }}" for name in facts)
-    assign = "".join(
-        '{{ if eq .Labels.fact "' + name + '" }}{{ $' + name + " = .Value }}{{ $has_" + name
-        + " = true }}{{ end }}"
-        for name in facts
-    )  # fmt: skip
     return (
         bind
         + '{{ $currency := "" }}{{ $period := "" }}'
         + "{{ $rows := printf `"
-        + query
+        + facts_query(subject, facts)
         + "` "
-        + args
+        + subject_label
+        + " "
+        + SCOPE_ARGS
         + " | query }}"
         + "{{ range $rows }}"
-        + assign
+        + "".join(_assign(name, spec) for name, spec in facts.items())
         + "{{ with .Labels.currency }}{{ $currency = . }}{{ end }}"
         + "{{ with .Labels.period }}{{ $period = . }}{{ end }}"
         + "{{ end }}"
@@ -131,29 +191,31 @@ def with_facts(subject_label: str, facts: dict[str, str], body: str) -> str:
 # ------------------------------------------------------------------------------ money facts
 
 MONEY_QUERY = {
-    "spent": "budget_spend{{SEL}}",
-    "limit": "budget_limit{{SEL}}",
-    "used": "100 * budget_utilization_ratio{{SEL}}",
-    "remaining": "budget_remaining{{SEL}}",
-    "over": "-budget_remaining{{SEL}}",
-    "info": "budget_info{{SEL}}",
-    "burn": "budget_burn_rate{{SEL}}",
-    "mean": 'max without(method, bound) (budget_forecast_spend{bound="mean",{SEL}})',
-    "low": 'max without(method, bound) (budget_forecast_spend{bound="lower_80",{SEL}})',
-    "high": 'max without(method, bound) (budget_forecast_spend{bound="upper_80",{SEL}})',
-    "overrun": "100 * max without(method) (budget_forecast_overrun_probability{{SEL}})",
-    "pace": 'budget_projected_exhaustion_timestamp_seconds{method="pace",{SEL}}',
-    "pace_in": 'budget_projected_exhaustion_timestamp_seconds{method="pace",{SEL}} - time()',
-    "fc": 'budget_projected_exhaustion_timestamp_seconds{method="forecast",{SEL}}',
-    "end": "budget_period_end_timestamp_seconds{{SEL}}",
+    "spent": fact("budget_spend"),
+    "limit": fact("budget_limit"),
+    "used": fact("budget_utilization_ratio"),
+    "remaining": fact("budget_remaining"),
+    "info": fact("budget_info"),
+    "burn": fact("budget_burn_rate"),
+    "mean": fact("budget_forecast_spend", bound="mean"),
+    "low": fact("budget_forecast_spend", bound="lower_80"),
+    "high": fact("budget_forecast_spend", bound="upper_80"),
+    "overrun": fact("budget_forecast_overrun_probability"),
+    "pace": fact("budget_projected_exhaustion_timestamp_seconds", method="pace"),
+    "fc": fact("budget_projected_exhaustion_timestamp_seconds", method="forecast"),
+    "end": fact("budget_period_end_timestamp_seconds"),
 }
 BURN_WINDOWS = ("period", "1d", "7d")
+_BURN_ROW = "and " + named("budget_burn_rate") + ' (eq .Labels.window "'
 _BURN = (
-    '{{ range $rows }}{{ if and (eq .Labels.fact "burn") (eq .Labels.window "period") }}'
+    "{{ range $rows }}{{ if "
+    + _BURN_ROW
+    + 'period") }}'
     + times(".Value")
     + " over the period{{ end }}{{ end }}"
     + "".join(
-        '{{ range $rows }}{{ if and (eq .Labels.fact "burn") (eq .Labels.window "'
+        "{{ range $rows }}{{ if "
+        + _BURN_ROW
         + window
         + '") }}, '
         + times(".Value")
@@ -161,6 +223,8 @@ _BURN = (
         for window in BURN_WINDOWS[1:]
     )
 )
+# Spend at or past the limit: the exporter's pace projection is then the moment it crossed.
+_REACHED = "(and $has_remaining (le $remaining 0.0))"
 
 
 def lines(*rows: tuple[str, str]) -> str:
@@ -182,10 +246,13 @@ MONEY_LINES = lines(
         + " of "
         + money("$limit", "$currency")
         + " ("
-        + percent("$used")
+        + ratio_percent("$used")
         + "){{ with $period }} this {{ . }} period{{ end }}",
     ),
-    ("and $has_remaining (lt $remaining 0.0)", "Over the limit by: " + money("$over", "$currency")),
+    (
+        "and $has_remaining (lt $remaining 0.0)",
+        "Over the limit by: " + magnitude("$remaining", "$currency"),
+    ),
     ("and $has_remaining (ge $remaining 0.0)", "Remaining: " + money("$remaining", "$currency")),
     ("$has_burn", "Burn rate: " + _BURN),
     (
@@ -197,17 +264,17 @@ MONEY_LINES = lines(
         + " to "
         + amount("$high")
         + "), "
-        + percent("$overrun")
+        + ratio_percent("$overrun")
         + " likely over the limit",
     ),
     # Both projections with what each means; the alert that fires on one says which.
-    ("and $has_pace_in (le $pace_in 0.0)", "Limit reached: " + moment("$pace")),
+    ("and $has_pace " + _REACHED, "Limit reached: " + moment("$pace")),
     (
-        "and $has_pace (gt $pace_in 0.0)",
+        "and $has_pace (not " + _REACHED + ")",
         "At the pace so far (period-to-date spend per day, continued): runs out " + moment("$pace"),
     ),
     (
-        "and $has_fc (not (and $has_pace_in (le $pace_in 0.0)))",
+        "and $has_fc (not " + _REACHED + ")",
         "By the forecast (its expected path to period end): runs out " + moment("$fc"),
     ),
     ("$has_end", "Period ends: " + moment("$end")),
@@ -216,21 +283,19 @@ MONEY_FACTS = with_facts("$labels.budget", MONEY_QUERY, MONEY_LINES)
 
 # -------------------------------------------------------------------------------- SLO facts
 
+# Templates have no arithmetic: the share used and the time left per projection come from the
+# recording rules of rules/groups/slo.py, which keep the SLO's job and instance.
 SLO_QUERY = {
-    "objective": "100 * slo_objective_ratio{{SEL}}",
-    "budget": "slo_error_budget_seconds{{SEL}}",
-    "consumed": "slo_error_budget_consumed_seconds{{SEL}}",
-    "used": "100 * (1 - slo_error_budget_remaining_ratio{{SEL}})",
-    "left": "slo_error_budget_remaining_seconds{{SEL}}",
-    "burn": "slo_burn_rate{{SEL}}",
-    "rate_in": 'round(slo_error_budget_projected_exhaustion_timestamp_seconds{method="burn_rate",'
-    "{SEL}} - time(), 60)",
-    "trend_in": "round(slo_error_budget_projected_exhaustion_timestamp_seconds"
-    '{method="linear_regression",{SEL}} - time(), 60)',
-    "average_in": "round(slo_error_budget_projected_exhaustion_timestamp_seconds"
-    '{method="average",{SEL}} - time(), 60)',
-    "chance": "100 * topk(1, slo_error_budget_exhaustion_probability{{SEL}})",
-    "open": "slo_open_incidents{{SEL}}",
+    "objective": fact("slo_objective_ratio"),
+    "budget": fact("slo_error_budget_seconds"),
+    "consumed": fact("slo_error_budget_consumed_seconds"),
+    "used": fact("slo:error_budget_used:ratio"),
+    "burn": fact("slo_burn_rate"),
+    "rate_in": fact("slo:error_budget_exhaustion_in:seconds", method="burn_rate"),
+    "trend_in": fact("slo:error_budget_exhaustion_in:seconds", method="linear_regression"),
+    "average_in": fact("slo:error_budget_exhaustion_in:seconds", method="average"),
+    "chance": fact("slo_error_budget_exhaustion_probability", largest=True),
+    "open": fact("slo_open_incidents"),
 }
 SLO_WINDOWS = tuple(row.long for row in SLO_BURN_WINDOWS)
 
@@ -248,6 +313,7 @@ def _slo_projection(name: str, meaning: str) -> str:
     )
 
 
+_CHANCE_ROW = "and " + named("slo_error_budget_exhaustion_probability") + " (eq .Value $chance)"
 SLO_LINES = lines(
     (
         "$has_budget",
@@ -256,15 +322,17 @@ SLO_LINES = lines(
         + " of "
         + duration("$budget")
         + " used ("
-        + percent("$used")
+        + ratio_percent("$used")
         + ") against an objective of "
-        + percent("$objective"),
+        + ratio_percent("$objective"),
     ),
     (
         "$has_burn",
         "Burn rate: {{ $first := true }}"
         + "".join(
-            '{{ range $rows }}{{ if and (eq .Labels.fact "burn") (eq .Labels.window "'
+            "{{ range $rows }}{{ if and "
+            + named("slo_burn_rate")
+            + ' (eq .Labels.window "'
             + window
             + '") }}{{ if not $first }}, {{ end }}{{ $first = false }}'
             + times(".Value")
@@ -281,10 +349,11 @@ SLO_LINES = lines(
     ),
     (
         "$has_chance",
-        "Chance to run out within "
-        + '{{ range $rows }}{{ if eq .Labels.fact "chance" }}{{ .Labels.horizon }}{{ end }}'
+        "Chance to run out within {{ $horizon := false }}{{ range $rows }}{{ if "
+        + _CHANCE_ROW
+        + " }}{{ if not $horizon }}{{ .Labels.horizon }}{{ $horizon = true }}{{ end }}{{ end }}"
         + "{{ end }}: "
-        + percent("$chance")
+        + ratio_percent("$chance")
         + "{{ if gt $open 0.0 }}, counting the incident open now{{ end }}",
     ),
 )

@@ -15,6 +15,7 @@ from grafana.builders.panels import (
     dashboard,
     days_left_steps,
     label_variable,
+    override,
     q,
     series_panel,
     stat_panel,
@@ -23,7 +24,7 @@ from grafana.builders.panels import (
 from mixin.colours import GREEN, ORANGE, RED, YELLOW
 from mixin.dashboards import ERROR_BUDGETS
 from mixin.durations import hours
-from mixin.slo import RESPONSE, SLO_BURN_WINDOWS, windows_of
+from mixin.slo import EXHAUSTION_LIKELY_PROBABILITY, RESPONSE, SLO_BURN_WINDOWS, windows_of
 
 SLO = 'slo=~"$slo", team=~"$team"'
 
@@ -47,7 +48,8 @@ def build() -> Any:
     )
     d = budget_left(d)
     d = burn_rate(d)
-    return where_it_went(d)
+    d = where_it_went(d)
+    return analytics(d)
 
 
 def budget_left(d: Any) -> Any:
@@ -269,6 +271,94 @@ def where_it_went(d: Any) -> Any:
             w=6,
             h=8,
         )
+    )
+    return d
+
+
+def analytics(d: Any) -> Any:
+    """Row of the statistics of daily bad time: advice, daily burn, unusual days, weekday, trend."""
+    d = d.with_row(db.Row("Analytics"))
+    d = d.with_panel(
+        stat_panel(
+            "Advice",
+            "The highest exhaustion probability over the horizons, named by the advice it "
+            "gives: ok below 10%, watch below 50% (review risky changes), act from "
+            f"{EXHAUSTION_LIKELY_PROBABILITY:.0%} (reliability first; "
+            "SLOErrorBudgetExhaustionLikely tickets it).",
+            [
+                q(
+                    f"max without(horizon) (slo_error_budget_exhaustion_probability{{{SLO}}})\n"
+                    f"* on(slo, job, instance) group_left(advice) "
+                    f"slo_error_budget_advice{{{SLO}}}",
+                    "{{slo}}: {{advice}}",
+                    instant=True,
+                )
+            ],
+            "percentunit",
+            w=6,
+            h=6,
+            thresholds=steps((None, GREEN), (0.1, YELLOW), (EXHAUSTION_LIKELY_PROBABILITY, RED)),
+        )
+    )
+    d = d.with_panel(
+        bar_panel(
+            "Daily burn rate",
+            "Mean and 95th percentile of the burn rates of the window's complete local days "
+            "(a day's bad time over its even share of the budget): a p95 far above the mean "
+            "means a few bad days spend the budget.",
+            [
+                q(f"slo_daily_burn_rate_mean{{{SLO}}}", "{{slo}} mean", instant=True),
+                q(f"slo_daily_burn_rate_p95{{{SLO}}}", "{{slo}} p95", instant=True),
+            ],
+            "none",
+            w=6,
+            h=6,
+            thresholds=steps((None, GREEN), (1.0, RED)),
+        )
+    )
+    d = d.with_panel(
+        stat_panel(
+            "Unusual burn days",
+            "Complete days of the window whose bad time is more than 3 standard deviations "
+            "above the daily mean; budget-exporter report --slo NAME lists them.",
+            [q(f"slo_burn_anomalies{{{SLO}}}", "{{slo}}", instant=True)],
+            "none",
+            w=4,
+            h=6,
+            thresholds=steps((None, GREEN), (1, ORANGE)),
+        )
+    )
+    d = d.with_panel(
+        bar_panel(
+            "Burn rate by weekday",
+            "Mean burn rate of each weekday over the window's complete days (two weeks at "
+            "least): deployment days and batch nights stand out. Needs series: "
+            "{weekday_pattern: true} in the exporter config.",
+            [q(f"slo_weekday_burn_rate{{{SLO}}}", "{{slo}} {{weekday}}", instant=True)],
+            "none",
+            w=8,
+            h=6,
+            thresholds=steps((None, GREEN), (1.0, RED)),
+        )
+    )
+    d = d.with_panel(
+        stat_panel(
+            "Trend of daily bad time",
+            "Change of the daily bad time per day over the window (least-squares slope), and "
+            "the probability of such a slope without a trend: below 0.05 it is significant. "
+            "Needs series: {trend: true} in the exporter config.",
+            [
+                q(
+                    f"slo_daily_consumption_trend_seconds{{{SLO}}}",
+                    "{{slo}} change per day",
+                    instant=True,
+                ),
+                q(f"slo_daily_consumption_trend_p_value{{{SLO}}}", "{{slo}} p-value", instant=True),
+            ],
+            "s",
+            w=8,
+            h=6,
+        ).override_by_regexp(".* p-value", [override("unit", "none")])
     )
     return d
 

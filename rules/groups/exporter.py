@@ -8,7 +8,7 @@ from mixin.severities import (
     EXPORTER_DOWN_KEEP_FIRING_FOR,
     NAMES,
 )
-from rules.annotations import Group, alert, duration, with_facts
+from rules.annotations import Group, alert, duration, fact, moment, with_facts
 
 DATA_MAX_AGE_DEFAULT_DAYS = 2  # billing exports lag up to a day; two days means stuck
 
@@ -46,18 +46,20 @@ exporter_alerts: Group = (
                 with_facts(
                     "$labels.provider",
                     {
-                        "errors": "budget_exporter_provider_errors_total{{SEL}}",
-                        "since": "round(time() - "
-                        "budget_exporter_provider_last_success_timestamp_seconds{{SEL}}, 60)",
+                        "errors": fact("budget_exporter_provider_errors_total"),
+                        "since": fact("budget_exporter_provider_last_success_timestamp_seconds"),
+                        "suspect": fact("budget_exporter_provider_suspect"),
                     },
                     "Provider "
                     + PROVIDER
                     + " on {{ $labels.instance }} has failed "
                     + '{{ printf "%.0f" $errors }} refresh(es) since the exporter started; '
                     + "{{ if $has_since }}last success "
-                    + duration("$since")
-                    + " ago{{ else }}no success yet{{ end }}. Budgets keep its last good "
-                    "data, which gets older.",
+                    + moment("$since")
+                    + "{{ else }}no success yet{{ end }}."
+                    + "{{ if gt $suspect 0.0 }} Its last answer was refused: it had far less "
+                    "cost on days that had settled before (a truncated file or a partial "
+                    "answer).{{ end }} Budgets keep its last good data, which gets older.",
                 ),
             ),
         ),
@@ -108,6 +110,21 @@ exporter_alerts: Group = (
                 "The numbers served by {{ $labels.instance }} were computed "
                 + duration("$value")
                 + " ago; budgets and SLOs no longer move until the refresh loop runs again.",
+            ),
+        ),
+        (
+            "Budgets without a forecast for an hour: the exporter fits a capped number of "
+            "models per evaluation, so after a start with many new budgets forecasts arrive "
+            "over the next evaluations; an hour of waiting means fits fall behind.",
+            alert(
+                "BudgetExporterForecastsWaiting",
+                "budget_exporter_forecasts_waiting > 0",
+                "1h",
+                {"kind": "exporter", "severity": "notice"},
+                "Some budgets have no forecast yet.",
+                '{{ printf "%.0f" $value }} budget(s) on {{ $labels.instance }} have been '
+                "served without a forecast for an hour: their forecast and exhaustion alerts "
+                "cannot fire meanwhile. The exporter log names them.",
             ),
         ),
         (

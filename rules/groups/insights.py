@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules.annotations import MONEY_FACTS, Group, alert, money, percent, with_facts
+from rules.annotations import MONEY_FACTS, Group, alert, fact, money, ratio_percent, with_facts
 
 insight_alerts: Group = (
     "budget.insights",
@@ -22,11 +22,11 @@ insight_alerts: Group = (
                 with_facts(
                     "$labels.budget",
                     {
-                        "variance": "100 * budget_spend_variance_ratio{{SEL}}",
-                        "expected": "budget_expected_spend{{SEL}}",
+                        "variance": fact("budget_spend_variance_ratio"),
+                        "expected": fact("budget_expected_spend"),
                     },
                     "Budget {{ $labels.budget }} has spent "
-                    + percent("$variance")
+                    + ratio_percent("$variance")
                     + " more than the "
                     + money("$expected", "$currency")
                     + " expected by now if its limit were spent evenly.",

@@ -8,7 +8,7 @@ from mixin.money import (
     MONEY_BURN_WINDOWS,
     OVER_ALLOCATION_RATIO,
 )
-from rules.annotations import MONEY_FACTS, Group, alert, money, percent, with_facts
+from rules.annotations import MONEY_FACTS, Group, alert, fact, money, named, percent, with_facts
 
 LEAF = "unless on(budget) budget_children_limit"
 
@@ -16,11 +16,12 @@ LEAF = "unless on(budget) budget_children_limit"
 CONTRIBUTOR = with_facts(
     "$labels.budget",
     {
-        "day": "budget_cost_anomaly_contributor_spend{{SEL}}",
-        "usual": "budget_cost_anomaly_contributor_usual_spend{{SEL}}",
+        "day": fact("budget_cost_anomaly_contributor_spend"),
+        "usual": fact("budget_cost_anomaly_contributor_usual_spend"),
     },
-    '{{ if $has_day }}{{ range $rows }}{{ if eq .Labels.fact "day" }}Driven by '
-    "{{ .Labels.dimension }}={{ .Labels.value }}{{ end }}{{ end }}: "
+    "{{ if $has_day }}{{ range $rows }}{{ if "
+    + named("budget_cost_anomaly_contributor_spend")
+    + " }}Driven by {{ .Labels.dimension }}={{ .Labels.value }}{{ end }}{{ end }}: "
     + money("$day", "$currency")
     + " on the day{{ if $has_usual }} against a usual "
     + money("$usual", "$currency")
@@ -229,8 +230,8 @@ money_alerts: Group = (
                 with_facts(
                     "$labels.budget",
                     {
-                        "children": "budget_children_limit{{SEL}}",
-                        "limit": "budget_limit{{SEL}}",
+                        "children": fact("budget_children_limit"),
+                        "limit": fact("budget_limit"),
                     },
                     "Budget {{ $labels.budget }} gives its children "
                     + money("$children", "$currency")

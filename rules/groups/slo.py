@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mixin.slo import SLO_BURN_WINDOWS, SLO_WINDOW_DAYS
-from rules.annotations import SLO_FACTS, Group, alert
+from mixin.slo import EXHAUSTION_LIKELY_PROBABILITY, SLO_BURN_WINDOWS, SLO_WINDOW_DAYS
+from rules.annotations import SLO_FACTS, Group, alert, percent
 
 slo_recording: Group = (
     "slo.recording",
@@ -28,6 +28,25 @@ slo_recording: Group = (
                 "record": "slo:error_budget_exhaustion:days",
                 "expr": "(min without(method) "
                 "(slo_error_budget_projected_exhaustion_timestamp_seconds) - time()) / 86400\n",
+            },
+        ),
+        (
+            "The share of the error budget used. With the next rule, what alert annotations "
+            "print: templates have no arithmetic, and one selector per alert keeps their cost "
+            "flat.",
+            {
+                "record": "slo:error_budget_used:ratio",
+                "expr": "1 - slo_error_budget_remaining_ratio\n",
+            },
+        ),
+        (
+            "Seconds until the error budget runs out, per projection (method), to the minute; "
+            "negative when already exhausted.",
+            {
+                "record": "slo:error_budget_exhaustion_in:seconds",
+                "expr": "round(\n"
+                "  slo_error_budget_projected_exhaustion_timestamp_seconds - time(), 60\n"
+                ")\n",
             },
         ),
     ],
@@ -92,6 +111,26 @@ slo_alerts: Group = (
                 "An SLO is projected to run out of error budget within its window.",
                 "SLO {{ $labels.slo }} runs out of error budget before one window length "
                 "has passed; each projection below says when by its own method.",
+                SLO_FACTS,
+            ),
+        ),
+        (
+            f"The incident history gives at least {EXHAUSTION_LIKELY_PROBABILITY:.0%} odds that "
+            "the budget runs out within a horizon (the exporter's advice is act); not once it "
+            "has run out, which SLOErrorBudgetExhausted says. Held 1h: the odds jump while an "
+            "incident is open, and the burn-rate alerts handle that.",
+            alert(
+                "SLOErrorBudgetExhaustionLikely",
+                "100 * max without(horizon) (slo_error_budget_exhaustion_probability)\n"
+                f"  >= {EXHAUSTION_LIKELY_PROBABILITY * 100:g}\n"
+                "and on(slo, job, instance)\n"
+                "slo_error_budget_remaining_ratio > 0",
+                "1h",
+                {"kind": "error_budget", "severity": "warning"},
+                "An SLO is likely to run out of error budget.",
+                "SLO {{ $labels.slo }} runs out of error budget with "
+                + percent("$value")
+                + " odds by its incident history: spend on reliability before features.",
                 SLO_FACTS,
             ),
         ),

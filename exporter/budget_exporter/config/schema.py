@@ -155,8 +155,9 @@ class SeriesConfig(StrictModel):
     """Optional metric families. Each costs series per budget, and users pay per series, so only
     the lean set is on by default (README, "Series per budget")."""
 
-    weekday_pattern: bool = False  # budget_weekday_burn_rate: 7 series per budget
-    trend: bool = False  # budget_daily_spend_trend and its p-value: 2
+    # budget_weekday_burn_rate and slo_weekday_burn_rate: 7 series per budget and per SLO
+    weekday_pattern: bool = False
+    trend: bool = False  # the daily spend (or bad time) trend and its p-value: 2 per budget and SLO
     forecast_horizons: bool = False  # budget_forecast_horizon_spend (30d, 90d): 2
     forecast_95: bool = False  # the 95% bounds of budget_forecast_spend: 2
     anomaly_by_dimension: bool = False  # budget_cost_anomaly_score_by_dimension: 1 per top value

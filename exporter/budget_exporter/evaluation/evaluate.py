@@ -23,6 +23,7 @@ from ..money.budgets import (
 )
 from ..money.currency import rates_in_force
 from ..money.planning import PlannedAmount
+from ..slo.analytics import slo_analytics
 from ..slo.error_budget import SloSpec, evaluate_slo
 from .forecast_cache import ForecastCache
 from .planning import PatternCache, insights_of, plan_amount, with_insight_dimensions
@@ -320,12 +321,15 @@ def evaluate_slos(
         window = slo.rolling_window
         data = incidents[slo.provider]
         covered = now - data.covers_from if data.covers_from is not None else None
+        spec = slo_spec(slo, covered)
+        status = evaluate_slo(spec, data.incidents, now, config.zone)
         entries.append(
             SloEntry(
-                status=evaluate_slo(slo_spec(slo, covered), data.incidents, now, config.zone),
+                status=status,
                 labels=dict(slo.labels),
                 provider=slo.provider,
                 period=format_duration(window) if window is not None else str(slo.calendar),
+                analytics=slo_analytics(spec, data.incidents, status, config.zone),
             )
         )
     return tuple(entries)

@@ -12,6 +12,7 @@ from ..money.budgets import BudgetStatus
 from ..money.forecast import Forecast
 from ..money.insights import BudgetInsights
 from ..money.planning import PlannedAmount
+from ..slo.analytics import SloAnalytics
 from ..slo.error_budget import SloStatus
 
 
@@ -63,6 +64,7 @@ class SloEntry:
     labels: Mapping[str, str] = field(default_factory=dict)
     provider: str = ""
     period: str = ""  # "30d" for a rolling window, "month" or "quarter" for calendar ones
+    analytics: SloAnalytics | None = None  # daily burn statistics, unusual days, advice
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ Sample of the exposition::
     slo_burn_rate{slo="checkout-availability",team="web",window="1h"} 83.3
 
 Every series carries ``slo`` and the SLO's configured labels. Cardinality is bounded by the
-config: fixed windows, methods and horizons per SLO, and at most ten categories per SLO.
+config: fixed windows, methods and horizons per SLO, at most ten categories per SLO, one advice
+state, and seven weekdays when the weekday pattern is switched on.
 """
 
 from __future__ import annotations
@@ -92,6 +93,54 @@ OPEN_INCIDENTS = FamilySpec(
 WINDOW_INCIDENTS = FamilySpec(
     "slo_window_incidents", "Counted incidents that overlap the SLO window.", "slo"
 )
+DAILY_BURN_MEAN = FamilySpec(
+    "slo_daily_burn_rate_mean",
+    "Mean burn rate of the complete local days of the SLO window (a day's bad time over "
+    "its even share of the budget); above 1 the usual day spends too much.",
+    "slo",
+)
+DAILY_BURN_P95 = FamilySpec(
+    "slo_daily_burn_rate_p95",
+    "95th percentile of the daily burn rates of the SLO window: how bad a bad day gets. "
+    "Far above the mean, a few days spend the budget.",
+    "slo",
+)
+ANOMALOUS_DAYS = FamilySpec(
+    "slo_burn_anomalies",
+    "Complete days of the SLO window whose bad time is more than 3 standard deviations "
+    "above the window's daily mean; report --slo lists them.",
+    "slo",
+)
+ADVICE = FamilySpec(
+    "slo_error_budget_advice",
+    "What the exhaustion probability asks for, as the advice label (always 1; one series "
+    "per SLO): ok (below 10%), watch (below 50%: review risky changes) or act (50% or "
+    "more: spend on reliability first).",
+    "slo",
+    ("advice",),
+)
+WEEKDAY_BURN_RATE = FamilySpec(
+    "slo_weekday_burn_rate",
+    "Mean burn rate of each weekday over the complete days of the SLO window: the "
+    "weekdays that spend the error budget (deployment days, batch nights).",
+    "slo",
+    ("weekday",),
+    optional="weekday_pattern",
+)
+DAILY_CONSUMPTION_TREND = FamilySpec(
+    "slo_daily_consumption_trend_seconds",
+    "Change of the daily bad time per day over the SLO window (least-squares slope), "
+    "in seconds; read it with slo_daily_consumption_trend_p_value.",
+    "slo",
+    optional="trend",
+)
+DAILY_CONSUMPTION_TREND_P_VALUE = FamilySpec(
+    "slo_daily_consumption_trend_p_value",
+    "Probability of a slope this steep if daily bad time had no trend; below 0.05 the "
+    "trend is significant.",
+    "slo",
+    optional="trend",
+)
 
 FAMILIES = (
     INFO,
@@ -107,6 +156,13 @@ FAMILIES = (
     CONSUMED_BY_CATEGORY,
     OPEN_INCIDENTS,
     WINDOW_INCIDENTS,
+    DAILY_BURN_MEAN,
+    DAILY_BURN_P95,
+    ANOMALOUS_DAYS,
+    ADVICE,
+    WEEKDAY_BURN_RATE,
+    DAILY_CONSUMPTION_TREND,
+    DAILY_CONSUMPTION_TREND_P_VALUE,
 )
 
 
@@ -140,3 +196,17 @@ def _add_slo(f: dict[FamilySpec, Family], entry: SloEntry) -> None:
         f[CONSUMED_BY_CATEGORY].add({**base, "category": category}, seconds)
     f[OPEN_INCIDENTS].add(base, status.open_incidents)
     f[WINDOW_INCIDENTS].add(base, status.window_incidents)
+    found = entry.analytics
+    if found is None:
+        return
+    if found.mean_burn_rate is not None and found.p95_burn_rate is not None:
+        f[DAILY_BURN_MEAN].add(base, found.mean_burn_rate)
+        f[DAILY_BURN_P95].add(base, found.p95_burn_rate)
+    f[ANOMALOUS_DAYS].add(base, len(found.anomalous_days))
+    # Only the state in force: users pay per series, and the others would hold zeros.
+    f[ADVICE].add({**base, "advice": found.advice.value}, 1)
+    for weekday, burn in found.weekday_burn_rates.items():
+        f[WEEKDAY_BURN_RATE].add({**base, "weekday": weekday}, burn)
+    if found.trend is not None:
+        f[DAILY_CONSUMPTION_TREND].add(base, found.trend.slope)
+        f[DAILY_CONSUMPTION_TREND_P_VALUE].add(base, found.trend.p_value)

@@ -1,4 +1,4 @@
-"""Plain data every layer shares: cost frames, incidents, periods, settings fields, errors.
+"""Plain data every layer shares, and the statistics of daily series money and SLOs both read.
 
 May import nothing else of the package: the other layers build on it.
 """

@@ -15,13 +15,8 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from ..model.fields import StrictModel, TextList
-from ..model.periods import WEEKDAYS
+from ..model.statistics import MIN_PATTERN_DAYS, linear_trend, weekday_means
 from .budgets import NONE_VALUE, OTHER, PERIOD_WINDOW, BudgetStatus
-
-# Fewer days than two full weeks cannot tell a weekday pattern or a trend from noise.
-MIN_PATTERN_DAYS = 14
-# Days whose spend differs by less than this share of the largest are the same spend.
-FLAT_TOLERANCE = 1e-9
 
 
 class VarianceConfig(StrictModel):
@@ -232,26 +227,9 @@ def daily_pattern(
     """
     if len(days) < MIN_PATTERN_DAYS or ideal_daily <= 0:
         return None
-    y = np.asarray(values, dtype=np.float64)
-    weekdays = np.array([day.weekday() for day in days])
-    burn = {
-        WEEKDAYS[weekday]: float(y[weekdays == weekday].mean()) / ideal_daily
-        for weekday in range(7)
-        if (weekdays == weekday).any()
-    }
-    x = np.array([(day - days[0]).days for day in days], dtype=np.float64)
-    # Daily spend comes out of sums of floats: a flat month wobbles by ~1e-13, and a regression
-    # on that wobble alone reports a "significant" slope of 1e-14 per day.
-    if np.ptp(y) <= FLAT_TOLERANCE * max(float(np.abs(y).max()), 1e-12):
-        slope, p_value = 0.0, 1.0  # a flat line: no trend, and certainly no evidence of one
-    else:
-        # scipy.stats loads in half a second: only when a trend is fitted, not with the config.
-        from scipy import stats
-
-        fit = stats.linregress(x, y)
-        slope = float(fit.slope)
-        p_value = float(fit.pvalue) if not math.isnan(fit.pvalue) else 1.0
-    return DailyPattern(burn, slope, p_value, len(days))
+    burn = {weekday: mean / ideal_daily for weekday, mean in weekday_means(days, values).items()}
+    trend = linear_trend(days, values)
+    return DailyPattern(burn, trend.slope, trend.p_value, len(days))
 
 
 def budget_insights(

@@ -1,4 +1,4 @@
-"""Error-budget maths: incidents and an objective in, consumption, burn rates and exhaustion out.
+"""Error-budget maths: incidents in; consumption, burn rates, exhaustion and daily analytics out.
 
 Pure functions over incidents and ``now``; may import ``model`` only (no provider, no I/O).
 """

@@ -46,12 +46,26 @@ CSV_COLUMNS = (
     "open_incidents",
     "consumed_by_category",
     "recommendations",
+    "advice",
+    "exhaustion_probability",
+    "daily_burn_rate_mean",
+    "daily_burn_rate_p95",
+    "anomalous_days",
+    "weekday_burn_rates",
+    "trend_per_day",
+    "trend_p_value",
     "reserved",
     "reservations",
     "jobs",
     "jobs_over_estimate",
     "jobs_over_estimate_share",
 )
+# What each advice tier of an SLO asks for, in the report.
+ADVICE_TEXT = {
+    "ok": "release as usual",
+    "watch": "review risky changes",
+    "act": "spend on reliability before features",
+}
 # Breakdown values shown per budget in the report (the JSON view has them all).
 TOP_VALUES = 3
 
@@ -222,6 +236,46 @@ def _slo_text(slo: Mapping[str, Any]) -> list[str]:
     if categories:
         incidents += f"; by category: {categories}"
     lines.append(incidents)
+    lines.extend(_analytics_text(slo.get("analytics")))
+    return lines
+
+
+def _analytics_text(found: Mapping[str, Any] | None) -> list[str]:
+    """The daily statistics and the advice of an SLO."""
+    if not found:
+        return []
+    lines = []
+    burn = found["daily_burn_rate"]
+    if found["days"]:
+        unusual = ", ".join(
+            f"{item['day']} {_duration(item['bad_seconds'])} (z {item['z_score']:.1f})"
+            for item in found["anomalous_days"]
+        )
+        lines.append(
+            f"  daily     burn rate mean {_times(burn['mean'])}, p95 {_times(burn['p95'])} "
+            f"over {found['days']} days; unusual days: {unusual or 'none'}"
+        )
+    weekdays = found["weekday_burn_rates"]
+    if weekdays:
+        heaviest = max(weekdays, key=lambda day: weekdays[day] or 0.0)
+        lines.append(
+            "  weekdays  "
+            + "  ".join(f"{day[:3]} {_times(rate)}" for day, rate in weekdays.items())
+            + f"; heaviest {heaviest}"
+        )
+    trend = found["trend"]
+    if trend is not None:
+        p_value = trend["p_value"]
+        verdict = "significant" if p_value is not None and p_value < 0.05 else "not significant"
+        lines.append(
+            f"  trend     daily bad time {trend['seconds_per_day']:+.1f}s per day "
+            f"(p {p_value:.2f}, {verdict})"
+        )
+    horizon = f" within {found['horizon']}" if found.get("horizon") else ""
+    lines.append(
+        f"  advice    {found['advice']} ({_ratio(found['exhaustion_probability'])} chance to run "
+        f"out{horizon}): {ADVICE_TEXT.get(found['advice'], '')}"
+    )
     return lines
 
 
@@ -343,6 +397,27 @@ def _slo_row(slo: Mapping[str, Any]) -> dict[str, Any]:
             f"{item['category']}:{item['seconds']}"
             for item in slo.get("consumed_by_category") or []
         ),
+        **_analytics_row(slo.get("analytics")),
+    }
+
+
+def _analytics_row(found: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not found:
+        return {}
+    trend = found["trend"] or {}
+    return {
+        "advice": found["advice"],
+        "exhaustion_probability": found["exhaustion_probability"],
+        "daily_burn_rate_mean": found["daily_burn_rate"]["mean"],
+        "daily_burn_rate_p95": found["daily_burn_rate"]["p95"],
+        "anomalous_days": ";".join(
+            f"{item['day']}:{item['bad_seconds']}" for item in found["anomalous_days"]
+        ),
+        "weekday_burn_rates": ";".join(
+            f"{day}:{rate}" for day, rate in found["weekday_burn_rates"].items()
+        ),
+        "trend_per_day": trend.get("seconds_per_day"),
+        "trend_p_value": trend.get("p_value"),
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..evaluation.snapshot import BudgetEntry, SloEntry, Snapshot
 from ..money.forecast import MIN_REPORTED_ORIGINS, Forecast
+from ..slo.analytics import SloAnalytics
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -183,6 +184,39 @@ def slo_json(entry: SloEntry) -> dict[str, Any]:
             for category, seconds in status.consumed_by_category
         ],
         "data_as_of": _time(status.as_of),
+        "analytics": _analytics_json(entry.analytics),
+    }
+
+
+def _analytics_json(found: SloAnalytics | None) -> dict[str, Any] | None:
+    if found is None:
+        return None
+    trend = found.trend
+    return {
+        "days": found.days,
+        "daily_burn_rate": {
+            "mean": _number(found.mean_burn_rate),
+            "p95": _number(found.p95_burn_rate),
+        },
+        "anomalous_days": [
+            {
+                "day": item.day.isoformat(),
+                "bad_seconds": _number(item.bad_seconds),
+                "z_score": _number(item.z_score),
+            }
+            for item in found.anomalous_days
+        ],
+        "weekday_burn_rates": {
+            day: _number(rate) for day, rate in found.weekday_burn_rates.items()
+        },
+        "trend": (
+            {"seconds_per_day": _number(trend.slope), "p_value": _number(trend.p_value)}
+            if trend is not None
+            else None
+        ),
+        "advice": found.advice.value,
+        "exhaustion_probability": _number(found.probability),
+        "horizon": found.horizon,
     }
 
 
