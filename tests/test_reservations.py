@@ -544,3 +544,17 @@ def test_admit_and_the_admit_route_count_what_reservations_hold(config_file, tmp
     answer = json.loads(b"".join(body))
     assert seen["status"] == "409 Conflict"
     assert (answer["remaining"], answer["short_by"]) == (150.0, pytest.approx(0.01))
+
+
+def test_check_warns_when_no_provider_has_the_jobs_dimension(config_file, tmp_path, capsys):
+    args = ["check", "--config.file", str(config_file)]
+    assert main(args) == 0
+    assert "jobs.dimension" not in capsys.readouterr().out
+    config_file.write_text(
+        CONFIG.replace("jobs: {dimension: tags.job}", "jobs: {dimension: tags.run}")
+    )
+    assert main(args) == 0
+    assert (
+        "warning: jobs.dimension 'tags.run' is not a column of any provider's data: reservations "
+        "with a job end by their TTL only" in capsys.readouterr().out
+    )

@@ -273,6 +273,14 @@ def unknown_filter_keys(config: Config, data: Mapping[str, CostData]) -> list[st
                     f"budget {budget.name!r}: {what} {key!r} is not a column of its data; "
                     f"known: {', '.join(known)}"
                 )
+    jobs = config.jobs.dimension
+    every = list(empty.values())
+    if jobs and every and not any(index.has_column(jobs) for index in every):
+        known = sorted({d for index in every for d in index.dimensions})
+        warnings.append(
+            f"jobs.dimension {jobs!r} is not a column of any provider's data: reservations "
+            f"with a job end by their TTL only, and jobs show no cost; known: {', '.join(known)}"
+        )
     return warnings
 
 
