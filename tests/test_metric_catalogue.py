@@ -38,6 +38,7 @@ BY_NAME = {spec.name: spec for spec in FAMILIES}
 ABSENT_FROM_DEMO = {
     "budget_exchange_rate": "the demo reports in one currency",
     "budget_new_purchase_spend": "the demo's Savings Plan renews every month: never new",
+    "budget_reserved": "there only while reservations hold money; the demo takes none",
     "budget_exporter_provider_api_requests_total": "reported by paid-API providers only",
     "budget_exporter_provider_api_cost_usd_total": "reported by paid-API providers only",
     "budget_exporter_provider_api_requests_month": "reported by aws_cost_explorer only",

@@ -96,6 +96,9 @@ def utilization_gauge() -> Any:
     return with_queries(panel, table_queries((ref, expr) for ref, expr, _, _ in columns))
 
 
+RESERVED = f"budget_reserved{{{B}}} or budget_remaining{{{B}}} * 0"
+
+
 def now(d: Any, currency_unit: str) -> Any:
     """Row of where the budget stands: utilization, spend, forecast and exhaustion."""
     d = d.with_row(db.Row("Now"))
@@ -103,11 +106,15 @@ def now(d: Any, currency_unit: str) -> Any:
     d = d.with_panel(
         stat_panel(
             "Spend and limit",
-            "Spend so far this period, the limit, and what remains (negative: overspent).",
+            "Spend so far this period, the limit, what remains (negative: overspent), what "
+            "reservations of planned spend hold, and what a new reservation can still get.",
             [
                 q(f"budget_spend{{{B}}}", "spend", instant=True),
                 q(f"budget_limit{{{B}}}", "limit", instant=True),
                 q(f"budget_remaining{{{B}}}", "remaining", instant=True),
+                # budget_reserved is there only while something is held: 0 otherwise.
+                q(RESERVED, "reserved", instant=True),
+                q(f"budget_remaining{{{B}}} - ({RESERVED})", "can be reserved", instant=True),
                 q(f"budget_average_daily_spend{{{B}}}", "per day (average)", instant=True),
             ],
             currency_unit,

@@ -129,6 +129,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="accept POST /-/reload to reload the config (SIGHUP always does)",
     )
+    serve.add_argument(
+        "--web.enable-reservations",
+        dest="reservations",
+        action="store_true",
+        help="accept POST and DELETE under /api/v1/budgets/NAME/reservations to hold planned "
+        "spend (behind the web config's basic auth when it sets one)",
+    )
 
     check = commands.add_parser("check", help="validate the config and try each provider once")
     common(check)
@@ -309,6 +316,7 @@ def command_serve(args: argparse.Namespace) -> int:
             config=holder.config,
             lifecycle=args.lifecycle,
             web_config_file=args.web_config_file,
+            reservations=args.reservations,
         )
         if web is None:
             return app

@@ -8,6 +8,7 @@ the providers and evaluate once themselves.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..money.admission import admit_in_hierarchy
+from ..money.reservations import ReservationFileError
 from ..views.report import FORMATS, render_report
 
 if TYPE_CHECKING:
@@ -43,6 +45,29 @@ def add_report_arguments(report: argparse.ArgumentParser, admit: argparse.Argume
         required=True,
         type=_amount,
         help="planned spend in the reporting currency, e.g. 8.00",
+    )
+    admit.add_argument(
+        "--reserve",
+        action="store_true",
+        help="hold the amount against the budget when it fits (in the state folder, as the "
+        "server's reservations API does) and print the reservation id",
+    )
+    admit.add_argument(
+        "--holder",
+        default=None,
+        help="who holds the reservation (default: USER@HOST)",
+    )
+    admit.add_argument(
+        "--ttl",
+        default="1h",
+        help="how long the reservation holds unless released first: 90s, 2h (default 1h, at "
+        "most 31d)",
+    )
+    admit.add_argument(
+        "--job",
+        default=None,
+        help="the job's value in the config's jobs.dimension: its cost in the data releases "
+        "the reservation, and the job's estimate is kept for job accounting",
     )
     for sub in (report, admit):
         sub.add_argument(
@@ -108,7 +133,11 @@ def published_snapshot(folder: Path, budget: str | None) -> dict[str, Any] | Non
     except (OSError, ValueError, KeyError, TypeError) as error:
         log.warning("ignoring the unreadable snapshot in %s: %s", folder, error)
         return None
-    view = {**view, "exchange_rates": data.get("exchange_rates", {})}
+    view = {
+        **view,
+        "exchange_rates": data.get("exchange_rates", {}),
+        "job_spend": data.get("job_spend") or {},
+    }
     if budget is not None:
         view["budgets"] = [item for item in view["budgets"] if item["name"] == budget]
         view["slos"] = []
@@ -153,14 +182,55 @@ def command_report(config: Config, args: argparse.Namespace) -> int:
         )
         data = _figures(config, only_slo, args, one_budget=False)
         data = {**data, "budgets": [], "slos": [s for s in data["slos"] if s["name"] == args.slo]}
+        data.pop("job_spend", None)
         sys.stdout.write(render_report(data, args.fmt))
         return 0
     scoped = _scoped(config, args.budget)
     if scoped is None:
         return _unknown(config, args.budget)
     data = _figures(config, scoped, args)
+    try:
+        data = _with_reservations(config, data, args)
+    except ReservationFileError as error:
+        print(error, file=sys.stderr)
+        return EXIT_USAGE
     sys.stdout.write(render_report(data, args.fmt))
     return 0
+
+
+def _folder(config: Config, args: argparse.Namespace) -> Path:
+    from ..service.state import STATE_DIR_ENV, default_state_dir
+
+    return Path(args.state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
+
+
+def _with_reservations(
+    config: Config, data: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Each budget of ``data`` with what reservations hold on it and, with a jobs dimension,
+    how its jobs spent against their estimates (the job spend itself leaves ``data``)."""
+    from ..money.reservations import held_against, job_accounting
+    from ..service.reservations import ReservationBook
+
+    data = dict(data)
+    job_spend = data.pop("job_spend", None) or {}
+    book = ReservationBook(_folder(config, args))
+    now = args.at or datetime.now(UTC)
+    active = book.active(now, job_spend)
+    held = held_against(data["budgets"], active, job_spend)
+    budgets = []
+    for budget in data["budgets"]:
+        name = budget["name"]
+        extra: dict[str, Any] = {
+            "reserved": held.get(name, 0.0),
+            "reservations": [item.as_json(job_spend) for item in active if item.budget == name],
+        }
+        if config.jobs.dimension:
+            since = datetime.fromisoformat(budget["period"]["start"].replace("Z", "+00:00"))
+            extra["jobs"] = job_accounting(book.jobs(name), job_spend.get(name, {}), since)
+        budgets.append({**budget, **extra})
+    data["budgets"] = budgets
+    return data
 
 
 def command_admit(config: Config, args: argparse.Namespace) -> int:
@@ -171,6 +241,9 @@ def command_admit(config: Config, args: argparse.Namespace) -> int:
         scoped = config
     if scoped is None:
         return _unknown(config, args.budget)
+    if args.reserve and args.at is not None:
+        print("--reserve holds money from now on: it cannot be given with --at", file=sys.stderr)
+        return EXIT_USAGE
     data = _figures(config, scoped, args, one_budget=False)
     made = {item["name"] for item in data["budgets"]}
     if scoped is config and args.budget not in made | {b.name for b in config.budgets}:
@@ -182,6 +255,60 @@ def command_admit(config: Config, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_NO_DATA
-    admission = admit_in_hierarchy(data["budgets"], args.budget, args.amount)
+    if args.reserve:
+        return _reserve(config, data, args)
+    from ..money.reservations import held_against
+    from ..service.reservations import ReservationBook
+
+    job_spend = data.get("job_spend") or {}
+    try:  # what reservations hold is no longer free to admit
+        active = ReservationBook(_folder(config, args)).active(datetime.now(UTC), job_spend)
+    except ReservationFileError as error:
+        print(error, file=sys.stderr)
+        return EXIT_USAGE
+    held = held_against(data["budgets"], active, job_spend)
+    admission = admit_in_hierarchy(data["budgets"], args.budget, args.amount, held)
     print(f"{admission.verdict.value}: {admission.reason}")
+    return admission.verdict.exit_code
+
+
+def _reserve(config: Config, data: dict[str, Any], args: argparse.Namespace) -> int:
+    """Hold the amount in the state folder's reservations, under the lock the server takes."""
+    import getpass
+    import socket
+
+    from ..money.reservations import (
+        RequestError,
+        TooManyReservations,
+        parse_request,
+        parse_ttl,
+    )
+    from ..service.reservations import ReservationBook
+
+    holder = args.holder or f"{getpass.getuser()}@{socket.gethostname()}"
+    try:
+        body = {"amount": args.amount, "holder": holder, "job": args.job}
+        request = parse_request(body, config.jobs.dimension)
+        request = dataclasses.replace(request, ttl=parse_ttl(args.ttl))
+    except RequestError as error:
+        print(f"cannot reserve: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    book = ReservationBook(_folder(config, args))
+    try:
+        grant = book.reserve(
+            data["budgets"], data.get("job_spend") or {}, args.budget, request, datetime.now(UTC)
+        )
+    except (ReservationFileError, TooManyReservations) as error:
+        print(f"cannot reserve: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    admission = grant.admission
+    if grant.reservation is None:
+        print(f"{admission.verdict.value}: {admission.reason}")
+        return admission.verdict.exit_code
+    held = grant.reservation
+    print(
+        f"reserved {held.id}: {held.amount:,.2f} {admission.currency} held against budget "
+        f"{held.budget} until {held.as_json()['expires_at']}; {admission.verdict.value}: "
+        f"{admission.reason}"
+    )
     return admission.verdict.exit_code

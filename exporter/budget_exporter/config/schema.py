@@ -141,6 +141,16 @@ class BreakdownConfig(StrictModel):
     top: int = Field(default=10, ge=1, le=100)
 
 
+class JobsConfig(StrictModel):
+    """Job accounting: the dimension of the cost data that names the job a cost belongs to.
+
+    A reservation with a job is released by that job's cost in the data, and the job's estimate
+    is set against its actual cost (``/api/v1/budgets/NAME/jobs``, ``report``).
+    """
+
+    dimension: str | None = Field(default=None, min_length=1)  # tags.job, a column...
+
+
 class SeriesConfig(StrictModel):
     """Optional metric families. Each costs series per budget, and users pay per series, so only
     the lean set is on by default (README, "Series per budget")."""
@@ -354,6 +364,7 @@ class Config(StrictModel):
     thresholds: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     breakdown: BreakdownConfig = BreakdownConfig()
     series: SeriesConfig = SeriesConfig()
+    jobs: JobsConfig = JobsConfig()
     providers: dict[str, SerializeAsAny[ProviderConfig]] = Field(min_length=1)
     budgets: tuple[BudgetConfig, ...] = ()
     slos: tuple[SloConfig, ...] = ()

@@ -13,7 +13,14 @@ from ..config.schema import BudgetConfig, Config, SloConfig
 from ..model.costs import CostData, concat_frames
 from ..model.incidents import FILTER_FIELDS, IncidentData
 from ..model.periods import Calendar, PeriodKind, format_duration, period_containing
-from ..money.budgets import FILTER_ALIASES, BudgetSpec, CostIndex, evaluate_budget, spend_between
+from ..money.budgets import (
+    FILTER_ALIASES,
+    BudgetSpec,
+    CostIndex,
+    evaluate_budget,
+    spend_between,
+    spend_by_value,
+)
 from ..money.currency import rates_in_force
 from ..money.planning import PlannedAmount
 from ..slo.analytics import slo_analytics
@@ -22,6 +29,9 @@ from .forecast_cache import ForecastCache
 from .planning import PatternCache, insights_of, plan_amount, with_insight_dimensions
 from .snapshot import BudgetEntry, ProviderHealth, SloEntry, Snapshot
 from .templates import ALL_PROVIDERS, expand_templates
+
+# Jobs whose cost a budget keeps per period (the largest): each one a reservation may wait for.
+MAX_JOBS_PER_BUDGET = 10_000
 
 
 def budget_spec(config: Config, budget: BudgetConfig) -> BudgetSpec:
@@ -70,6 +80,8 @@ def wanted_dimensions(config: Config) -> frozenset[str]:
         wanted.update((*insights.resource.dimensions, *insights.owner.dimensions))
         if budget.for_each:
             wanted.add(budget.for_each)  # a template's budgets filter on it
+    if config.jobs.dimension:
+        wanted.add(config.jobs.dimension)  # each job's cost, against its reservations
     return frozenset(wanted)
 
 
@@ -176,6 +188,19 @@ def evaluate(
         spec = with_insight_dimensions(config, budget, spec, index)
         data_end = _data_end(data, names, now)
         status = evaluate_budget(spec, index, now, config.zone, data_end)
+        jobs = config.jobs.dimension
+        job_spend = (
+            spend_by_value(
+                index,
+                spec,
+                status.period.start,
+                min(now, status.period.end),
+                jobs,
+                MAX_JOBS_PER_BUDGET,
+            )
+            if jobs
+            else {}
+        )
         kids = children.get(budget.name)
         entries.append(
             BudgetEntry(
@@ -194,6 +219,7 @@ def evaluate(
                 anomaly_contributor=(
                     forecasts.anomaly_contributor(spec) if forecasts is not None else None
                 ),
+                job_spend=job_spend,
             )
         )
     return Snapshot(
@@ -247,6 +273,14 @@ def unknown_filter_keys(config: Config, data: Mapping[str, CostData]) -> list[st
                     f"budget {budget.name!r}: {what} {key!r} is not a column of its data; "
                     f"known: {', '.join(known)}"
                 )
+    jobs = config.jobs.dimension
+    every = list(empty.values())
+    if jobs and every and not any(index.has_column(jobs) for index in every):
+        known = sorted({d for index in every for d in index.dimensions})
+        warnings.append(
+            f"jobs.dimension {jobs!r} is not a column of any provider's data: reservations "
+            f"with a job end by their TTL only, and jobs show no cost; known: {', '.join(known)}"
+        )
     return warnings
 
 

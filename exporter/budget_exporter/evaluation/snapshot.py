@@ -52,6 +52,8 @@ class BudgetEntry:
     insights: BudgetInsights | None = None
     # The breakdown value most above its usual level on the newest day, when one stands out.
     anomaly_contributor: AnomalyContributor | None = None
+    # Spend of the period per job (config ``jobs.dimension``): releases reservations by tag.
+    job_spend: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,3 +86,6 @@ class Snapshot:
     # Budgets whose forecast model is not fit yet: the fits per evaluation are capped, so a
     # first evaluation of thousands of budgets leaves some for the next ones.
     forecasts_waiting: tuple[str, ...] = ()
+    # Money reservations hold per budget (its own and its children's), as the service read
+    # them when it published this snapshot.
+    reserved: Mapping[str, float] = field(default_factory=dict)

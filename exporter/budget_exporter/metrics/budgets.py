@@ -139,6 +139,15 @@ NEW_PURCHASE = FamilySpec(
     ("currency", "service", "sku"),
 )
 
+RESERVED = FamilySpec(
+    "budget_reserved",
+    "Money held by reservations of planned spend on this budget and the budgets below it, "
+    "less their jobs' cost already in the data, in currency; only while some are held. "
+    "budget_remaining minus this is what a new reservation can still get.",
+    "budget",
+    ("currency",),
+)
+
 FAMILIES = (
     INFO,
     LIMIT,
@@ -159,6 +168,7 @@ FAMILIES = (
     CHILDREN_ALLOCATION,
     SPEND_BY_DIMENSION,
     NEW_PURCHASE,
+    RESERVED,
 )
 
 EXCHANGE_RATE = FamilySpec(
@@ -176,6 +186,10 @@ def budget_families(snapshot: Snapshot) -> Iterator[Metric]:
     f = new_families(FAMILIES, snapshot.series)
     for entry in snapshot.budgets:
         _add_budget(f, entry, snapshot.currency)
+        held = snapshot.reserved.get(entry.status.name, 0.0)
+        if held > 0:  # a series only while something is held: no cost for budgets without
+            money = {"budget": entry.status.name, **entry.labels, "currency": snapshot.currency}
+            f[RESERVED].add(money, held)
     yield from exposed(f)
 
 

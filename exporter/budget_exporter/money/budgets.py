@@ -441,6 +441,30 @@ def top_n(totals: list[tuple[str, float]], n: int) -> tuple[tuple[str, float], .
     return tuple(head)
 
 
+def spend_by_value(
+    index: CostIndex,
+    spec: BudgetSpec,
+    start: datetime,
+    end: datetime,
+    dimension: str,
+    top: int,
+) -> dict[str, float]:
+    """The budget's spend between ``start`` and ``end`` per value of ``dimension`` (rows without
+    a value left out), the ``top`` largest: the cost of each job, say."""
+    share = index.share_in(start, end)
+    rows = budget_mask(index, spec) & (share > 0)
+    column = FILTER_ALIASES.get(dimension, dimension)
+    if not index.has_column(column):
+        return {}
+    totals = [
+        (value, amount)
+        for value, amount in index.sum_by(column, rows, share)
+        if value != NONE_VALUE and abs(amount) >= 1e-9
+    ]
+    totals.sort(key=lambda item: (-item[1], item[0]))
+    return dict(totals[:top])
+
+
 def evaluate_budget(
     spec: BudgetSpec,
     index: CostIndex,

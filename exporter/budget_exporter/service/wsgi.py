@@ -11,6 +11,7 @@ Run it with ``budget-exporter serve``, or under your own gunicorn with
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import html
 import logging
 import os
@@ -24,16 +25,19 @@ from typing import Any
 from .. import __version__
 from ..config.loader import load_config
 from ..config.schema import Config
+from ..evaluation.snapshot import Snapshot
 from ..metrics.exposition import (
     CONTENT_TYPE,
     OPENMETRICS_CONTENT_TYPE,
     render,
     render_openmetrics,
 )
+from ..money.reservations import ReservationFileError, held_against
 from ..views.api import PREFIX, JsonApi, PublishedSnapshot
 from ..views.snapshot_json import render_json
 from .lifecycle import request_reload
 from .refresh import Refresher
+from .reservations import ReservationBook
 from .state import OPENMETRICS_FILE, StateDir, gzip_matches, state_folder
 
 log = logging.getLogger(__name__)
@@ -157,6 +161,7 @@ class ExporterService:
         self.state = StateDir(state_dir)
         self.published = PublishedMetrics(self.state.metrics_path)
         self.published_snapshot = PublishedSnapshot(self.state.snapshot_path)
+        self.reservations = ReservationBook(self.state.path)
         self.refresher: Refresher | None = None
         # Why this process cannot refresh through the state directory; None when it can.
         self.state_problem: str | None = None
@@ -247,12 +252,29 @@ class ExporterService:
         if due:
             refresher.refresh(now, due)
         if due or now >= next_evaluation or not self.state.metrics_path.exists():
-            snapshot = refresher.snapshot(now)
+            snapshot = self._with_reservations(refresher.snapshot(now), now)
             # JSON first: once the exposition is there (ready), the API has its data too.
             self.state.write_snapshot(render_json(snapshot))
             self.state.write_metrics(render(snapshot), render_openmetrics(snapshot))
             return now + self.config.evaluation_interval
         return next_evaluation
+
+    def _with_reservations(self, snapshot: Snapshot, now: datetime) -> Snapshot:
+        """The snapshot with what reservations hold per budget; those the new data released
+        (their job's cost reached their amount) or that expired leave the file here."""
+        budgets = [
+            {"name": entry.status.name, "parent": entry.parent} for entry in snapshot.budgets
+        ]
+        job_spend = {
+            entry.status.name: entry.job_spend for entry in snapshot.budgets if entry.job_spend
+        }
+        try:
+            active = self.reservations.settle(now, job_spend)
+        except ReservationFileError as error:
+            log.error("%s", error)
+            return snapshot
+        held = held_against(budgets, active, job_spend)
+        return dataclasses.replace(snapshot, reserved=held)
 
 
 def _in_folder(error: OSError, folder: Path) -> bool:
@@ -290,12 +312,18 @@ class MetricsApp:
         published: PublishedMetrics,
         service: ExporterService | None = None,
         reload: Callable[[], tuple[bool, str]] | None = None,
+        reservations: bool = False,
     ):
         self.published = published
         self.service = service
         self.reload = reload  # POST /-/reload, when the lifecycle API is enabled
         self._index = _index_page()
-        self.api = JsonApi(service.published_snapshot.get if service is not None else _none)
+        self.api = JsonApi(
+            service.published_snapshot.get if service is not None else _none,
+            service.reservations if service is not None else None,
+            writes=reservations,
+            jobs_dimension=service.config.jobs.dimension if service is not None else None,
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -409,6 +437,7 @@ def create_app(
     config: Config | None = None,
     lifecycle: bool = False,
     web_config_file: str | None = None,
+    reservations: bool = False,
 ) -> MetricsApp:
     """Build the WSGI app and start its refresh loop.
 
@@ -419,6 +448,8 @@ def create_app(
         config: an already validated config, used instead of reading ``config_path``.
         lifecycle: serve ``POST /-/reload`` (re-read the config file and restart workers).
         web_config_file: the web config file that ``POST /-/reload`` validates too.
+        reservations: take and release reservations (``POST`` and ``DELETE`` under
+            ``/api/v1/budgets/NAME/reservations``); reading them is always on.
     """
     if config is None:
         config = load_config(config_path or os.environ.get(CONFIG_ENV) or None)
@@ -433,4 +464,4 @@ def create_app(
         def reload() -> tuple[bool, str]:
             return request_reload(source, web_config_file)
 
-    return MetricsApp(service.published, service, reload)
+    return MetricsApp(service.published, service, reload, reservations)

@@ -54,6 +54,11 @@ CSV_COLUMNS = (
     "weekday_burn_rates",
     "trend_per_day",
     "trend_p_value",
+    "reserved",
+    "reservations",
+    "jobs",
+    "jobs_over_estimate",
+    "jobs_over_estimate_share",
 )
 # What each advice tier of an SLO asks for, in the report.
 ADVICE_TEXT = {
@@ -161,6 +166,42 @@ def _budget_text(budget: Mapping[str, Any]) -> list[str]:
         )
     for item in budget.get("recommendations", []):
         lines.append(f"  advice    {item['recommendation']}: {item['message']}")
+    lines.extend(_reservation_text(budget))
+    return lines
+
+
+def _reservation_text(budget: Mapping[str, Any]) -> list[str]:
+    """What reservations hold on the budget, and how its jobs spent against their estimates."""
+    currency = budget["currency"]
+    lines = []
+    held = budget.get("reserved") or 0.0
+    own = budget.get("reservations") or []
+    if held or own:
+        remaining = budget.get("remaining")
+        available = remaining - held if remaining is not None else None
+        lines.append(
+            f"  reserved  {_money(held)} {currency} held by {len(own)} reservation(s) here"
+            + (" and below" if abs(held - sum(i["outstanding"] for i in own)) > 0.005 else "")
+            + f"; {_money(available)} can still be granted"
+        )
+        for item in own:
+            job = f", job {item['job']}" if item.get("job") else ""
+            lines.append(
+                f"            {item['id']} {_money(item['outstanding'])} by {item['holder']}"
+                f"{job}, until {_when(item['expires_at'])}"
+            )
+    jobs = budget.get("jobs")
+    if jobs and jobs["count"]:
+        lines.append(
+            f"  jobs      {jobs['count']} reserved this period, {jobs['over_estimate']} over "
+            f"their estimate ({_ratio(jobs['over_estimate_share'])})"
+        )
+        worst = max(jobs["jobs"], key=lambda item: item["difference"])
+        if worst["over_estimate"]:
+            lines.append(
+                f"            most over: {worst['job']} {_money(worst['actual'])} against "
+                f"{_money(worst['estimate'])} estimated"
+            )
     return lines
 
 
@@ -327,6 +368,11 @@ def _budget_row(budget: Mapping[str, Any]) -> dict[str, Any]:
             for item in values[:TOP_VALUES]
         ),
         "recommendations": "; ".join(item["message"] for item in budget["recommendations"]),
+        "reserved": budget.get("reserved"),
+        "reservations": len(budget.get("reservations") or []) if "reservations" in budget else None,
+        "jobs": (budget.get("jobs") or {}).get("count"),
+        "jobs_over_estimate": (budget.get("jobs") or {}).get("over_estimate"),
+        "jobs_over_estimate_share": (budget.get("jobs") or {}).get("over_estimate_share"),
     }
 
 

@@ -228,6 +228,12 @@ def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
         "exchange_rates": dict(snapshot.exchange_rates),
         "budgets": [budget_json(entry, snapshot.currency) for entry in snapshot.budgets],
         "slos": [slo_json(entry) for entry in snapshot.slos],
+        # Not in the API's budget bodies: one figure per job, read by reservations and jobs.
+        "job_spend": {
+            entry.status.name: dict(entry.job_spend)
+            for entry in snapshot.budgets
+            if entry.job_spend
+        },
     }
 
 
