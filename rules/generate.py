@@ -69,14 +69,17 @@ def _comment(text: str, indent: str) -> str:
     return "".join(f"{indent}# {item}\n" for item in lines)
 
 
-def render(groups: list[Group]) -> str:
-    """One rule file's text."""
+def render(groups: list[Group], facts: bool = True) -> str:
+    """One rule file's text; without ``facts``, alerts keep every annotation but that one."""
     out = [HEADER, "groups:\n"]
     for name, comment, rules in groups:
         out.append(_comment(comment, "  "))
         out.append(f"  - name: {name}\n    rules:\n")
         for rule_comment, rule in rules:
             out.append(_comment(rule_comment, "      "))
+            if not facts and "facts" in rule.get("annotations", {}):
+                annotations = {k: v for k, v in rule["annotations"].items() if k != "facts"}
+                rule = {**rule, "annotations": annotations}
             text = yaml.dump([rule], Dumper=_Dumper, sort_keys=False, width=10_000)
             out.append("".join(f"      {line}\n" for line in text.splitlines()))
     return "".join(out)
@@ -89,13 +92,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grafana-url", help=f"Grafana base URL (default {GRAFANA_BASE})")
     parser.add_argument("--runbook-url", help=f"runbooks page URL (default {RUNBOOK_BASE})")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for the rule files")
+    parser.add_argument(
+        "--no-facts",
+        dest="facts",
+        action="store_false",
+        help="leave out the facts annotation (where the budget or SLO stands): Prometheus "
+        "expands it for every active alert at every evaluation, which with thousands of "
+        "active alerts costs seconds (bench/README.md); notifications then link the dashboard",
+    )
     args = parser.parse_args(argv)
     links = {GRAFANA_BASE: args.grafana_url, RUNBOOK_BASE: args.runbook_url}
     stale = []
     args.out.mkdir(parents=True, exist_ok=True)
     for file_name, groups in FILES.items():
         path = args.out / file_name
-        text = render(groups)
+        text = render(groups, args.facts)
         for default, wanted in links.items():
             if wanted:
                 text = text.replace(default, wanted.rstrip("/"))

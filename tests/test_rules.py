@@ -504,3 +504,25 @@ def test_each_annotation_reads_its_facts_through_one_selector_scoped_to_the_aler
             for query in queries:
                 assert query.count("{") == 1, (rule["alert"], name, query)
                 assert "job=%q,instance=%q" in query, (rule["alert"], name, query)
+
+
+def test_rules_without_facts_keep_every_other_annotation_and_pass_promtool(tmp_path: Path):
+    sys.path.insert(0, str(ROOT))
+    from rules.generate import main
+
+    assert main(["--no-facts", "--out", str(tmp_path)]) == 0
+    promtool = require_binary("promtool")
+    written = sorted(tmp_path.glob("*.rules.yml"))
+    assert [p.name for p in written] == [p.name for p in RULE_FILES]
+    result = _run([promtool, "check", "rules", *map(str, written)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    for lean, full in zip(written, RULE_FILES, strict=True):
+        lean_rules = [r for g in yaml.safe_load(lean.read_text())["groups"] for r in g["rules"]]
+        full_rules = [r for g in yaml.safe_load(full.read_text())["groups"] for r in g["rules"]]
+        for without, with_ in zip(lean_rules, full_rules, strict=True):
+            assert "facts" not in without.get("annotations", {})
+            expected = {k: v for k, v in with_.get("annotations", {}).items() if k != "facts"}
+            assert without.get("annotations", {}) == expected
+            assert {k: v for k, v in without.items() if k != "annotations"} == {
+                k: v for k, v in with_.items() if k != "annotations"
+            }
