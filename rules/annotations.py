@@ -7,14 +7,14 @@ decimal, ``<0.1%`` and ``>99.9%`` at the ends; rates as ``3.5x``; durations huma
 ``%g`` or ``humanize``, so no figure reads in scientific notation.
 
 Cost: an alert's description reads ``$value`` and its labels; its facts come from one query
-of one selector: the facts' metrics by name, the budget or SLO, and the alert's own ``job`` and
-``instance`` (two exporter replicas never mix). Prometheus expands the annotations of every
-active alert at every evaluation: at 10,000 budgets the facts are most of rule evaluation,
-a third of that the query and the rest the template itself (bench/README.md; ``rules/generate.py
---no-facts`` leaves them out). Templates have no arithmetic, so ratios print as percent by moving the
-point as text, and what needs ``time()`` (an SLO's time left) comes from recording rules.
-Each figure appears once: the description says why the alert fired, the facts line by line
-say where the budget stands.
+of one selector: the facts' metrics by name, the budget or SLO, and the alert's own ``job``
+and ``instance`` (two exporter replicas never mix). Prometheus expands the annotations of
+every active alert at every evaluation: at 10,000 budgets the facts are most of rule
+evaluation, a third of that the query and the rest the template itself (bench/README.md;
+``rules/generate.py --no-facts`` leaves them out). Templates have no arithmetic, so ratios
+print as percent by moving the point as text, and what needs ``time()`` (an SLO's time left)
+comes from recording rules. Each figure appears once: the description says why the alert
+fired, the facts line by line say where the budget stands.
 """
 
 from __future__ import annotations
