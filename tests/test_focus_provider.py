@@ -459,12 +459,22 @@ def test_files_are_reread_only_when_they_change_and_dropped_when_gone(tmp_path):
     config = FocusConfig(type="focus", paths=("*.csv",))
     provider = FocusProvider("billing", config, ProviderContext("UTC", "USD", str(tmp_path)))
     assert spend(provider.fetch(AT), AT) == pytest.approx(3.0)
+    parsed = []
+    parse = provider.parse_file
+    provider.parse_file = lambda path, *args, **kw: (
+        parsed.append(path.name) or parse(path, *args, **kw)
+    )
+    assert spend(provider.fetch(AT), AT) == pytest.approx(3.0)
+    assert parsed == []  # unchanged: the parsed copies are reused
 
-    # Same size and modification time: taken as unchanged, so the parsed copy is reused.
+    # Same size and modification time, other bytes (a copy keeping times, a coarse clock):
+    # the hash of the file's first and last MiB tells, so it is read again.
     stat = first.stat()
     first.write_text("ChargePeriodStart,BilledCost\n2024-09-02T10:00:00Z,9.0\n", encoding="utf-8")
     os.utime(first, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert spend(provider.fetch(AT), AT) == pytest.approx(3.0)
+    assert first.stat().st_size == stat.st_size
+    assert spend(provider.fetch(AT), AT) == pytest.approx(11.0)
+    assert parsed == ["a.csv"]
 
     # A billing system rewriting a provisional day changes the size: it is read again.
     first.write_text("ChargePeriodStart,BilledCost\n2024-09-02T10:00:00Z,10.5\n", encoding="utf-8")
