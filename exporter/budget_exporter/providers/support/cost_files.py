@@ -68,6 +68,7 @@ class CostFileConfig(ProviderConfig):
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 FileConfigT = TypeVar("FileConfigT", bound=CostFileConfig)
 
 
@@ -82,6 +83,17 @@ WHOLE_READ_EVERY = timedelta(days=1)
 TAIL_MARGIN = timedelta(days=2)
 
 
+def kept_folder(name: str, config: ProviderConfig, context: ProviderContext) -> Path | None:
+    """Where a file provider keeps its files' groups (None without a state folder)."""
+    if context.cache_dir is None:
+        return None
+    # Other settings or other budgets' dimensions give other groups: their own folder.
+    text = f"{config.model_dump_json()}|{sorted(context.dimensions or ())}"
+    text += f"|{context.dimensions is None}|{context.base_dir}|{context.currency}"
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return Path(context.cache_dir, "files", f"{name}.{key}")
+
+
 class CostFileProvider(CostProvider[FileConfigT]):
     """Reads the files matching ``paths``; each is parsed again only when it changes, and a
     changed file only from its unsettled days where the format can say which lines those are."""
@@ -91,14 +103,7 @@ class CostFileProvider(CostProvider[FileConfigT]):
 
     def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
         super().__init__(name, config, context)
-        folder = None
-        if context.cache_dir is not None:
-            # Other settings or other budgets' dimensions give other groups: their own folder.
-            text = f"{config.model_dump_json()}|{sorted(context.dimensions or ())}"
-            text += f"|{context.dimensions is None}|{context.base_dir}|{context.currency}"
-            key = hashlib.sha256(text.encode()).hexdigest()[:16]
-            folder = Path(context.cache_dir, "files", f"{name}.{key}")
-        self._cache: FileCache[ParsedFile] = StoredFileCache(folder)
+        self._cache: FileCache[ParsedFile] = StoredFileCache(kept_folder(name, config, context))
 
     def fetch(self, now: datetime) -> CostData:
         paths = expand_paths(self.settings.paths, self.context.base_dir, self.name)
@@ -166,27 +171,36 @@ def settled_and_tail(before: ParsedFile, tail: ParsedFile, since: pd.Timestamp) 
     return merged, bad, max(ends) if ends else None, recheck
 
 
-class StoredFileCache(FileCache[ParsedFile]):
+class KeptFileCache(FileCache[T]):
     """A FileCache whose parsed files also live in a folder, so a restart does not read again
     the files that have not changed (the settled months of a bill): only their small groups.
 
     Each file's groups are a Parquet file beside a record of the file's signature, the hash of
     the groups, the bad rows and the format; a record that is damaged, of another format or
-    that does not match its groups is ignored (logged) and the file read again.
+    that does not match its groups is ignored (logged) and the file read again. Subclasses say
+    what of a parsed file is its groups, its bad rows and its other fields (text or None).
     """
 
     def __init__(self, folder: Path | None):
         super().__init__()
         self._folder = folder
 
+    @abstractmethod
+    def encode(self, value: T) -> tuple[pd.DataFrame, BadRows, dict[str, str | None]]:
+        """The groups, the bad rows and the other fields of a parsed file."""
+
+    @abstractmethod
+    def decode(self, frame: pd.DataFrame, bad: BadRows, fields: dict[str, str | None]) -> T:
+        """The parsed file ``encode`` took apart; raises ValueError when a field is wrong."""
+
     def get(
         self,
         path: Path,
-        parse: Callable[[Path], ParsedFile],
-        stale: Callable[[ParsedFile], bool] | None = None,
-        update: Update[ParsedFile] | None = None,
+        parse: Callable[[Path], T],
+        stale: Callable[[T], bool] | None = None,
+        update: Update[T] | None = None,
         now: datetime | None = None,
-    ) -> ParsedFile:
+    ) -> T:
         if self._folder is not None and path not in self._entries:
             self._load(path)
         before = self._entries.get(path)
@@ -200,8 +214,8 @@ class StoredFileCache(FileCache[ParsedFile]):
         stem = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
         return self._folder / f"{stem}.json", self._folder / f"{stem}.parquet"
 
-    def _save(self, path: Path, entry: CacheEntry[ParsedFile]) -> None:
-        frame, bad, end, recheck = entry.value
+    def _save(self, path: Path, entry: CacheEntry[T]) -> None:
+        frame, bad, fields = self.encode(entry.value)
         record_path, frame_path = self._names(path)
         try:
             payload = frame.to_parquet(index=False)
@@ -214,8 +228,7 @@ class StoredFileCache(FileCache[ParsedFile]):
                 "whole_read": _iso(entry.whole_read),
                 "bad_rows": bad.count,
                 "examples": [[row.source, row.line, row.reason] for row in bad.examples],
-                "end": _iso(end),
-                "recheck": _iso(recheck),
+                "fields": fields,
             }
             atomic_write(record_path, json.dumps(record).encode())
         except OSError as error:  # a read-only or full folder costs a re-read after a restart
@@ -246,7 +259,8 @@ class StoredFileCache(FileCache[ParsedFile]):
             )
             mtime, size, digest = record["signature"]
             signature = (int(mtime), int(size), str(digest))
-            value = (frame, bad, _moment(record["end"]), _moment(record["recheck"]))
+            fields = {str(k): None if v is None else str(v) for k, v in record["fields"].items()}
+            value = self.decode(frame, bad, fields)
             whole = _moment(record["whole_read"])
         except Exception as error:  # pyarrow's own errors for a damaged frame file, too
             log.warning(
@@ -261,11 +275,26 @@ class StoredFileCache(FileCache[ParsedFile]):
         )
 
 
+class StoredFileCache(KeptFileCache[ParsedFile]):
+    """The kept groups of the ``focus`` and ``csv`` providers."""
+
+    def encode(self, value: ParsedFile) -> tuple[pd.DataFrame, BadRows, dict[str, str | None]]:
+        frame, bad, end, recheck = value
+        return frame, bad, {"end": _iso(end), "recheck": _iso(recheck)}
+
+    def decode(
+        self, frame: pd.DataFrame, bad: BadRows, fields: dict[str, str | None]
+    ) -> ParsedFile:
+        return frame, bad, _moment(fields["end"]), _moment(fields["recheck"])
+
+
 def _iso(moment: datetime | pd.Timestamp | None) -> str | None:
+    """A time as text for a kept record (None stays None)."""
     return moment.isoformat() if moment is not None else None
 
 
 def _moment(text: str | None) -> pd.Timestamp | None:
+    """A time of a kept record; ValueError when it has no UTC offset."""
     if not text:
         return None
     moment = pd.Timestamp(text)
