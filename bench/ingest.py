@@ -218,6 +218,7 @@ def largest_difference(ours: dict[str, float], theirs: dict[str, float]) -> floa
 DUCKDB_ALONE = """
 import json, sys, duckdb
 path, source, budgets = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+duckdb.sql("SET enable_progress_bar = false")
 if source == "cur":
     start, cost = "line_item_usage_start_date", "line_item_unblended_cost"
     service, team = "line_item_product_code", "resource_tags['user_team']"
@@ -410,7 +411,8 @@ def main() -> None:
                         output=alone_out,
                     )
                     difference = largest_difference(
-                        exported_spend(exposition), json.loads(alone_out.read_text())
+                        exported_spend(exposition),
+                        json.loads(alone_out.read_text().strip().splitlines()[-1]),
                     )
                     cells = [
                         f"{rows / 1e6:g} M",
