@@ -124,18 +124,16 @@ def tag_keys(column: str, dimensions: list[str]) -> dict[str, str]:
     the cell is not a JSON object (``TAGS_BAD``); only the keys budgets use are read."""
     cell = quote(column)
     empty = f"{cell} IS NULL OR trim({cell}) IN ('', 'NULL', 'null')"
+    # Each expression parses the cell once: text that is not JSON fails, and TRY makes it NULL
+    # (parsing is most of the time of a read, so no separate json_valid).
     keys = {
         TAGS_BAD: f"CASE WHEN {empty} THEN false "
-        f"WHEN json_valid({cell}) THEN coalesce(TRY(json_type({cell}::JSON)) <> 'OBJECT', true) "
-        "ELSE true END"
+        f"ELSE coalesce(TRY(json_type({cell})) <> 'OBJECT', true) END"
     }
     for name in dimensions:
         if name.startswith("tags."):
             key = name.removeprefix("tags.").replace('"', '\\"').replace("'", "''")
-            keys[name] = (
-                f"CASE WHEN json_valid({cell}) THEN TRY(json_extract_string({cell}, "
-                f"'$.\"{key}\"')) END"
-            )
+            keys[name] = f"TRY(json_extract_string({cell}, '$.\"{key}\"'))"
     return keys
 
 
