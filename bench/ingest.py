@@ -28,6 +28,7 @@ import json
 import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -197,6 +198,11 @@ def isolated(
     return float(wall), float(peak)
 
 
+def median(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The median wall time and the median peak RSS of some runs."""
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
 def exported_spend(path: Path) -> dict[str, float]:
     """``budget_spend`` of each budget in an exposition."""
     spend = {}
@@ -336,7 +342,7 @@ print(json.dumps(figures))
 def restart_phase(folder: Path, data: Path, count: int) -> list[tuple[str, dict, float]]:
     """A first start, a restart with the file unchanged, a restart after a rewrite."""
     config = write_config(folder, data, count)
-    state = folder / "state-restart"
+    state = folder / f"state-restart-{data.stat().st_size}"
     runs = []
     for name, moment in (
         ("first start, empty state folder", datetime_at(0)),
@@ -366,6 +372,7 @@ def main() -> None:
         "--formats", nargs="+", default=["parquet", "csv.gz"], choices=["parquet", "csv.gz", "cur"]
     )
     parser.add_argument("--budgets", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each; medians shown")
     parser.add_argument("--baseline", help="an exporter/ folder with the reader to compare")
     parser.add_argument("--phases", action="store_true", help="the in-process phases too")
     parser.add_argument("--restart", action="store_true", help="the restart processes too")
@@ -397,19 +404,15 @@ def main() -> None:
                     config = write_config(folder, data, 10, kind)
                     once = [*exporter, "once", "--config.file", str(config), "--at", AT]
                     exposition = folder / "once.prom"
-                    wall, peak = isolated(once, output=exposition)
                     alone_out = folder / "alone.json"
-                    alone = isolated(
-                        [
-                            sys.executable,
-                            "-c",
-                            DUCKDB_ALONE,
-                            str(data),
-                            kind,
-                            json.dumps(budgets(10)),
-                        ],
-                        output=alone_out,
-                    )
+                    duck = [sys.executable, "-c", DUCKDB_ALONE, str(data), kind]
+                    duck.append(json.dumps(budgets(10)))
+                    ours, theirs = [], []
+                    for _ in range(args.repeat):  # alternating, so load hits both alike
+                        ours.append(isolated(once, output=exposition))
+                        theirs.append(isolated(duck, output=alone_out))
+                    wall, peak = median(ours)
+                    alone = median(theirs)
                     difference = largest_difference(
                         exported_spend(exposition),
                         json.loads(alone_out.read_text().strip().splitlines()[-1]),
