@@ -184,16 +184,16 @@ def measure(command: list[str], output: str = "") -> tuple[float, float]:
         subprocess.run(command, check=True, stdout=out)
     wall = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest so far: run each measure in a fresh helper.
+    # ru_maxrss of children is the largest so far: run each measure in a fresh process.
     return wall, max(peak, before) / 1024
 
 
 def isolated(
     command: list[str], env: dict[str, str] | None = None, output: Path | None = None
 ) -> tuple[float, float]:
-    """``measure`` in a fresh helper process, so each peak RSS is its own."""
-    helper = [sys.executable, __file__, "--measure", json.dumps([command, str(output or "")])]
-    result = subprocess.run(helper, check=True, capture_output=True, text=True, env=env).stdout
+    """``measure`` in a fresh process of its own, so each peak RSS is its own."""
+    wrapper = [sys.executable, __file__, "--measure", json.dumps([command, str(output or "")])]
+    result = subprocess.run(wrapper, check=True, capture_output=True, text=True, env=env).stdout
     wall, peak = json.loads(result.strip().splitlines()[-1])
     return float(wall), float(peak)
 
