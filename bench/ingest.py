@@ -1,18 +1,22 @@
 """Cost files of any size: the exporter's ``once`` against DuckDB alone computing the same sums.
 
 Synthetic FOCUS 1.0 rows (90 days of hourly rows, 50 services, 200 accounts, 8 regions, tags as
-JSON, 20 columns) are written as Parquet and CSV.gz into a scratch folder (never committed).
-Side by side in one run, each a separate process whose wall time and peak RSS are measured:
+JSON, 20 columns) are written as Parquet and CSV.gz, and CUR 2.0 (Data Exports) rows of the same
+shape as Parquet (``--formats``), into a scratch folder (never committed, deleted after each
+size). Side by side in one run, each a separate process whose wall time and peak RSS are
+measured:
 
 - ``once``: ``budget-exporter once --at`` over a config of 10 budgets filtering on ServiceName
-  and tags (the exposition discarded);
+  and tags; its ``budget_spend`` of each budget is compared with DuckDB's;
 - ``duckdb``: DuckDB alone, the same month-to-date sums per budget read from the file;
 - ``baseline`` (with ``--baseline SRC``): ``once`` with the package found at SRC, such as an
   earlier checkout's ``exporter/`` folder, for the reader before the engine;
-- ``refresh``: a second refresh of the same provider with the files unchanged;
-- ``restart``: a new refresher over a state folder already written, to its first snapshot;
-- ``evaluation``: 2,000 budgets (``--budgets``) evaluated over the data: the first two fit
-  forecast models (at most 1,000 per evaluation), the third is the steady state.
+- phases (``--phases``, one process, ``--budgets`` budgets): the first read, a refresh with the
+  files unchanged, evaluations until every forecast is fit, a new refresher over the state;
+- ``--restart`` (``--budgets`` budgets, processes of their own, FOCUS Parquet): a first start on
+  an empty state folder, to its first snapshot and on until every forecast is fit; a restart
+  with the file unchanged; a restart after the provider rewrote the file with its last four
+  days' costs changed.
 
 Run: .venv/bin/python bench/ingest.py --rows 1000000 5000000 [--baseline /path/to/exporter]
 """
@@ -21,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,12 +40,10 @@ ACCOUNTS = 200
 AT = "2024-03-31T00:00:00+00:00"
 
 
-def generate(folder: Path, rows: int) -> dict[str, Path]:
-    """Parquet and CSV.gz files of ``rows`` synthetic FOCUS rows."""
-    import duckdb
-
+def focus_select(rows: int) -> str:
+    """SQL of ``rows`` synthetic FOCUS rows."""
     hours = 90 * 24
-    select = f"""
+    return f"""
         SELECT
             TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_hours(i % {hours}) AS ChargePeriodStart,
             TIMESTAMPTZ '2024-01-01 01:00:00+00' + to_hours(i % {hours}) AS ChargePeriodEnd,
@@ -65,17 +69,82 @@ def generate(folder: Path, rows: int) -> dict[str, Path]:
                 CASE WHEN i % 3 = 0 THEN 'prod' ELSE 'dev' END || '"}}' AS Tags
         FROM range({rows}) t(i)
     """
-    paths = {"parquet": folder / "focus.parquet", "csv.gz": folder / "focus.csv.gz"}
-    connection = duckdb.connect()
-    connection.sql(f"COPY ({select}) TO '{paths['parquet']}' (FORMAT parquet)")
-    connection.sql(
-        f"COPY (SELECT * REPLACE (strftime(ChargePeriodStart, '%Y-%m-%dT%H:%M:%SZ') AS "
-        f"ChargePeriodStart, strftime(ChargePeriodEnd, '%Y-%m-%dT%H:%M:%SZ') AS ChargePeriodEnd) "
-        f"FROM read_parquet('{paths['parquet']}')) TO '{paths['csv.gz']}' "
-        "(FORMAT csv, HEADER, COMPRESSION gzip)"
-    )
+
+
+def cur_select(rows: int) -> str:
+    """SQL of ``rows`` synthetic CUR 2.0 rows (Data Exports column names and types)."""
+    hours = 90 * 24
+    return f"""
+        SELECT
+            'id-' || i AS identity_line_item_id,
+            'payer-1' AS bill_payer_account_id,
+            date_trunc('month', start) AS bill_billing_period_start_date,
+            CASE WHEN start < TIMESTAMPTZ '2024-03-01 00:00:00+00'
+                THEN 'INV-' || strftime(start, '%Y%m') ELSE '' END AS bill_invoice_id,
+            lpad(CAST((i // 7) % {ACCOUNTS} AS VARCHAR), 12, '0') AS line_item_usage_account_id,
+            CASE WHEN i % 991 = 0 THEN 'Tax' WHEN i % 997 = 0 THEN 'Credit' ELSE 'Usage' END
+                AS line_item_line_item_type,
+            start AS line_item_usage_start_date,
+            start + INTERVAL 1 HOUR AS line_item_usage_end_date,
+            'service-' || (i % {SERVICES}) AS line_item_product_code,
+            'usage-' || (i % 500) AS line_item_usage_type,
+            'RunInstances' AS line_item_operation,
+            'resource-' || i AS line_item_resource_id,
+            hash(i) % 100 AS line_item_usage_amount,
+            CASE WHEN i % 997 = 0 AND i % 991 <> 0 THEN -1 ELSE 1 END
+                * round(((hash(i) % 10000) / 1000.0), 4) AS line_item_unblended_cost,
+            round(((hash(i) % 10000) / 1000.0), 4) AS line_item_blended_cost,
+            'USD' AS line_item_currency_code,
+            'line item ' || i AS line_item_line_item_description,
+            'region-' || (i % 8) AS product_region_code,
+            round(((hash(i) % 10000) / 900.0), 4) AS pricing_public_on_demand_cost,
+            MAP {{'user_team': 'team-' || (i % 20),
+                 'user_env': CASE WHEN i % 3 = 0 THEN 'prod' ELSE 'dev' END}} AS resource_tags
+        FROM (
+            SELECT i, TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_hours(i % {hours}) AS start
+            FROM range({rows}) t(i)
+        )
+    """
+
+
+def generate(folder: Path, rows: int, formats: list[str]) -> dict[str, Path]:
+    """The files of ``rows`` synthetic rows in each of ``formats``."""
+    import duckdb
+
+    paths = {}
+    connection = duckdb.connect(config={"threads": 2})
+    connection.sql("SET TimeZone = 'UTC'")
+    if "parquet" in formats or "csv.gz" in formats:
+        paths["parquet"] = folder / "focus.parquet"
+        connection.sql(f"COPY ({focus_select(rows)}) TO '{paths['parquet']}' (FORMAT parquet)")
+    if "csv.gz" in formats:
+        paths["csv.gz"] = folder / "focus.csv.gz"
+        connection.sql(
+            "COPY (SELECT * REPLACE (strftime(ChargePeriodStart, '%Y-%m-%dT%H:%M:%SZ') AS "
+            "ChargePeriodStart, strftime(ChargePeriodEnd, '%Y-%m-%dT%H:%M:%SZ') AS "
+            f"ChargePeriodEnd) FROM read_parquet('{paths['parquet']}')) TO '{paths['csv.gz']}' "
+            "(FORMAT csv, HEADER, COMPRESSION gzip)"
+        )
+    if "cur" in formats:
+        paths["cur"] = folder / "cur.parquet"
+        connection.sql(f"COPY ({cur_select(rows)}) TO '{paths['cur']}' (FORMAT parquet)")
     connection.close()
+    if "parquet" not in formats:
+        paths.pop("parquet").unlink()
     return paths
+
+
+def rewrite_tail(path: Path) -> None:
+    """The provider's daily rewrite of a FOCUS Parquet file: the last four days' costs 1% up."""
+    import duckdb
+
+    changed = path.with_name("rewritten.parquet")
+    duckdb.sql(
+        "COPY (SELECT * REPLACE (CASE WHEN ChargePeriodStart >= TIMESTAMPTZ "
+        "'2024-03-27 00:00:00+00' THEN round(BilledCost * 1.01, 4) ELSE BilledCost END "
+        f"AS BilledCost) FROM read_parquet('{path}')) TO '{changed}' (FORMAT parquet)"
+    )
+    os.replace(changed, path)
 
 
 def budgets(count: int) -> list[dict[str, object]]:
@@ -94,11 +163,12 @@ def budgets(count: int) -> list[dict[str, object]]:
     return result
 
 
-def write_config(folder: Path, data: Path, count: int) -> Path:
+def write_config(folder: Path, data: Path, count: int, kind: str = "parquet") -> Path:
+    provider = "aws_cur" if kind == "cur" else "focus"
     config = {
         "timezone": "UTC",
         "currency": "USD",
-        "providers": {"billing": {"type": "focus", "paths": [str(data)]}},
+        "providers": {"billing": {"type": provider, "paths": [str(data)]}},
         "budgets": budgets(count),
     }
     path = folder / f"config-{data.name}-{count}.yml"
@@ -106,39 +176,77 @@ def write_config(folder: Path, data: Path, count: int) -> Path:
     return path
 
 
-def measure(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
+def measure(command: list[str], output: str = "") -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one child process; its stdout to ``output``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
+    with open(output or os.devnull, "wb") as out:
+        subprocess.run(command, check=True, stdout=out)
     wall = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest so far: run each measure in a fresh helper.
+    # ru_maxrss of children is the largest so far: run each measure in a fresh process.
     return wall, max(peak, before) / 1024
 
 
-def isolated(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """``measure`` in a fresh helper process, so each peak RSS is its own."""
-    helper = [sys.executable, __file__, "--measure", json.dumps(command)]
-    output = subprocess.run(
-        helper, check=True, capture_output=True, text=True, env=env
-    ).stdout.strip()
-    wall, peak = json.loads(output.splitlines()[-1])
+def isolated(
+    command: list[str], env: dict[str, str] | None = None, output: Path | None = None
+) -> tuple[float, float]:
+    """``measure`` in a fresh process of its own, so each peak RSS is its own."""
+    wrapper = [sys.executable, __file__, "--measure", json.dumps([command, str(output or "")])]
+    result = subprocess.run(wrapper, check=True, capture_output=True, text=True, env=env).stdout
+    wall, peak = json.loads(result.strip().splitlines()[-1])
     return float(wall), float(peak)
 
 
+def median(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The median wall time and the median peak RSS of some runs."""
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def exported_spend(path: Path) -> dict[str, float]:
+    """``budget_spend`` of each budget in an exposition."""
+    spend = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("budget_spend{"):
+            labels, value = line.rsplit(" ", 1)
+            name = labels.split('budget="', 1)[1].split('"', 1)[0]
+            spend[name] = float(value)
+    return spend
+
+
+def largest_difference(ours: dict[str, float], theirs: dict[str, float]) -> float:
+    """The largest relative difference between two sets of sums (inf if the budgets differ)."""
+    if set(ours) != set(theirs):
+        return math.inf
+    return max(abs(ours[k] - theirs[k]) / max(abs(theirs[k]), 1e-12) for k in theirs)
+
+
 DUCKDB_ALONE = """
-import sys, duckdb
-path, source = sys.argv[1], sys.argv[2]
-reader = f"read_parquet('{path}')" if source == "parquet" else f"read_csv('{path}', header=true)"
-duckdb.sql(f'''
-    SELECT ServiceName, json_extract_string(Tags, '$.team') AS team,
-        date_trunc('day', CAST(ChargePeriodStart AS TIMESTAMPTZ)) AS day, ChargeCategory,
-        sum(CAST(BilledCost AS DOUBLE))
+import json, sys, duckdb
+path, source, budgets = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+duckdb.sql("SET enable_progress_bar = false")
+if source == "cur":
+    start, cost = "line_item_usage_start_date", "line_item_unblended_cost"
+    service, team = "line_item_product_code", "resource_tags['user_team']"
+else:
+    start, cost = "CAST(ChargePeriodStart AS TIMESTAMPTZ)", "CAST(BilledCost AS DOUBLE)"
+    service, team = "ServiceName", "json_extract_string(Tags, '$.team')"
+reader = f"read_csv('{path}', header=true)" if source == "csv.gz" else f"read_parquet('{path}')"
+groups = duckdb.sql(f'''
+    SELECT {service}, {team}, date_trunc('day', {start}), sum({cost})
     FROM {reader}
-    WHERE CAST(ChargePeriodStart AS TIMESTAMPTZ) >= TIMESTAMPTZ '2024-03-01 00:00:00+00'
+    WHERE {start} >= TIMESTAMPTZ '2024-03-01 00:00:00+00'
     GROUP BY ALL
 ''').fetchall()
+sums = {}
+for budget in budgets:
+    wanted = budget["filter"]
+    sums[budget["name"]] = sum(
+        cost for service_, team_, _, cost in groups
+        if wanted.get("ServiceName", service_) == service_
+        and wanted.get("tags.team", team_) == team_
+    )
+print(json.dumps(sums))
 """
 
 PHASES = """
@@ -171,23 +279,109 @@ figures["evaluation with every model fit"] = time.perf_counter() - started
 started = time.perf_counter()
 again = Refresher(config, StateDir(state_path))
 again.snapshot(at)
-figures["restart to first snapshot"] = time.perf_counter() - started
+figures["restart to first snapshot (a new refresher, same state folder)"] = (
+    time.perf_counter() - started
+)
+figures["fits of that snapshot"] = again.forecasts.fits
 figures["rows held"] = len(refresher.data["billing"].frame)
 print(json.dumps(figures))
 """
+
+# What a server does at a start, timed from the process's start (imports included): take the
+# state folder, refresh the providers that are due, evaluate and render; then, on a first
+# start, evaluate on until no forecast waits (the server's next evaluations).
+START = """
+import time
+began = time.perf_counter()
+import json, sys
+from datetime import datetime, timedelta
+from budget_exporter.config.loader import load_config
+from budget_exporter.metrics.exposition import render
+from budget_exporter.service.refresh import Refresher
+from budget_exporter.service.state import StateDir
+config_path, state_path = sys.argv[1], sys.argv[2]
+at = datetime.fromisoformat(sys.argv[3])
+config = load_config(config_path)
+imported = time.perf_counter() - began
+refresher = Refresher(config, StateDir(state_path))
+provider = refresher.providers["billing"]
+parses = []
+parse = provider.parse_file
+def counted(path, now, since=None):
+    parses.append("tail" if since is not None else "whole")
+    return parse(path, now, since)
+provider.parse_file = counted
+started = time.perf_counter()
+refresher.refresh(at, refresher.due(at))
+refreshed = time.perf_counter() - started
+started = time.perf_counter()
+snapshot = refresher.snapshot(at)
+render(snapshot)
+evaluated = time.perf_counter() - started
+first = time.perf_counter() - began
+figures = {
+    "imports and config": imported,
+    "refresh": refreshed,
+    "reads": ", ".join(parses) or "none",
+    "first evaluation and rendering": evaluated,
+    "fits in it": refresher.forecasts.fits,
+    "forecasts waiting": len(snapshot.forecasts_waiting),
+    "to first snapshot": first,
+}
+evaluations = 1
+while snapshot.forecasts_waiting:
+    snapshot = refresher.snapshot(at)
+    evaluations += 1
+if evaluations > 1:
+    figures["to every forecast"] = time.perf_counter() - began
+    figures["evaluations"] = evaluations
+print(json.dumps(figures))
+"""
+
+
+def restart_phase(folder: Path, data: Path, count: int) -> list[tuple[str, dict, float]]:
+    """A first start, a restart with the file unchanged, a restart after a rewrite."""
+    config = write_config(folder, data, count)
+    state = folder / f"state-restart-{data.stat().st_size}"
+    runs = []
+    for name, moment in (
+        ("first start, empty state folder", datetime_at(0)),
+        ("restart, file unchanged", datetime_at(2)),
+        ("restart, file rewritten (last four days changed)", datetime_at(4)),
+    ):
+        if name.startswith("restart, file rewritten"):
+            rewrite_tail(data)
+        output = folder / "start.json"
+        command = [sys.executable, "-c", START, str(config), str(state), moment]
+        _, peak = isolated(command, output=output)
+        runs.append((name, json.loads(output.read_text().strip().splitlines()[-1]), peak))
+    return runs
+
+
+def datetime_at(hours: int) -> str:
+    """``AT`` plus ``hours``: later than the last refresh by more than the refresh interval."""
+    from datetime import datetime, timedelta
+
+    return (datetime.fromisoformat(AT) + timedelta(hours=hours)).isoformat()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument(
+        "--formats", nargs="+", default=["parquet", "csv.gz"], choices=["parquet", "csv.gz", "cur"]
+    )
     parser.add_argument("--budgets", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each; medians shown")
     parser.add_argument("--baseline", help="an exporter/ folder with the reader to compare")
-    parser.add_argument("--skip-phases", action="store_true")
-    parser.add_argument("--only-phases", action="store_true", help="no `once` comparison")
+    parser.add_argument("--phases", action="store_true", help="the in-process phases too")
+    parser.add_argument("--restart", action="store_true", help="the restart processes too")
+    parser.add_argument("--no-once", action="store_true", help="no `once` comparison")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(json.loads(args.measure))))
+        command, output = json.loads(args.measure)
+        print(json.dumps(measure(command, output)))
         return
     exporter = [
         sys.executable,
@@ -197,56 +391,72 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:
         folder = Path(scratch)
         print(
-            "| rows | file | exporter `once` | peak RSS | DuckDB alone | peak RSS |"
-            + (" baseline `once` | peak RSS |" if args.baseline else "")
+            "| rows | file | exporter `once` | peak RSS | DuckDB alone | peak RSS | sums |"
+            + (" baseline `once` | peak RSS |" if args.baseline else ""),
+            flush=True,
         )
-        print("|---|---|---|---|---|---|" + ("---|---|" if args.baseline else ""))
-        phases = []
+        print("|---|---|---|---|---|---|---|" + ("---|---|" if args.baseline else ""))
+        phases, restarts = [], []
         for rows in args.rows:
-            paths = generate(folder, rows)
+            paths = generate(folder, rows, args.formats)
             for kind, data in paths.items():
-                if args.only_phases and kind != "parquet":
-                    continue
-                config = write_config(folder, data, 10)
-                once = [*exporter, "once", "--config.file", str(config), "--at", AT]
-                if args.only_phases:
-                    wall, peak = 0.0, 0.0
-                else:
-                    wall, peak = isolated(once)
-                alone = (
-                    (0.0, 0.0)
-                    if args.only_phases
-                    else isolated([sys.executable, "-c", DUCKDB_ALONE, str(data), kind])
-                )
-                cells = [
-                    f"{rows / 1e6:g} M",
-                    kind,
-                    f"{wall:.1f} s",
-                    f"{peak:.0f} MiB",
-                    f"{alone[0]:.1f} s",
-                    f"{alone[1]:.0f} MiB",
-                ]
-                if args.baseline:
-                    env = {**os.environ, "PYTHONPATH": args.baseline}
-                    try:
-                        base = isolated(once, env)
-                        cells += [f"{base[0]:.1f} s", f"{base[1]:.0f} MiB"]
-                    except subprocess.CalledProcessError:
-                        cells += ["failed", "-"]
-                print("| " + " | ".join(cells) + " |", flush=True)
-                if not args.skip_phases and kind == "parquet":
+                if not args.no_once:
+                    config = write_config(folder, data, 10, kind)
+                    once = [*exporter, "once", "--config.file", str(config), "--at", AT]
+                    exposition = folder / "once.prom"
+                    alone_out = folder / "alone.json"
+                    duck = [sys.executable, "-c", DUCKDB_ALONE, str(data), kind]
+                    duck.append(json.dumps(budgets(10)))
+                    ours, theirs = [], []
+                    for _ in range(args.repeat):  # alternating, so load hits both alike
+                        ours.append(isolated(once, output=exposition))
+                        theirs.append(isolated(duck, output=alone_out))
+                    wall, peak = median(ours)
+                    alone = median(theirs)
+                    difference = largest_difference(
+                        exported_spend(exposition),
+                        json.loads(alone_out.read_text().strip().splitlines()[-1]),
+                    )
+                    cells = [
+                        f"{rows / 1e6:g} M",
+                        "CUR 2.0 Parquet" if kind == "cur" else f"FOCUS {kind}",
+                        f"{wall:.1f} s",
+                        f"{peak:.0f} MiB",
+                        f"{alone[0]:.1f} s",
+                        f"{alone[1]:.0f} MiB",
+                        "identical" if difference < 1e-9 else f"differ by {difference:.2g}",
+                    ]
+                    if args.baseline:
+                        env = {**os.environ, "PYTHONPATH": args.baseline}
+                        try:
+                            base = isolated(once, env)
+                            cells += [f"{base[0]:.1f} s", f"{base[1]:.0f} MiB"]
+                        except subprocess.CalledProcessError:
+                            cells += ["failed", "-"]
+                    print("| " + " | ".join(cells) + " |", flush=True)
+                if args.phases and kind == "parquet":
                     many = write_config(folder, data, args.budgets)
                     state = folder / f"state-{rows}"
                     command = [sys.executable, "-c", PHASES, str(many), str(state), AT]
                     result = subprocess.run(command, check=True, capture_output=True, text=True)
                     phases.append((rows, json.loads(result.stdout.strip().splitlines()[-1])))
+                if args.restart and kind == "parquet":
+                    restarts.append((rows, restart_phase(folder, data, args.budgets)))
             for path in paths.values():
-                path.unlink()
+                path.unlink(missing_ok=True)
         for rows, figures in phases:
             print(f"\n{rows / 1e6:g} M rows, Parquet, {args.budgets} budgets:")
             for name, value in figures.items():
                 shown = f"{value:.2f} s" if isinstance(value, float) else str(value)
                 print(f"- {name}: {shown}")
+        for rows, runs in restarts:
+            print(f"\n{rows / 1e6:g} M rows, FOCUS Parquet, {args.budgets} budgets, restarts:")
+            for name, figures, peak in runs:
+                shown = ", ".join(
+                    f"{key} {value:.2f} s" if isinstance(value, float) else f"{key} {value}"
+                    for key, value in figures.items()
+                )
+                print(f"- {name}: {shown}, peak RSS {peak:.0f} MiB")
 
 
 if __name__ == "__main__":

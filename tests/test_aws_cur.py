@@ -554,3 +554,21 @@ def test_data_is_never_settled_beyond_now_or_the_newest_data(tmp_path):
     assert health.up and health.data_end is not None and health.settled_through is not None
     assert health.data_end <= NOW
     assert health.settled_through <= health.data_end
+
+
+@pytest.mark.parametrize("invoice", ["", "EUINIE26-1234"])
+def test_a_restart_reads_no_unchanged_cur_file_again_and_answers_the_same(tmp_path, invoice):
+    rows = [{**row, "bill_invoice_id": invoice} for row in LINE_ITEMS]
+    write_parquet(tmp_path / "export.parquet", rows)
+    context = ProviderContext("UTC", "USD", str(tmp_path), cache_dir=str(tmp_path / "state"))
+    config = AwsCurConfig.model_validate({"type": "aws_cur", "paths": "export.parquet"})
+    first = AwsCurProvider("cur", config, context).fetch(NOW)
+    again = AwsCurProvider("cur", config, context)  # new objects, the same state folder
+    parsed = []
+    parse = again._parse_file
+    again._parse_file = lambda path: parsed.append(path) or parse(path)  # type: ignore[method-assign]
+    data = again.fetch(NOW)
+    assert parsed == []
+    assert by(data.frame, "ServiceName") == by(first.frame, "ServiceName")
+    assert (data.data_end, data.settled_through) == (first.data_end, first.settled_through)
+    assert data.bad_rows == first.bad_rows

@@ -459,12 +459,22 @@ def test_files_are_reread_only_when_they_change_and_dropped_when_gone(tmp_path):
     config = FocusConfig(type="focus", paths=("*.csv",))
     provider = FocusProvider("billing", config, ProviderContext("UTC", "USD", str(tmp_path)))
     assert spend(provider.fetch(AT), AT) == pytest.approx(3.0)
+    parsed = []
+    parse = provider.parse_file
+    provider.parse_file = lambda path, *args, **kw: (
+        parsed.append(path.name) or parse(path, *args, **kw)
+    )
+    assert spend(provider.fetch(AT), AT) == pytest.approx(3.0)
+    assert parsed == []  # unchanged: the parsed copies are reused
 
-    # Same size and modification time: taken as unchanged, so the parsed copy is reused.
+    # Same size and modification time, other bytes (a copy keeping times, a coarse clock):
+    # the hash of the file's first and last MiB tells, so it is read again.
     stat = first.stat()
     first.write_text("ChargePeriodStart,BilledCost\n2024-09-02T10:00:00Z,9.0\n", encoding="utf-8")
     os.utime(first, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert spend(provider.fetch(AT), AT) == pytest.approx(3.0)
+    assert first.stat().st_size == stat.st_size
+    assert spend(provider.fetch(AT), AT) == pytest.approx(11.0)
+    assert parsed == ["a.csv"]
 
     # A billing system rewriting a provisional day changes the size: it is read again.
     first.write_text("ChargePeriodStart,BilledCost\n2024-09-02T10:00:00Z,10.5\n", encoding="utf-8")
@@ -474,3 +484,25 @@ def test_files_are_reread_only_when_they_change_and_dropped_when_gone(tmp_path):
     data = provider.fetch(AT)
     assert data.sources == 1
     assert spend(data, AT) == pytest.approx(2.0)
+
+
+def test_tag_cells_that_are_not_json_objects_are_bad_rows_kept_without_tags(tmp_path):
+    path = minimal_focus(
+        tmp_path / "tags.csv",
+        '2024-09-02T10:00:00Z,1.0,"{""team"": ""web""}"',
+        '2024-09-02T11:00:00Z,2.0,"[1, 2]"',
+        "2024-09-02T12:00:00Z,4.0,not json",
+        "2024-09-02T13:00:00Z,8.0,",
+        "2024-09-02T14:00:00Z,16.0,NULL",
+        '2024-09-02T15:00:00Z,32.0,"  {""team"": 7} "',
+        header="ChargePeriodStart,BilledCost,Tags",
+    )
+    data = fetch(path)
+    reason = "Tags is not a JSON object (row kept without tags)"
+    assert [(row.line, row.reason) for row in data.bad_rows.examples] == [
+        (3, reason),
+        (4, reason),
+    ]
+    assert spend(data, AT) == pytest.approx(63.0)
+    assert spend(data, AT, filter={"tags.team": ("web",)}) == pytest.approx(1.0)
+    assert spend(data, AT, filter={"tags.team": ("7",)}) == pytest.approx(32.0)

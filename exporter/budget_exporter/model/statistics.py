@@ -60,12 +60,31 @@ def linear_trend(days: Sequence[date], values: Sequence[float] | np.ndarray) -> 
     if len(y) < 3 or is_flat(y):
         return Trend(0.0, 1.0)  # no trend, and certainly no evidence of one
     x = np.array([(day - days[0]).days for day in days], dtype=np.float64)
-    # scipy.stats loads in half a second: only when a trend is fitted, not with the config.
-    from scipy import stats
+    slope, p_value = least_squares_trend(x, y)
+    return Trend(slope, p_value if not math.isnan(p_value) else 1.0)
 
-    fit = stats.linregress(x, y)
-    p_value = float(fit.pvalue) if not math.isnan(fit.pvalue) else 1.0
-    return Trend(float(fit.slope), p_value)
+
+# Keeps the correlation off exactly -1 and 1 in the t statistic (as scipy's linregress does).
+_TINY = 1.0e-20
+
+
+def least_squares_trend(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Slope of the least-squares line of ``y`` on ``x`` and its two-sided p-value.
+
+    The arithmetic of ``scipy.stats.linregress``, to the last bit, without loading
+    scipy.stats (half a second at each start); at least three points, ``x`` not all equal.
+    """
+    # Only scipy.special, and only when a trend is fitted: the config loads without scipy.
+    from scipy import special
+
+    ssxm, ssxym, _, ssym = np.cov(x, y, bias=True).flat
+    if ssxm == 0.0 or ssym == 0.0:
+        r = math.nan if ssxym == 0 else 0.0
+    else:
+        r = min(max(ssxym / np.sqrt(ssxm * ssym), -1.0), 1.0)
+    freedom = len(x) - 2
+    t = r * np.sqrt(freedom / ((1.0 - r + _TINY) * (1.0 + r + _TINY)))
+    return float(ssxym / ssxm), float(2 * special.stdtr(freedom, -np.abs(t)))
 
 
 def z_scores(values: Sequence[float] | np.ndarray) -> np.ndarray:

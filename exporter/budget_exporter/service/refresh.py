@@ -114,6 +114,13 @@ class Refresher:
             self._load_state(state)
 
     def _load_state(self, state: StateDir) -> None:
+        payload = state.load_forecasts()
+        if payload is not None:
+            try:
+                kept = self.forecasts.restore(payload)
+                log.info("reusing %d forecast models fit before the start", kept)
+            except ValueError as error:  # damaged or of another version: fit again, never trust
+                log.warning("ignoring kept forecast models of %s: %s", state.forecasts_path, error)
         for name in self.providers:
             loaded = state.load_provider(name, provider_fingerprint(self.config, name))
             if loaded is None:
@@ -321,4 +328,10 @@ class Refresher:
                 ", ".join(waiting[:10]),
                 ", ..." if len(waiting) > 10 else "",
             )
+        if self.state is not None and self.forecasts.changed:
+            try:
+                self.state.save_forecasts(self.forecasts.export())
+                self.forecasts.changed = False
+            except OSError as error:  # costs fits after a restart, nothing more: still serve
+                log.warning("cannot keep the forecast models: %s", error)
         return dataclasses.replace(snapshot, evaluation_seconds=time.perf_counter() - started)

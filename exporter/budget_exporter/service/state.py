@@ -34,6 +34,7 @@ METRICS_FILE = "metrics.prom"
 METRICS_GZIP_FILE = "metrics.prom.gz"  # the same exposition, compressed once by the leader
 OPENMETRICS_FILE = "metrics.om"  # the same snapshot in the OpenMetrics format (and its .gz)
 SNAPSHOT_FILE = "snapshot.json"  # the same snapshot for the JSON API
+FORECASTS_FILE = "forecasts.json"  # fitted forecast models, so a restart does not fit them again
 LOCK_FILE = "refresh.lock"
 OWNER_FILE = "owner.lock"  # which config the running servers of this folder serve
 CLAIM_WAIT = 5.0
@@ -138,6 +139,25 @@ class StateDir:
     def write_snapshot(self, payload: bytes) -> None:
         """Publish the JSON view of a new snapshot for every worker's API."""
         atomic_write(self.snapshot_path, payload)
+
+    @property
+    def forecasts_path(self) -> Path:
+        """Where the fitted forecast models live."""
+        return self.path / FORECASTS_FILE
+
+    def save_forecasts(self, payload: bytes) -> None:
+        """Keep the fitted forecast models (``ForecastCache.export``) for the next start."""
+        atomic_write(self.forecasts_path, payload)
+
+    def load_forecasts(self) -> bytes | None:
+        """The kept forecast models, or None when there are none or they cannot be read."""
+        try:
+            return self.forecasts_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            log.warning("ignoring kept forecast models: %s", error)
+            return None
 
     def save_provider(
         self, name: str, fingerprint: str, data: CostData, meta: dict[str, Any]

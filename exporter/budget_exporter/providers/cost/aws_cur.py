@@ -27,7 +27,7 @@ from ...model.fields import TextList
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from ..support import engine
 from ..support.aws_client import make_client
-from ..support.cost_files import with_unused
+from ..support.cost_files import KeptFileCache, kept_folder, with_unused
 from ..support.engine import ReadLimits, quote
 from ..support.files import FileCache, collect_bad_groups, expand_paths, null_mask
 from ..support.s3_mirror import S3Mirror, is_s3_url
@@ -126,7 +126,7 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
 
     def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
         super().__init__(name, config, context)
-        self._cache: FileCache[_Parsed] = FileCache()
+        self._cache: FileCache[_Parsed] = _KeptCur(kept_folder(name, config, context))
         self._mirror: S3Mirror | None = None
 
     def client_factory(self) -> Any:
@@ -504,3 +504,41 @@ def _open_period(raw: pd.DataFrame) -> Any:
     if not open_rows.any():
         return pd.NaT
     return _times(raw[PERIOD_START][open_rows]).min()
+
+
+class _KeptCur(KeptFileCache[_Parsed]):
+    """CUR files' groups kept in the state folder, so a restart reads only changed files."""
+
+    def encode(self, value: _Parsed) -> tuple[pd.DataFrame, BadRows, dict[str, str | None]]:
+        invoiced = value.invoiced
+        return (
+            value.frame,
+            value.bad,
+            {
+                "data_end": value.data_end.isoformat() if value.data_end is not None else None,
+                # None: the files say nothing of invoices; NaT: every period is invoiced.
+                "invoiced": "NaT" if invoiced is pd.NaT else _text(invoiced),
+            },
+        )
+
+    def decode(self, frame: pd.DataFrame, bad: BadRows, fields: dict[str, str | None]) -> _Parsed:
+        invoiced = fields["invoiced"]
+        return _Parsed(
+            frame,
+            bad,
+            _utc(fields["data_end"]),
+            pd.NaT if invoiced == "NaT" else _utc(invoiced),
+        )
+
+
+def _text(moment: Any) -> str | None:
+    return None if moment is None else pd.Timestamp(moment).isoformat()
+
+
+def _utc(text: str | None) -> pd.Timestamp | None:
+    if text is None:
+        return None
+    moment = pd.Timestamp(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no UTC offset")
+    return moment

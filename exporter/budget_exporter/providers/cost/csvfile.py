@@ -98,7 +98,10 @@ class CsvProvider(CostFileProvider[CsvConfig]):
     type_name: ClassVar[str] = "csv"
     config_model: ClassVar[type[ProviderConfig]] = CsvConfig
 
-    def parse_file(self, path: Path, now: datetime) -> ParsedFile:
+    def parse_file(
+        self, path: Path, now: datetime, since: pd.Timestamp | None = None
+    ) -> ParsedFile:
+        # Dates of any strftime format: the whole file is read (reads_tail is off).
         settings = self.settings
         columns = engine.schema(path, self.name, self.limits())
         wanted = [settings.date_column, settings.cost_column, *settings.dimensions.values()]

@@ -80,8 +80,11 @@ class FocusProvider(CostFileProvider[FocusConfig]):
 
     type_name: ClassVar[str] = "focus"
     config_model: ClassVar[type[ProviderConfig]] = FocusConfig
+    reads_tail: ClassVar[bool] = True
 
-    def parse_file(self, path: Path, now: datetime) -> ParsedFile:
+    def parse_file(
+        self, path: Path, now: datetime, since: pd.Timestamp | None = None
+    ) -> ParsedFile:
         cost_column = self.settings.cost_column
         columns = engine.schema(path, self.name, self.limits())
         missing = [c for c in ("ChargePeriodStart", cost_column) if c not in columns]
@@ -91,7 +94,12 @@ class FocusProvider(CostFileProvider[FocusConfig]):
                 f"missing column(s) {', '.join(missing)}"
             )
         raw = engine.grouped(
-            path, self.name, self.limits(), keys=self._keys(columns), cost=cost_column
+            path,
+            self.name,
+            self.limits(),
+            keys=self._keys(columns),
+            cost=cost_column,
+            where=_may_end_after(since, columns) if since is not None else None,
         )
         latest = pd.Timestamp(now) + self.settings.clock_skew
         start = _times(raw["ChargePeriodStart"])
@@ -186,3 +194,18 @@ class FocusProvider(CostFileProvider[FocusConfig]):
             one_time = raw["ChargeFrequency"].astype("object").str.lower() == "one-time"
             end = end.where(~one_time, start)
         return end
+
+
+def _may_end_after(since: pd.Timestamp, columns: dict[str, str]) -> str:
+    """The engine's condition for the lines whose charge period may end after ``since``.
+
+    A line is left out only when its start and its end (if the file has ends) are times no
+    later than ``since``: its row ends by then whatever ``_ends`` makes of it (at most an hour
+    after its start). Cells that are not times are kept, to be read and counted as bad rows.
+    """
+    moment = f"TIMESTAMPTZ '{since.isoformat()}'"
+    names = [n for n in ("ChargePeriodStart", "ChargePeriodEnd") if n in columns]
+    settled = " AND ".join(
+        f"TRY_CAST({quote(n)} AS TIMESTAMPTZ) <= {moment} - INTERVAL 1 HOUR" for n in names
+    )
+    return f"NOT coalesce({settled}, false)"

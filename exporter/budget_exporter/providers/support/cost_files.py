@@ -8,19 +8,21 @@ the same for all of them, so a bad row reads the same whatever the format.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import logging
 import re
 from abc import abstractmethod
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import pandas as pd
 from pydantic import Field
 
 from ...model.bad_rows import BadRow, BadRows
-from ...model.costs import CostData, normalize
+from ...model.costs import CostData, concat_frames, normalize
 from ...model.errors import ProviderError
 from ...model.fields import Duration, TextList
 from ..base import CostProvider, ProviderConfig, ProviderContext
@@ -30,6 +32,7 @@ from .files import (
     CacheEntry,
     FileCache,
     ParsedFile,
+    Update,
     collect_bad_groups,
     expand_paths,
     read_cost_files,
@@ -63,59 +66,147 @@ class CostFileConfig(ProviderConfig):
         )
 
 
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 FileConfigT = TypeVar("FileConfigT", bound=CostFileConfig)
 
 
+# Of the groups kept in the state folder: another version's are read again, never trusted.
+STORED_FORMAT = 2
+# A changed file is read again only from the days that can still change, for at most this long
+# after its last whole read: a restatement of settled days is seen within a day.
+WHOLE_READ_EVERY = timedelta(days=1)
+# The engine's condition is looser than the split of settled and unsettled rows by this much,
+# so a time it reads otherwise than the provider (a local time without an offset) cannot drop
+# a row; the split itself is on the provider's own times.
+TAIL_MARGIN = timedelta(days=2)
+
+
+def kept_folder(name: str, config: ProviderConfig, context: ProviderContext) -> Path | None:
+    """Where a file provider keeps its files' groups (None without a state folder)."""
+    if context.cache_dir is None:
+        return None
+    # Other settings or other budgets' dimensions give other groups: their own folder.
+    text = f"{config.model_dump_json()}|{sorted(context.dimensions or ())}"
+    text += f"|{context.dimensions is None}|{context.base_dir}|{context.currency}"
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return Path(context.cache_dir, "files", f"{name}.{key}")
+
+
 class CostFileProvider(CostProvider[FileConfigT]):
-    """Reads the files matching ``paths``; each is parsed again only when it changes."""
+    """Reads the files matching ``paths``; each is parsed again only when it changes, and a
+    changed file only from its unsettled days where the format can say which lines those are."""
+
+    # Whether ``parse_file`` honours ``since`` (reads only the lines that may end after it).
+    reads_tail: ClassVar[bool] = False
 
     def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
         super().__init__(name, config, context)
-        folder = None
-        if context.cache_dir is not None:
-            # Other settings or other budgets' dimensions give other groups: their own folder.
-            text = f"{config.model_dump_json()}|{sorted(context.dimensions or ())}"
-            text += f"|{context.dimensions is None}|{context.base_dir}|{context.currency}"
-            key = hashlib.sha256(text.encode()).hexdigest()[:16]
-            folder = Path(context.cache_dir, "files", f"{name}.{key}")
-        self._cache: FileCache[ParsedFile] = StoredFileCache(folder)
+        self._cache: FileCache[ParsedFile] = StoredFileCache(kept_folder(name, config, context))
 
     def fetch(self, now: datetime) -> CostData:
         paths = expand_paths(self.settings.paths, self.context.base_dir, self.name)
-        return read_cost_files(paths, self._cache, lambda path: self.parse_file(path, now), now)
+        return read_cost_files(
+            paths,
+            self._cache,
+            lambda path: self.parse_file(path, now),
+            now,
+            update=lambda path, entry: self._update(path, entry, now),
+        )
 
     def limits(self) -> ReadLimits:
         """The engine's caps; it spills to the provider's cache folder when there is one."""
         return self.settings.read_limits(self.context.cache_dir)
 
     @abstractmethod
-    def parse_file(self, path: Path, now: datetime) -> ParsedFile:
+    def parse_file(
+        self, path: Path, now: datetime, since: pd.Timestamp | None = None
+    ) -> ParsedFile:
         """One file's normalized frame, its bad rows and the end of its newest data.
 
-        Raises ProviderError naming the file when it is not of the provider's format.
+        With ``since`` (where ``reads_tail``), the lines whose charge period surely ended by
+        then may be left out. Raises ProviderError naming the file when it is not of the
+        provider's format.
         """
 
+    def _update(
+        self, path: Path, entry: CacheEntry[ParsedFile], now: datetime
+    ) -> tuple[ParsedFile, bool]:
+        """A changed file: its settled days as read before, the rest read again (or all of it)."""
+        since = self._settled_until(entry, now)
+        if since is None:
+            return self.parse_file(path, now), True
+        tail = self.parse_file(path, now, since=since - TAIL_MARGIN)
+        return settled_and_tail(entry.value, tail, since), False
 
-class StoredFileCache(FileCache[ParsedFile]):
+    def _settled_until(self, entry: CacheEntry[ParsedFile], now: datetime) -> pd.Timestamp | None:
+        """The UTC midnight up to which the file's days as read before are final, if any."""
+        frame, bad, end, _ = entry.value
+        whole = entry.whole_read
+        if not self.reads_tail or whole is None or end is None or frame.empty:
+            return None
+        if not timedelta(0) <= now - whole < WHOLE_READ_EVERY:
+            return None
+        # Bad rows carry no date: which of them are settled is unknown, so read it all.
+        if bad.count:
+            return None
+        newest = min(pd.Timestamp(end), pd.Timestamp(now))
+        since = (newest - self.settings.settlement_lag).floor("D")
+        return since if since > frame["start"].min() else None
+
+
+def settled_and_tail(before: ParsedFile, tail: ParsedFile, since: pd.Timestamp) -> ParsedFile:
+    """The rows of ``before`` that ended by ``since``, and those of ``tail`` that end after it.
+
+    ``tail`` holds at least every line that may end after ``since``; its bad rows are the
+    file's (``before`` had none).
+    """
+    frame, _, _, _ = before
+    fresh, bad, newest, recheck = tail
+    kept = frame[frame["end"] <= since]
+    fresh = fresh[fresh["end"] > since]
+    ends = [end for end in (kept["end"].max() if len(kept) else None, newest) if end is not None]
+    merged = normalize(concat_frames([kept, fresh]))
+    return merged, bad, max(ends) if ends else None, recheck
+
+
+class KeptFileCache(FileCache[T]):
     """A FileCache whose parsed files also live in a folder, so a restart does not read again
-    the files that have not changed (the settled months of a bill): only their small groups."""
+    the files that have not changed (the settled months of a bill): only their small groups.
+
+    Each file's groups are a Parquet file beside a record of the file's signature, the hash of
+    the groups, the bad rows and the format; a record that is damaged, of another format or
+    that does not match its groups is ignored (logged) and the file read again. Subclasses say
+    what of a parsed file is its groups, its bad rows and its other fields (text or None).
+    """
 
     def __init__(self, folder: Path | None):
         super().__init__()
         self._folder = folder
 
+    @abstractmethod
+    def encode(self, value: T) -> tuple[pd.DataFrame, BadRows, dict[str, str | None]]:
+        """The groups, the bad rows and the other fields of a parsed file."""
+
+    @abstractmethod
+    def decode(self, frame: pd.DataFrame, bad: BadRows, fields: dict[str, str | None]) -> T:
+        """The parsed file ``encode`` took apart; raises ValueError when a field is wrong."""
+
     def get(
         self,
         path: Path,
-        parse: Callable[[Path], ParsedFile],
-        stale: Callable[[ParsedFile], bool] | None = None,
-    ) -> ParsedFile:
+        parse: Callable[[Path], T],
+        stale: Callable[[T], bool] | None = None,
+        update: Update[T] | None = None,
+        now: datetime | None = None,
+    ) -> T:
         if self._folder is not None and path not in self._entries:
             self._load(path)
         before = self._entries.get(path)
-        value = super().get(path, parse, stale)
+        value = super().get(path, parse, stale, update, now)
         if self._folder is not None and self._entries[path] is not before:
-            self._save(path, self._entries[path].signature, value)
+            self._save(path, self._entries[path])
         return value
 
     def _names(self, path: Path) -> tuple[Path, Path]:
@@ -123,40 +214,93 @@ class StoredFileCache(FileCache[ParsedFile]):
         stem = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:24]
         return self._folder / f"{stem}.json", self._folder / f"{stem}.parquet"
 
-    def _save(self, path: Path, signature: tuple[int, int], value: ParsedFile) -> None:
-        frame, bad, end, recheck = value
+    def _save(self, path: Path, entry: CacheEntry[T]) -> None:
+        frame, bad, fields = self.encode(entry.value)
         record_path, frame_path = self._names(path)
         try:
-            atomic_write(frame_path, frame.to_parquet(index=False))
+            payload = frame.to_parquet(index=False)
+            atomic_write(frame_path, payload)
             record = {
+                "format": STORED_FORMAT,
                 "path": str(path),
-                "signature": list(signature),
+                "signature": list(entry.signature),
+                "groups_sha256": hashlib.sha256(payload).hexdigest(),
+                "whole_read": _iso(entry.whole_read),
                 "bad_rows": bad.count,
                 "examples": [[row.source, row.line, row.reason] for row in bad.examples],
-                "end": end.isoformat() if end is not None else None,
-                "recheck": recheck.isoformat() if recheck is not None else None,
+                "fields": fields,
             }
             atomic_write(record_path, json.dumps(record).encode())
-        except OSError:
-            pass  # a read-only or full folder costs a re-read after a restart, nothing more
+        except OSError as error:  # a read-only or full folder costs a re-read after a restart
+            log.warning("cannot keep the groups of %s: %s", path, error)
 
     def _load(self, path: Path) -> None:
         record_path, frame_path = self._names(path)
         try:
-            record = json.loads(record_path.read_text(encoding="utf-8"))
-            frame = pd.read_parquet(frame_path)
+            record = json.loads(record_path.read_bytes())
+        except FileNotFoundError:
+            return  # never read before
+        except (OSError, ValueError) as error:
+            log.warning("ignoring the kept groups of %s (%s): the file is read again", path, error)
+            return
+        try:
+            if not isinstance(record, dict) or record.get("format") != STORED_FORMAT:
+                found = record.get("format") if isinstance(record, dict) else None
+                raise ValueError(f"format {found!r}, not {STORED_FORMAT}")
+            if record["path"] != str(path):
+                raise ValueError(f"they are those of {record['path']}")
+            payload = frame_path.read_bytes()
+            if hashlib.sha256(payload).hexdigest() != record["groups_sha256"]:
+                raise ValueError("the groups do not match their record")
+            frame = pd.read_parquet(io.BytesIO(payload))
             bad = BadRows(
                 int(record["bad_rows"]),
                 tuple(BadRow(str(a), int(b), str(c)) for a, b, c in record["examples"]),
             )
-            end = pd.Timestamp(record["end"]) if record["end"] else None
-            recheck = pd.Timestamp(record["recheck"]) if record["recheck"] else None
-            signature = (int(record["signature"][0]), int(record["signature"][1]))
-        except (OSError, ValueError, KeyError, TypeError, IndexError):
-            return  # nothing stored, or damaged: the file is read again
-        except Exception:  # pyarrow's own errors for a damaged frame file
+            mtime, size, digest = record["signature"]
+            signature = (int(mtime), int(size), str(digest))
+            fields = {str(k): None if v is None else str(v) for k, v in record["fields"].items()}
+            value = self.decode(frame, bad, fields)
+            whole = _moment(record["whole_read"])
+        except Exception as error:  # pyarrow's own errors for a damaged frame file, too
+            log.warning(
+                "ignoring the kept groups of %s (%s: %s): the file is read again",
+                path,
+                type(error).__name__,
+                error,
+            )
             return
-        self._entries[path] = CacheEntry(signature, (frame, bad, end, recheck))
+        self._entries[path] = CacheEntry(
+            signature, value, whole.to_pydatetime() if whole is not None else None
+        )
+
+
+class StoredFileCache(KeptFileCache[ParsedFile]):
+    """The kept groups of the ``focus`` and ``csv`` providers."""
+
+    def encode(self, value: ParsedFile) -> tuple[pd.DataFrame, BadRows, dict[str, str | None]]:
+        frame, bad, end, recheck = value
+        return frame, bad, {"end": _iso(end), "recheck": _iso(recheck)}
+
+    def decode(
+        self, frame: pd.DataFrame, bad: BadRows, fields: dict[str, str | None]
+    ) -> ParsedFile:
+        return frame, bad, _moment(fields["end"]), _moment(fields["recheck"])
+
+
+def _iso(moment: datetime | pd.Timestamp | None) -> str | None:
+    """A time as text for a kept record (None stays None)."""
+    return moment.isoformat() if moment is not None else None
+
+
+def _moment(text: str | None) -> pd.Timestamp | None:
+    """A time of a kept record; ValueError when it has no UTC offset."""
+    if not text:
+        return None
+    moment = pd.Timestamp(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no UTC offset")
+    return moment
 
 
 def row_problems(

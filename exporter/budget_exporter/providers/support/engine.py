@@ -108,6 +108,7 @@ def complete_length(path: Path) -> int | None:
 
 
 TAGS_BAD = "__tags_bad"  # the tag cell is not a JSON object
+ROW_NUMBER = "file_row_number"  # the Parquet reader's own numbering of rows, from 0
 
 
 def quote(name: str) -> str:
@@ -123,18 +124,16 @@ def tag_keys(column: str, dimensions: list[str]) -> dict[str, str]:
     the cell is not a JSON object (``TAGS_BAD``); only the keys budgets use are read."""
     cell = quote(column)
     empty = f"{cell} IS NULL OR trim({cell}) IN ('', 'NULL', 'null')"
+    # Each expression parses the cell once: text that is not JSON fails, and TRY makes it NULL
+    # (parsing is most of the time of a read, so no separate json_valid).
     keys = {
         TAGS_BAD: f"CASE WHEN {empty} THEN false "
-        f"WHEN json_valid({cell}) THEN coalesce(TRY(json_type({cell}::JSON)) <> 'OBJECT', true) "
-        "ELSE true END"
+        f"ELSE coalesce(TRY(json_type({cell})) <> 'OBJECT', true) END"
     }
     for name in dimensions:
         if name.startswith("tags."):
             key = name.removeprefix("tags.").replace('"', '\\"').replace("'", "''")
-            keys[name] = (
-                f"CASE WHEN json_valid({cell}) THEN TRY(json_extract_string({cell}, "
-                f"'$.\"{key}\"')) END"
-            )
+            keys[name] = f"TRY(json_extract_string({cell}, '$.\"{key}\"'))"
     return keys
 
 
@@ -144,7 +143,9 @@ def schema(path: Path, provider: str, limits: ReadLimits) -> dict[str, str]:
 
         def read() -> dict[str, str]:
             relation = connection.sql(f"SELECT * FROM {source} LIMIT 0")
-            return {str(n): str(t) for n, t in zip(relation.columns, relation.types, strict=True)}
+            found = zip(relation.columns, relation.types, strict=True)
+            own = ROW_NUMBER if is_parquet(path) else None
+            return {str(n): str(t) for n, t in found if n != own}
 
         return _guard(read, path, provider)
 
@@ -159,13 +160,15 @@ def grouped(
     sums: Mapping[str, str] = {},
     strip_commas: bool = False,
     rename: Mapping[str, str] = {},
+    where: str | None = None,
 ) -> pd.DataFrame:
     """One row per distinct combination of ``keys``, with ``ROWS``, ``LINE``, ``STATE``, sums.
 
     ``keys`` maps an output name to an SQL expression over the file's columns (quoted names);
     ``cost`` is the column whose cell decides ``STATE``, summed as ``cost`` where it is ok;
     ``sums`` maps more output names to columns summed as numbers (cells that are not count 0).
-    ``rename`` gives file columns other names before the expressions see them.
+    ``rename`` gives file columns other names before the expressions see them; ``where``, an
+    SQL condition over them, keeps only the lines it holds for (their line numbers unchanged).
     """
     check_decompressed_size(path, provider, limits.max_decompressed_bytes)
     types = schema(path, provider, limits)
@@ -181,14 +184,17 @@ def grouped(
     for name, column in sums.items():
         selected.append(f"TRY_CAST({_clean(column, types, False)} AS DOUBLE) AS {_quote(name)}")
     group = [_quote(name) for name in keys] + [STATE]
-    first = 1 if is_parquet(path) else 2
     renamed = ", ".join(f"{_quote(old)} AS {_quote(new)}" for old, new in rename.items())
     star = f"* RENAME ({renamed})" if renamed else "*"
+    # Parquet rows are numbered by the reader, so a condition reaches the scan (row groups and
+    # columns of lines it rejects are skipped); CSV lines by their order (the header is line 1).
+    line = f"{ROW_NUMBER} + 1" if is_parquet(path) else "row_number() OVER () + 1"
     query = f"""
-        WITH numbered AS (
-            SELECT {star}, row_number() OVER () + {first - 1} AS {LINE}
-            FROM {{source}}
-        ), typed AS (SELECT {", ".join(selected)}, {LINE} FROM numbered)
+        WITH numbered AS (SELECT {star}, {line} AS {LINE} FROM {{source}}),
+        typed AS (
+            SELECT {", ".join(selected)}, {LINE} FROM numbered
+            {f"WHERE {where}" if where else ""}
+        )
         SELECT {", ".join(group)}, count(*) AS {ROWS}, min({LINE}) AS {LINE},
             fsum(cost) AS cost
             {"".join(f", fsum({_quote(name)}) AS {_quote(name)}" for name in sums)}
@@ -259,7 +265,7 @@ def _header(path: Path) -> list[str]:
 def _source(path: Path, limits: ReadLimits) -> str:
     text = str(path).replace("'", "''")
     if is_parquet(path):
-        return f"read_parquet('{text}')"
+        return f"read_parquet('{text}', file_row_number = true)"
     columns = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in _header(path))
     # Every cell as text, as written: the provider decides what a date or a number is.
     return (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -37,14 +38,41 @@ def expand_paths(patterns: tuple[str, ...], base_dir: str, provider: str) -> lis
     return [found[key] for key in sorted(found)]
 
 
+# Modification time (ns), size, and a hash of the first and last MiB: a rewrite that keeps
+# the size and the time (a copy that preserves times, a coarse clock) still differs there,
+# Parquet's footer above all.
+Signature = tuple[int, int, str]
+_EDGE = 1 << 20
+
+
+def file_signature(path: Path) -> Signature:
+    """What tells a changed file from the one read before, read in two MiB at most."""
+    stat = path.stat()
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as stream:
+        digest.update(stream.read(_EDGE))
+        if stat.st_size > _EDGE:
+            stream.seek(max(stat.st_size - _EDGE, _EDGE))
+            digest.update(stream.read(_EDGE))
+    return stat.st_mtime_ns, stat.st_size, digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class CacheEntry(Generic[T]):
-    signature: tuple[int, int]
+    signature: Signature
     value: T
+    # When the whole file was last read (a changed file may be read again only in part).
+    whole_read: datetime | None = None
+
+
+# Reads a changed file given what was read of it before: the new value, and whether it read
+# the whole file.
+Update = Callable[[Path, CacheEntry[T]], tuple[T, bool]]
 
 
 class FileCache(Generic[T]):
-    """Parses each file once and again only when its size or modification time changes.
+    """Parses each file once and again only when its signature (size, modification time, the
+    bytes at both ends) changes.
 
     Unsettled billing files are rewritten in place by the billing system; the signature check
     re-reads exactly those while leaving settled files alone.
@@ -54,14 +82,28 @@ class FileCache(Generic[T]):
         self._entries: dict[Path, CacheEntry[T]] = {}
 
     def get(
-        self, path: Path, parse: Callable[[Path], T], stale: Callable[[T], bool] | None = None
+        self,
+        path: Path,
+        parse: Callable[[Path], T],
+        stale: Callable[[T], bool] | None = None,
+        update: Update[T] | None = None,
+        now: datetime | None = None,
     ) -> T:
-        """Return the parsed file, parsing it if it is new or changed (or ``stale`` says so)."""
-        stat = path.stat()
-        signature = (stat.st_mtime_ns, stat.st_size)
+        """Return the parsed file, parsing it if it is new or changed (or ``stale`` says so).
+
+        ``update`` reads a changed file from what was read of it before, when given.
+        """
+        signature = file_signature(path)
         entry = self._entries.get(path)
-        if entry is None or entry.signature != signature or (stale and stale(entry.value)):
-            entry = CacheEntry(signature, parse(path))
+        if entry is None or (stale and stale(entry.value)):
+            entry = CacheEntry(signature, parse(path), now)
+            self._entries[path] = entry
+        elif entry.signature != signature:
+            if update is None:
+                entry = CacheEntry(signature, parse(path), now)
+            else:
+                value, whole = update(path, entry)
+                entry = CacheEntry(signature, value, now if whole else entry.whole_read)
             self._entries[path] = entry
         return entry.value
 
@@ -83,6 +125,7 @@ def read_cost_files(
     cache: FileCache[ParsedFile],
     parse: Callable[[Path], ParsedFile],
     now: datetime,
+    update: Update[ParsedFile] | None = None,
 ) -> CostData:
     """Parse each file (or take it from ``cache``) and stack them into one provider answer."""
     moment = pd.Timestamp(now)
@@ -92,7 +135,7 @@ def read_cost_files(
 
     frames, bad, ends = [], BadRows(), []
     for path in paths:
-        frame, file_bad, end, _ = cache.get(path, parse, stale)
+        frame, file_bad, end, _ = cache.get(path, parse, stale, update, now)
         frames.append(frame)
         bad = bad + file_bad
         if end is not None:
