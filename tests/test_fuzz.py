@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from attacks import attack
 from budget_exporter.config.loader import load_config, parse_config
 from budget_exporter.model.costs import CostData
 from budget_exporter.model.errors import ConfigError, ProviderError
@@ -36,7 +37,8 @@ from conftest import FOCUS_SAMPLE, ROOT
 
 # Examples per cost file target (each a read of about 0.1 s); the text parsers take a few ms an
 # input and get eight times as many.
-EXAMPLES = int(os.environ.get("BUDGET_EXPORTER_FUZZ_EXAMPLES", "25"))
+CI_EXAMPLES = 25
+EXAMPLES = int(os.environ.get("BUDGET_EXPORTER_FUZZ_EXAMPLES", str(CI_EXAMPLES)))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -270,6 +272,12 @@ def read_costs(provider_yaml: str, name: str, content: bytes) -> CostData | None
     return data
 
 
+@attack(
+    "fuzzing",
+    "mutated CSV cost files, plain and gzip",
+    "read with finite costs and bad rows named, or refused naming the file",
+    count=CI_EXAMPLES,
+)
 @FUZZ
 @given(mutated(CSV_SEED), st.sampled_from(["costs.csv", "costs.csv.gz"]))
 def test_a_mutated_csv_cost_file_is_read_or_refused_naming_it(content: bytes, name: str) -> None:
@@ -278,6 +286,12 @@ def test_a_mutated_csv_cost_file_is_read_or_refused_naming_it(content: bytes, na
     read_costs("type: csv, dimensions: [team]", name, content)
 
 
+@attack(
+    "fuzzing",
+    "mutated FOCUS files",
+    "read with finite costs and bad rows named, or refused naming the file",
+    count=CI_EXAMPLES,
+)
 @FUZZ
 @given(mutated(FOCUS_SEED))
 def test_a_mutated_focus_file_is_read_or_refused_naming_it(content: bytes) -> None:
@@ -304,6 +318,18 @@ def _good(date: str, cost: str) -> bool:
     return date in GOOD_DATES and cost not in BAD_COSTS
 
 
+@attack(
+    "cost and incident files",
+    "a CSV row dated 0001-01-01 beside good rows (found by fuzzing)",
+    "one bad row, the rest read",
+    found="dates before 1677",
+)
+@attack(
+    "fuzzing",
+    "CSV files of known good and bad rows",
+    "the good rows summed exactly, every other counted bad",
+    count=CI_EXAMPLES,
+)
 @FUZZ
 @given(rows, st.booleans())
 @example([("2024-09-01", "1e12"), ("2024-09-02", "1e13")], False)
@@ -336,6 +362,18 @@ def assert_incident_contract(data: IncidentData, path: Path) -> None:
         assert bad.source == str(path) and bad.line >= 1 and bad.reason, bad
 
 
+@attack(
+    "cost and incident files",
+    "an incident file with a date the calendar lacks, 2024-02-30 (found by fuzzing)",
+    "one bad row with its line",
+    found="dates the calendar lacks",
+)
+@attack(
+    "fuzzing",
+    "mutated incident files (YAML, JSON, CSV)",
+    "read with valid incidents, or refused naming the file",
+    count=CI_EXAMPLES * 8,
+)
 @FUZZ_TEXT
 @given(
     st.one_of(
@@ -344,6 +382,9 @@ def assert_incident_contract(data: IncidentData, path: Path) -> None:
         mutated(INCIDENTS_SEED).map(lambda content: ("oncall.json", content)),
     )
 )
+# YAML took 2024-02-30 for a date and raised a bare ValueError, failing the file unnamed.
+@example(("oncall.yaml", b"- {id: A, service: api, start: 2024-02-30}\n"))
+@example(("oncall.yaml", b"incidents: []\n2024-02-30: x\n"))
 def test_a_mutated_incident_file_is_read_or_refused_naming_it(file: tuple[str, bytes]) -> None:
     name, content = file
     path, fetch, folder = fetch_file("type: incidents_file", name, content, INCIDENTS_NOW)
@@ -367,6 +408,12 @@ def assert_config_error_names(error: ConfigError, path: Path) -> None:
         assert str(path) in str(problem)
 
 
+@attack(
+    "fuzzing",
+    "mutated config files",
+    "a config, or a ConfigError naming the file",
+    count=CI_EXAMPLES * 8,
+)
 @FUZZ_TEXT
 @given(st.sampled_from(range(len(CONFIG_SEEDS))).flatmap(lambda i: mutated(CONFIG_SEEDS[i])))
 def test_a_mutated_config_file_is_a_config_or_a_config_error_naming_it(content: bytes) -> None:
@@ -392,6 +439,12 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, bytes
     return server.cert.read_bytes(), server.key.read_bytes()
 
 
+@attack(
+    "fuzzing",
+    "mutated web configs",
+    "a config, or a ConfigError naming the file",
+    count=CI_EXAMPLES * 8,
+)
 @FUZZ_TEXT
 @given(content=mutated(WEB_SEED))
 def test_a_mutated_web_config_is_loaded_or_refused_naming_it(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from attacks import attack
 from conftest import wait_for_http
 from exporterproc import exporter
 from tlscerts import Authority
@@ -97,6 +98,12 @@ def scrape(url: str) -> bool:
         return False
 
 
+@attack(
+    "slow clients",
+    "40 connections sending one header line a second beside 10 scrapes",
+    "every scrape answered; each slow head closed after the header-read timeout",
+    found=1,
+)
 def test_slow_request_heads_do_not_block_scrapes_and_are_closed_after_the_timeout(
     tmp_path: Path,
 ) -> None:
@@ -136,6 +143,11 @@ def read_answer(sock: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
+@attack(
+    "slow clients",
+    "a head sent in pieces within the timeout, also on a kept-alive connection",
+    "answered",
+)
 def test_a_head_sent_slowly_but_within_the_timeout_is_answered(tmp_path: Path) -> None:
     config = small_config(tmp_path)
     extra = ["--web.read-header-timeout", "10s"]
@@ -157,6 +169,12 @@ def test_a_head_sent_slowly_but_within_the_timeout_is_answered(tmp_path: Path) -
             assert b"Ready" in read_answer(sock)
 
 
+@attack(
+    "slow clients",
+    "40 connections sending the first bytes of a TLS handshake, then nothing",
+    "every scrape over TLS answered",
+    found=1,
+)
 def test_slow_tls_handshakes_do_not_block_scrapes_over_tls(tmp_path: Path) -> None:
     ca = Authority(tmp_path / "pki")
     server = ca.issue("server")
@@ -235,6 +253,12 @@ def read_to_the_end(sock: socket.socket) -> tuple[bytes, bool]:
     return bytes(data), False
 
 
+@attack(
+    "slow clients",
+    "8 connections (twice the threads) that send 16 pipelined scrapes and never read",
+    "every scrape answered; each stalled reader reset after the write timeout",
+    found="slow readers",
+)
 def test_clients_that_stop_reading_their_answer_are_cut_off_and_scrapes_go_on(
     tmp_path: Path,
 ) -> None:
@@ -269,6 +293,12 @@ def test_clients_that_stop_reading_their_answer_are_cut_off_and_scrapes_go_on(
         assert scrape(url)
 
 
+@attack(
+    "slow clients",
+    "12 clients asking for Connection: close that never close",
+    "scrapes answered at once: the close waits in the event loop",
+    found="lingering closes",
+)
 def test_clients_that_ask_to_close_and_never_do_leave_the_event_loop_free(
     tmp_path: Path,
 ) -> None:
