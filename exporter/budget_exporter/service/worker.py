@@ -9,9 +9,10 @@ head is not complete within the header-read timeout, and, when the worker is ful
 oldest unfinished head (else the oldest idle kept-alive connection) to make room: slow or idle
 clients never keep a complete request from a thread.
 
-Answers are written by the thread under one deadline per answer, the write timeout: a client
-that stops reading (or reads a byte now and then) is cut off with a reset once it passes, so it
-holds a thread for that long at most. Connections closed after an answer linger in the poller,
+Answers go the same way back: what the kernel does not take at once is written by the event
+loop, so a client that stops reading holds no thread, and it is cut off with a reset once the
+write timeout has passed (over TLS the thread writes, under that one deadline for the whole
+answer). Connections closed after an answer linger in the poller,
 not in a blocking call: gunicorn's graceful close waits up to 2 s for the client's end of the
 connection on the worker's only event loop, so a dozen clients that ask for ``Connection:
 close`` and never close stalled every other connection of the worker.
@@ -29,6 +30,7 @@ import socket
 import ssl
 import struct
 import time
+from collections import deque
 from functools import partial
 from typing import Any
 
@@ -55,17 +57,25 @@ class WriteTimeout(TimeoutError):
 
 
 class DeadlineSocket:
-    """The socket an answer is written to: all its writes end by one deadline.
+    """The socket an answer is written to.
 
-    A socket timeout alone bounds each call, and TLS sockets send in many calls, so a client
-    reading a little now and then could stretch an answer without end.
+    Over plain TCP, what the kernel does not take at once is queued on the connection and
+    written by the worker's event loop (``queue`` given): the thread is free as soon as the
+    application returns. Over TLS, whose sends cannot be split that way, the thread writes, and
+    all its writes end by one deadline: a socket timeout alone bounds each call, and a TLS
+    answer is many calls, so a client reading a little now and then could stretch it without
+    end.
     """
 
-    def __init__(self, sock: socket.socket, deadline: float):
+    def __init__(self, sock: socket.socket, deadline: float, queue: deque[memoryview] | None):
         self._sock = sock
         self._deadline = deadline
+        self._queue = queue
 
     def sendall(self, data: bytes | memoryview, flags: int = 0) -> None:
+        if self._queue is not None:
+            self._send_or_queue(data)
+            return
         with memoryview(data) as view, view.cast("B") as whole:
             rest = whole
             try:
@@ -83,8 +93,28 @@ class DeadlineSocket:
                 rest.release()
                 self._sock.settimeout(None)
 
+    def _send_or_queue(self, data: bytes | memoryview) -> None:
+        assert self._queue is not None
+        # The queue outlives this call: it must hold bytes nobody changes afterwards.
+        rest = memoryview(data if isinstance(data, bytes) else bytes(data)).cast("B")
+        if not self._queue:
+            rest = rest[send_some(self._sock, rest) :]
+        if rest:
+            self._queue.append(rest)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
+
+
+def send_some(sock: socket.socket, data: memoryview) -> int:
+    """Send what the kernel takes now, without waiting; how many bytes it took."""
+    sent = 0
+    try:
+        while sent < len(data):
+            sent += sock.send(data[sent:], socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        pass
+    return sent
 
 
 class HeadConn(TConn):
@@ -101,6 +131,8 @@ class HeadConn(TConn):
         self.handshaken = not cfg.is_ssl
         self.watching = 0  # selector events registered for the head, 0 when not registered
         self.stalled = False  # its last answer passed the write timeout
+        self.out: deque[memoryview] = deque()  # answer bytes the event loop still has to write
+        self.out_deadline = 0.0
         self.linger: Any = None  # the worker's non-blocking graceful close
 
     def init(self) -> None:
@@ -142,6 +174,7 @@ class HeadFirstWorker(ThreadWorker):
         # close the same wait.
         self.reading: dict[HeadConn, None] = {}
         self.lingering: dict[socket.socket, float] = {}
+        self.writing: dict[HeadConn, None] = {}
 
     def accept(self, listener: socket.socket) -> None:
         try:
@@ -244,32 +277,74 @@ class HeadFirstWorker(ThreadWorker):
         conn.close()
 
     def handle_request(self, req: Any, conn: TConn) -> bool:
-        """In the thread: the answer is written under the write timeout."""
+        """In the thread: the answer is queued for the event loop, or written under a deadline."""
         sock = conn.sock
-        conn.sock = DeadlineSocket(sock, time.monotonic() + self.write_timeout)
+        deadline = time.monotonic() + self.write_timeout
+        queue = conn.out if isinstance(conn, HeadConn) and not self.cfg.is_ssl else None
+        conn.sock = DeadlineSocket(sock, deadline, queue)
         try:
             return bool(super().handle_request(req, conn))
         except WriteTimeout:
             if isinstance(conn, HeadConn):
                 conn.stalled = True
-            self.log.info(
-                "closed a connection from %s: its answer was not read within %gs",
-                conn.client[0] if isinstance(conn.client, tuple) else conn.client,
-                self.write_timeout,
-            )
+            self._log_stalled(conn)
             return False
         finally:
             conn.sock = sock
+            if isinstance(conn, HeadConn):
+                conn.out_deadline = deadline
+
+    def _log_stalled(self, conn: TConn) -> None:
+        self.log.info(
+            "closed a connection from %s: its answer was not read within %gs",
+            conn.client[0] if isinstance(conn.client, tuple) else conn.client,
+            self.write_timeout,
+        )
 
     def finish_request(self, conn: TConn, fs: Any) -> None:
+        """In the event loop, once the thread is done: write what is queued, then go on."""
         if isinstance(conn, HeadConn) and conn.stalled:
-            # Unread bytes would keep the socket (and its buffer) until the kernel gives up.
-            self.nr_conns -= 1
-            with contextlib.suppress(OSError):
-                conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
-            util.close(conn.sock)
+            self._reset(conn)
+            return
+        if isinstance(conn, HeadConn) and conn.out:
+            self.writing[conn] = None
+            try:
+                self.poller.register(
+                    conn.sock, selectors.EVENT_WRITE, partial(self._write_out, conn, fs)
+                )
+            except (OSError, ValueError, KeyError):
+                self._reset(conn)
             return
         super().finish_request(conn, fs)
+
+    def _write_out(self, conn: HeadConn, fs: Any, _fileobj: object = None) -> None:
+        try:
+            while conn.out:
+                chunk = conn.out[0]
+                sent = send_some(conn.sock, chunk)
+                if sent < len(chunk):
+                    conn.out[0] = chunk[sent:]
+                    return  # the kernel is full: the poller calls again when it has room
+                conn.out.popleft()
+        except OSError:  # the client went away
+            self._reset(conn)
+            return
+        self._stop_writing(conn)
+        super().finish_request(conn, fs)
+
+    def _stop_writing(self, conn: HeadConn) -> None:
+        if self.writing.pop(conn, 0) is None:
+            with contextlib.suppress(OSError, KeyError, ValueError):
+                self.poller.unregister(conn.sock)
+
+    def _reset(self, conn: HeadConn) -> None:
+        """Close at once: unread bytes would keep the socket until the kernel gives up."""
+        self._stop_writing(conn)
+        conn.out.clear()
+        self.nr_conns -= 1
+        with contextlib.suppress(OSError):
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+        util.close(conn.sock)
 
     def _linger(self, conn: HeadConn) -> None:
         """Half-close, then wait for the client's end in the poller (RFC 9112 9.6)."""
@@ -326,6 +401,12 @@ class HeadFirstWorker(ThreadWorker):
                 return
             # A stopping worker takes no new request: unfinished heads go at once.
             self._drop(conn, _TIMEOUT_ANSWER if conn.head else b"")
+        while self.writing:
+            conn = next(iter(self.writing))
+            if conn.out_deadline > now:
+                break
+            self._log_stalled(conn)
+            self._reset(conn)
         while self.lingering:
             sock, until = next(iter(self.lingering.items()))
             if until > now:
