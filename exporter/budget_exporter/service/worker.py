@@ -9,8 +9,8 @@ head is not complete within the header-read timeout, and, when the worker is ful
 oldest unfinished head (else the oldest idle kept-alive connection) to make room: slow or idle
 clients never keep a complete request from a thread.
 
-Answers go the same way back: what the kernel does not take at once is written by the event
-loop, so a client that stops reading holds no thread, and it is cut off with a reset once the
+Answers go the same way back: what the kernel has not taken within 50 ms is written by the
+event loop, so a client that stops reading holds no thread, and it is cut off with a reset once the
 write timeout has passed (over TLS the thread writes, under that one deadline for the whole
 answer). Connections closed after an answer linger in the poller,
 not in a blocking call: gunicorn's graceful close waits up to 2 s for the client's end of the
@@ -48,6 +48,10 @@ _TOO_LARGE_ANSWER = b"HTTP/1.1 431 Request Header Fields Too Large" + _CLOSE
 # gunicorn's graceful close: how long, and how many bytes, the client's end is waited for.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 64 * 1024
+# How long a thread goes on writing an answer itself before the event loop takes the rest.
+# Handing over costs the event loop a pass per chunk the client reads; a scraper reading at its
+# pace takes its answer within this, a stalled reader costs a thread no longer.
+HANDOFF_SECONDS = 0.05
 # SO_LINGER on, 0 s: close sends a reset and drops what the client never read.
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 
@@ -59,12 +63,12 @@ class WriteTimeout(TimeoutError):
 class DeadlineSocket:
     """The socket an answer is written to.
 
-    Over plain TCP, what the kernel does not take at once is queued on the connection and
-    written by the worker's event loop (``queue`` given): the thread is free as soon as the
-    application returns. Over TLS, whose sends cannot be split that way, the thread writes, and
-    all its writes end by one deadline: a socket timeout alone bounds each call, and a TLS
-    answer is many calls, so a client reading a little now and then could stretch it without
-    end.
+    Over plain TCP, what the kernel has not taken within ``HANDOFF_SECONDS`` is queued on the
+    connection and written by the worker's event loop (``queue`` given): the thread is free
+    soon after the application returns. Over TLS, whose sends cannot be split that way, the
+    thread writes, and all its writes end by one deadline: a socket timeout alone bounds each
+    call, and a TLS answer is many calls, so a client reading a little now and then could
+    stretch it without end.
     """
 
     def __init__(self, sock: socket.socket, deadline: float, queue: deque[memoryview] | None):
@@ -98,9 +102,26 @@ class DeadlineSocket:
         # The queue outlives this call: it must hold bytes nobody changes afterwards.
         rest = memoryview(data if isinstance(data, bytes) else bytes(data)).cast("B")
         if not self._queue:
-            rest = rest[send_some(self._sock, rest) :]
+            rest = rest[self._send_for_a_moment(rest) :]
         if rest:
             self._queue.append(rest)
+
+    def _send_for_a_moment(self, data: memoryview) -> int:
+        """Send for up to ``HANDOFF_SECONDS``: a client reading at its pace is done by then."""
+        sent = 0
+        until = time.monotonic() + HANDOFF_SECONDS
+        try:
+            while sent < len(data):
+                remaining = until - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._sock.settimeout(remaining)
+                sent += self._sock.send(data[sent:])
+        except (TimeoutError, BlockingIOError, InterruptedError):
+            pass
+        finally:
+            self._sock.settimeout(None)
+        return sent
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
