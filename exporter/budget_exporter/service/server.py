@@ -25,8 +25,8 @@ def gunicorn_settings(
     Threaded workers let a slow scrape never block another; every worker serves the same
     published exposition, so more workers add no provider calls. Request heads are read by
     each worker's event loop (``service/worker.py``), and answers the kernel has not taken
-    within 50 ms are written there too, so slow clients hold no thread; a client that does not read
-    its answer within ``write_timeout`` is cut off.
+    within 50 ms are written there too, so slow clients hold no thread; a client that does not
+    read its answer within ``write_timeout`` is cut off.
     """
     return {
         "bind": bind,

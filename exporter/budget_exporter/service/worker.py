@@ -10,12 +10,12 @@ oldest unfinished head (else the oldest idle kept-alive connection) to make room
 clients never keep a complete request from a thread.
 
 Answers go the same way back: what the kernel has not taken within 50 ms is written by the
-event loop, so a client that stops reading holds no thread, and it is cut off with a reset once the
-write timeout has passed (over TLS the thread writes, under that one deadline for the whole
-answer). Connections closed after an answer linger in the poller,
-not in a blocking call: gunicorn's graceful close waits up to 2 s for the client's end of the
-connection on the worker's only event loop, so a dozen clients that ask for ``Connection:
-close`` and never close stalled every other connection of the worker.
+event loop, so a client that stops reading holds no thread, and it is cut off with a reset once
+the write timeout has passed (over TLS the thread writes, under that one deadline for the whole
+answer). Connections closed after an answer linger in the poller, not in a blocking call:
+gunicorn's graceful close waits up to 2 s for the client's end of the connection on the
+worker's only event loop, so a dozen clients that ask for ``Connection: close`` and never close
+stalled every other connection of the worker.
 
 Bodies are not read ahead: the exporter reads none, and gunicorn drains an unread body within
 its own deadline before reusing a connection.
