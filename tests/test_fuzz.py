@@ -357,7 +357,7 @@ def assert_incident_contract(data: IncidentData, path: Path) -> None:
     for incident in data.incidents:
         assert incident.start.tzinfo is not None
         assert incident.end is None or incident.end >= incident.start, incident
-        assert math.isfinite(incident.impact) and 0 < incident.impact <= 1, incident
+        assert math.isfinite(incident.impact) and 0 <= incident.impact <= 1, incident
     for bad in data.bad_rows.examples:
         assert bad.source == str(path) and bad.line >= 1 and bad.reason, bad
 
