@@ -3,9 +3,15 @@
 Each slow client opens a connection, sends ``GET /metrics HTTP/1.1`` and ``Host: x``, then one
 header line every 2 s and never ends its head. Meanwhile one scraper sends normal scrapes back
 to back, each with the 10 s timeout of a Prometheus job, and counts answers and timeouts.
+With ``--stalled``, each slow client is a stalled reader instead: it sends 1,000 pipelined
+``GET /metrics`` and never reads, so a thread of the server blocks writing to it once the
+socket buffers are full; a reader the server resets comes back at once. ``--write-timeout``
+gives the shipped worker's write timeout (``none`` for none, as before it had one).
 Loopback only; at most 500 slow clients and 300 s.
 
     .venv/bin/python bench/slow_clients.py --slow 8 12 50 --seconds 30
+    .venv/bin/python bench/slow_clients.py --stalled --worker shipped --slow 4 8 16 \
+        --write-timeout none 10s
 
 Prints one JSON record per run; bench/README.md keeps the results.
 """
@@ -35,12 +41,12 @@ budgets:
 """
 
 
-def serve(config: str, state_dir: str, port: int, worker: str) -> None:
+def serve(config: str, state_dir: str, port: int, worker: str, write_timeout: float) -> None:
     """The shipped server (2 workers, 4 threads); ``worker`` gthread swaps the worker class."""
     from budget_exporter.service.server import GunicornServer, gunicorn_settings
     from budget_exporter.service.wsgi import create_app
 
-    settings = gunicorn_settings(f"127.0.0.1:{port}", 2, "warning")
+    settings = gunicorn_settings(f"127.0.0.1:{port}", 2, "warning", write_timeout=write_timeout)
     if worker == "gthread":
         settings["worker_class"] = "gthread"
     GunicornServer(lambda: create_app(config, state_dir), settings).run()
@@ -91,14 +97,67 @@ def _trickle(port: int, count: int, stop: threading.Event) -> None:
         sock.close()
 
 
-def run(worker: str, slow: int, seconds: float) -> dict[str, Any]:
+STALLED_REQUEST = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 1000
+
+
+def _stalled_reader(port: int) -> socket.socket | None:
+    try:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(5)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(STALLED_REQUEST)
+        return sock
+    except OSError:
+        return None
+
+
+TCP_CLOSE, TCP_CLOSE_WAIT = 7, 8  # tcpi_state, the first byte of Linux's TCP_INFO
+
+
+def _reset(sock: socket.socket) -> bool:
+    """Whether the server gave up on ``sock`` (reset or closed), without reading its answer."""
+    try:
+        state = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+    except OSError:
+        return True
+    return state in (TCP_CLOSE, TCP_CLOSE_WAIT)
+
+
+def _stall(port: int, count: int, stop: threading.Event, counts: dict[str, int]) -> None:
+    sockets = [sock for sock in (_stalled_reader(port) for _ in range(count)) if sock]
+    while not stop.wait(0.5):
+        for sock in list(sockets):
+            if _reset(sock):
+                # Cut off by the write timeout: a stalled reader comes back.
+                counts["reset"] += 1
+                sockets.remove(sock)
+                sock.close()
+                fresh = _stalled_reader(port)
+                if fresh is not None:
+                    sockets.append(fresh)
+    for sock in sockets:
+        sock.close()
+
+
+def run(
+    worker: str, slow: int, seconds: float, stalled: bool = False, write_timeout: float = 60.0
+) -> dict[str, Any]:
     """One server, ``slow`` slow clients, normal scrapes for ``seconds``."""
     with tempfile.TemporaryDirectory() as folder:
         base = Path(folder)
         (base / "costs.csv").write_text("date,cost\n2024-09-01,10\n2024-09-02,20\n")
         (base / "config.yml").write_text(CONFIG)
         port = _free_port()
-        command = [sys.executable, __file__, "--serve", folder, str(port), worker]
+        command = [
+            sys.executable,
+            __file__,
+            "--serve",
+            folder,
+            str(port),
+            worker,
+            str(write_timeout),
+        ]
         server = subprocess.Popen(command, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}"
         try:
@@ -108,7 +167,13 @@ def run(worker: str, slow: int, seconds: float) -> dict[str, Any]:
                     raise RuntimeError("server not ready")
                 time.sleep(0.3)
             stop = threading.Event()
-            trickle = threading.Thread(target=_trickle, args=(port, slow, stop), daemon=True)
+            counts = {"reset": 0}
+            if stalled:
+                target: Any = _stall
+                arguments: tuple[Any, ...] = (port, slow, stop, counts)
+            else:
+                target, arguments = _trickle, (port, slow, stop)
+            trickle = threading.Thread(target=target, args=arguments, daemon=True)
             trickle.start()
             time.sleep(1.0)
             ok = failed = 0
@@ -127,6 +192,9 @@ def run(worker: str, slow: int, seconds: float) -> dict[str, Any]:
     return {
         "worker": worker,
         "slow_clients": slow,
+        "kind": "stalled readers" if stalled else "slow heads",
+        "write_timeout": None if write_timeout >= NO_TIMEOUT else write_timeout,
+        "stalled_resets": counts["reset"],
         "seconds": seconds,
         "scrapes_ok": ok,
         "scrapes_failed": failed,
@@ -135,22 +203,34 @@ def run(worker: str, slow: int, seconds: float) -> dict[str, Any]:
     }
 
 
+NO_TIMEOUT = 1e6  # seconds: a write timeout that never comes
+
+
+def _timeout(text: str) -> float:
+    return NO_TIMEOUT if text == "none" else float(text.rstrip("s"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--slow", type=int, nargs="+", default=[8, 12, 50])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--worker", choices=["gthread", "shipped"], nargs="+")
-    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--stalled", action="store_true", help="stalled readers, not slow heads")
+    parser.add_argument("--write-timeout", type=_timeout, nargs="+", default=[60.0])
+    parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        folder, port, worker = args.serve
-        serve(str(Path(folder) / "config.yml"), str(Path(folder) / "state"), int(port), worker)
+        folder, port, worker, write_timeout = args.serve
+        config, state = str(Path(folder) / "config.yml"), str(Path(folder) / "state")
+        serve(config, state, int(port), worker, float(write_timeout))
         return
     if max(args.slow) > 500 or args.seconds > 300:
         parser.error("at most 500 slow clients and 300 s")
     for worker in args.worker or ["gthread", "shipped"]:
-        for slow in args.slow:
-            print(json.dumps(run(worker, slow, args.seconds)), flush=True)
+        for write_timeout in args.write_timeout:
+            for slow in args.slow:
+                figures = run(worker, slow, args.seconds, args.stalled, write_timeout)
+                print(json.dumps(figures), flush=True)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import bcrypt
 
+from attacks import attack
 from budget_exporter.service.webconfig import MAX_CACHED, BasicAuth, BcryptGate
 
 PASSWORD = "right one"
@@ -33,6 +34,12 @@ def _status(app: BasicAuth, header: str) -> str:
     return seen[0]
 
 
+@attack(
+    "passwords",
+    "the same wrong password or unknown user again and again",
+    "one bcrypt check, then answered from memory",
+    found=7,
+)
 def test_a_repeated_wrong_password_or_unknown_user_costs_one_bcrypt_check() -> None:
     app = BasicAuth(_inner, {"prometheus": HASH})
     for _ in range(20):
@@ -77,6 +84,12 @@ def _hold_in_process(lock_file: Path, log: Path) -> None:
         thread.join()
 
 
+@attack(
+    "passwords",
+    "new wrong passwords from many threads and workers at once",
+    "one bcrypt check at a time",
+    found=7,
+)
 def test_bcrypt_checks_run_one_at_a_time_across_threads_and_processes(tmp_path: Path) -> None:
     lock_file, log = tmp_path / "auth.lock", tmp_path / "held.txt"
     context = multiprocessing.get_context("fork")
@@ -92,6 +105,12 @@ def test_bcrypt_checks_run_one_at_a_time_across_threads_and_processes(tmp_path: 
         assert start >= end, spans  # no two holders at once
 
 
+@attack(
+    "passwords",
+    "a password check waiting behind others for over 5 s",
+    "429 with Retry-After",
+    found=7,
+)
 def test_a_request_that_cannot_get_its_turn_soon_is_told_to_come_back(tmp_path: Path) -> None:
     lock_file = tmp_path / "auth.lock"
     # Another worker (another open file of the same lock) is in bcrypt for a while.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from attacks import attack
 from budget_exporter.cli.commands import EXIT_BAD_CONFIG, main
 from budget_exporter.config.loader import parse_config
 from budget_exporter.model.errors import ConfigError
@@ -21,6 +22,12 @@ def problems(text: str) -> list[str]:
     return [str(problem) for problem in caught.value.problems]
 
 
+@attack(
+    "config files",
+    "start: 2026-02-30, several bad rates, amount: true, .nan, 1e-300, thresholds out of order",
+    "every problem reported with its key",
+    found=13,
+)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -88,6 +95,12 @@ def test_check_reports_every_problem_with_its_key(text: str, expected: list[str]
         assert any(line in problem for problem in found), (line, found)
 
 
+@attack(
+    "config files",
+    "state_dir: a file",
+    "check and serve fail with a clear error, no traceback",
+    found=13,
+)
 def test_a_state_dir_that_is_a_file_fails_check_and_serve_without_a_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from attacks import attack
 from budget_exporter.config.loader import parse_config
 from budget_exporter.config.schema import Config, SloConfig
 from budget_exporter.model.errors import ConfigError
@@ -24,6 +25,12 @@ def problems(text: str) -> list[str]:
     return [str(problem) for problem in caught.value.problems]
 
 
+@attack(
+    "config files",
+    "durations beyond their bounds (refresh_interval: 8000y and others)",
+    "refused with key and line",
+    found=9,
+)
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -77,6 +84,7 @@ MODELS = [Config, SloConfig] + [
 ]
 
 
+@attack("config files", "3661d in every duration setting of every provider", "refused", found=9)
 @pytest.mark.parametrize("model", MODELS, ids=[model.__name__ for model in MODELS])
 def test_every_duration_setting_of_every_model_has_an_upper_bound(model: type[BaseModel]) -> None:
     fields = _duration_fields(model)

@@ -7,6 +7,7 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
+from attacks import attack
 from budget_exporter.config.loader import parse_config
 from budget_exporter.metrics.exposition import render
 from budget_exporter.service.refresh import Refresher
@@ -50,6 +51,12 @@ def test_the_cost_index_is_built_once_per_data_change_not_per_evaluation(tmp_pat
     assert exporter.indexes.builds == built + 2
 
 
+@attack(
+    "cost and incident files",
+    "a source cut to part of its settled days",
+    "refused as suspect, flagged by budget_exporter_provider_suspect",
+    found=12,
+)
 def test_a_source_cut_to_part_of_its_settled_days_is_refused_and_flagged(tmp_path: Path) -> None:
     (tmp_path / "costs.csv").write_text(days(50))
     exporter = refresher(tmp_path)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from attacks import attack
 from budget_exporter.model.costs import CostData
 from budget_exporter.model.errors import ProviderError
 from budget_exporter.providers.base import ProviderContext
@@ -23,6 +24,12 @@ def csv_fetch(folder: Path, **settings: object) -> CostData:
     return CsvProvider("costs", config, ProviderContext("UTC", "USD", str(folder))).fetch(NOW)
 
 
+@attack(
+    "cost and incident files",
+    "one row dated 2199-12-31 among current rows",
+    "a bad row with its line; staleness still shows",
+    found=6,
+)
 def test_a_row_dated_far_ahead_is_a_bad_row_and_does_not_hide_staleness(tmp_path: Path) -> None:
     (tmp_path / "c.csv").write_text("date,cost\n2024-11-10,5\n2024-11-11,6\n2199-12-31,7\n")
     data = csv_fetch(tmp_path)
@@ -33,6 +40,7 @@ def test_a_row_dated_far_ahead_is_a_bad_row_and_does_not_hide_staleness(tmp_path
     assert float(data.frame["cost"].sum()) == 11.0
 
 
+@attack("cost and incident files", "a row dated 9999-01-01", "one bad row, the rest read", found=8)
 def test_a_date_out_of_the_timestamp_range_is_one_bad_row_not_a_failed_file(
     tmp_path: Path,
 ) -> None:
@@ -46,6 +54,12 @@ def test_a_date_out_of_the_timestamp_range_is_one_bad_row_not_a_failed_file(
     assert float(data.frame["cost"].sum()) == 3.0
 
 
+@attack(
+    "cost and incident files",
+    "a last line written in two parts (torn)",
+    "not summed until complete",
+    found=10,
+)
 def test_a_last_line_without_its_newline_is_not_read_until_it_is_complete(
     tmp_path: Path,
 ) -> None:
@@ -56,6 +70,12 @@ def test_a_last_line_without_its_newline_is_not_read_until_it_is_complete(
     assert float(csv_fetch(tmp_path, currency_column="currency").frame["cost"].sum()) == 130.5
 
 
+@attack(
+    "cost and incident files",
+    "an export whose every date reads 09/05/2023",
+    "its provider fails, naming the date_format that reads it",
+    found=16,
+)
 def test_a_file_of_only_bad_rows_fails_its_provider_naming_the_date_format(
     tmp_path: Path,
 ) -> None:
@@ -73,6 +93,12 @@ def test_the_date_format_that_the_error_names_reads_the_file(tmp_path: Path) -> 
     assert data.bad_rows.count == 0 and float(data.frame["cost"].sum()) == 3.0
 
 
+@attack(
+    "cost and incident files",
+    "a small .csv.gz holding more text than max_decompressed_bytes",
+    "its provider fails naming the file and the setting; memory bounded",
+    found=4,
+)
 def test_a_gzip_file_beyond_the_decompressed_cap_fails_its_provider(tmp_path: Path) -> None:
     rows = "".join(f"2024-11-{1 + i % 9:02d},1\n" for i in range(200_000))
     with gzip.open(tmp_path / "c.csv.gz", "wt") as stream:
@@ -81,6 +107,12 @@ def test_a_gzip_file_beyond_the_decompressed_cap_fails_its_provider(tmp_path: Pa
         csv_fetch(tmp_path, max_decompressed_bytes=1000)
 
 
+@attack(
+    "cost and incident files",
+    "a line longer than max_field_bytes",
+    "its provider fails naming the file and the setting",
+    found=4,
+)
 def test_a_field_beyond_the_line_cap_fails_its_provider_with_the_setting(tmp_path: Path) -> None:
     (tmp_path / "c.csv").write_text("date,cost\n2024-11-10," + "9" * 5000 + "\n")
     with pytest.raises(ProviderError, match=r"c\.csv: a line is longer than max_field_bytes"):
@@ -103,6 +135,12 @@ def test_only_the_dimensions_budgets_use_are_kept(tmp_path: Path) -> None:
     assert data.frame["cost"].tolist() == [11.0]
 
 
+@attack(
+    "cost and incident files",
+    "incident durations 999999999999 and 1e308",
+    "one bad row with its line",
+    found=8,
+)
 @pytest.mark.parametrize("duration", ["999999999999", "1e308"])
 def test_an_incident_duration_out_of_range_is_one_bad_row_with_its_line(
     tmp_path: Path, duration: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from attacks import attack
 from budget_exporter.config.hierarchy import allocation_warnings, children_limit
 from budget_exporter.config.loader import parse_config
 from budget_exporter.config.schema import BudgetConfig, Config
@@ -43,6 +44,12 @@ def brute_force(config: Config) -> list[str]:
     return over
 
 
+@attack(
+    "scale",
+    "check on 10,000 budgets",
+    "the budgets walked a fixed number of times, not once per pair",
+    found=15,
+)
 def test_allocation_warnings_walk_the_budgets_a_fixed_number_of_times() -> None:
     config = hierarchy(2000)
     expected = brute_force(config)

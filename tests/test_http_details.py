@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from attacks import attack, case
 from budget_exporter.config.loader import load_config
 from budget_exporter.metrics.exposition import render, render_openmetrics
 from budget_exporter.service.refresh import Refresher
@@ -37,19 +38,30 @@ PROMETHEUS_ACCEPT = (
 @pytest.mark.parametrize(
     ("header", "gzip_ok"),
     [
-        ("gzip", True),
-        ("GZIP", True),
-        ("deflate, gzip;q=0.8", True),
-        ("x-gzip", True),
-        ("*", True),
-        ("deflate, *;q=0.5", True),
-        ("gzip;q=0", False),
-        ("gzip; q=0.000", False),
-        ("gzip;q=0, *", False),
-        ("*;q=0", False),
-        ("identity", False),
-        ("", False),
-        ("gzip;q=nonsense", False),
+        case(
+            "HTTP",
+            f"Accept-Encoding: {header!r}",
+            "gzip" if gzip_ok else "plain text",
+            header,
+            gzip_ok,
+            found=14 if header in ("GZIP", "gzip;q=0", "gzip; q=0.000", "gzip;q=0, *") else None,
+            id=header,
+        )
+        for header, gzip_ok in [
+            ("gzip", True),
+            ("GZIP", True),
+            ("deflate, gzip;q=0.8", True),
+            ("x-gzip", True),
+            ("*", True),
+            ("deflate, *;q=0.5", True),
+            ("gzip;q=0", False),
+            ("gzip; q=0.000", False),
+            ("gzip;q=0, *", False),
+            ("*;q=0", False),
+            ("identity", False),
+            ("", False),
+            ("gzip;q=nonsense", False),
+        ]
     ],
 )
 def test_accept_encoding_is_read_with_weights_and_any_case(header: str, gzip_ok: bool) -> None:
@@ -59,14 +71,25 @@ def test_accept_encoding_is_read_with_weights_and_any_case(header: str, gzip_ok:
 @pytest.mark.parametrize(
     ("header", "openmetrics"),
     [
-        (PROMETHEUS_ACCEPT, True),
-        ("application/openmetrics-text", True),
-        ("APPLICATION/OpenMetrics-Text; version=1.0.0", True),
-        ("application/openmetrics-text;q=0.1, text/plain", False),
-        ("application/openmetrics-text;q=0", False),
-        ("text/plain;version=0.0.4", False),
-        ("*/*", False),
-        ("", False),
+        case(
+            "HTTP",
+            "Prometheus' Accept header" if header == PROMETHEUS_ACCEPT else f"Accept: {header!r}",
+            "OpenMetrics" if openmetrics else "the text format",
+            header,
+            openmetrics,
+            found=14 if openmetrics else None,
+            id=header,
+        )
+        for header, openmetrics in [
+            (PROMETHEUS_ACCEPT, True),
+            ("application/openmetrics-text", True),
+            ("APPLICATION/OpenMetrics-Text; version=1.0.0", True),
+            ("application/openmetrics-text;q=0.1, text/plain", False),
+            ("application/openmetrics-text;q=0", False),
+            ("text/plain;version=0.0.4", False),
+            ("*/*", False),
+            ("", False),
+        ]
     ],
 )
 def test_openmetrics_is_served_when_the_accept_header_prefers_it(
@@ -95,6 +118,12 @@ def _samples(families: Any) -> set[tuple[str, tuple[tuple[str, str], ...], float
     }
 
 
+@attack(
+    "HTTP",
+    "scrapes asking for OpenMetrics or text, with and without gzip",
+    "the format and encoding asked for, from bytes rendered once",
+    found=14,
+)
 def test_a_scrape_gets_the_format_and_encoding_it_asks_for_as_bytes_written_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -139,8 +168,22 @@ def _api(api: JsonApi, path: str, query: str = "") -> tuple[str, str, Any]:
 
 @pytest.mark.parametrize(
     "damage",
-    [b"{not json", b"[]", b'{"budgets": 5}', b"\xff\xfe"],
-    ids=["torn", "a list", "wrong shape", "not text"],
+    [
+        case(
+            "HTTP",
+            f"a snapshot.json that is {name}",
+            "JSON answers; the last good snapshot stays served",
+            damage,
+            found=14,
+            id=name,
+        )
+        for name, damage in [
+            ("torn", b"{not json"),
+            ("a list", b"[]"),
+            ("of the wrong shape", b'{"budgets": 5}'),
+            ("not text", b"\xff\xfe"),
+        ]
+    ],
 )
 def test_a_damaged_snapshot_file_gets_json_answers_and_the_last_good_one_stays(
     tmp_path: Path, damage: bytes
@@ -158,6 +201,7 @@ def test_a_damaged_snapshot_file_gets_json_answers_and_the_last_good_one_stays(
     assert (status, content_type, body["name"]) == ("200 OK", "application/json", "ci")
 
 
+@attack("HTTP", "a snapshot the API cannot read", "a JSON 500", found=14)
 def test_an_unexpected_failure_in_the_api_is_a_json_500() -> None:
     api = JsonApi(lambda: {"budgets": [{"no name": 1}], "taken_at": "x", "listings": {}})
     status, content_type, body = _api(api, "/api/v1/budgets/ci")
@@ -171,19 +215,30 @@ def test_an_unexpected_failure_in_the_api_is_a_json_500() -> None:
 @pytest.mark.parametrize(
     ("amount", "status"),
     [
-        ("1_000", "400 Bad Request"),
-        ("-0", "400 Bad Request"),
-        ("-1", "400 Bad Request"),
-        (" 5", "400 Bad Request"),
-        ("inf", "400 Bad Request"),
-        ("nan", "400 Bad Request"),
-        ("0x10", "400 Bad Request"),
-        ("1e999", "400 Bad Request"),
-        ("7", "200 OK"),
-        ("7.", "200 OK"),
-        (".5", "200 OK"),
-        ("5e0", "200 OK"),
-        ("0", "200 OK"),
+        case(
+            "HTTP",
+            f"admission amount={amount}",
+            status,
+            amount,
+            status,
+            found=14 if amount in ("1_000", "-0") else None,
+            id=amount,
+        )
+        for amount, status in [
+            ("1_000", "400 Bad Request"),
+            ("-0", "400 Bad Request"),
+            ("-1", "400 Bad Request"),
+            (" 5", "400 Bad Request"),
+            ("inf", "400 Bad Request"),
+            ("nan", "400 Bad Request"),
+            ("0x10", "400 Bad Request"),
+            ("1e999", "400 Bad Request"),
+            ("7", "200 OK"),
+            ("7.", "200 OK"),
+            (".5", "200 OK"),
+            ("5e0", "200 OK"),
+            ("0", "200 OK"),
+        ]
     ],
 )
 def test_an_admission_amount_is_a_plain_decimal_number(amount: str, status: str) -> None:

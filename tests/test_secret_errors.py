@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from attacks import attack, case
 from budget_exporter.cli.commands import EXIT_BAD_CONFIG, EXIT_PROVIDER_FAILED, main
 from budget_exporter.config.loader import parse_config
 from budget_exporter.model.errors import ConfigError, ProviderError
@@ -39,8 +40,20 @@ def pagerduty_config(folder: Path, token: str) -> Path:
 
 @pytest.mark.parametrize(
     ("content", "expected"),
-    BAD_FILES,
-    ids=["CR LF", "two lines", "UTF-16", "not ASCII", "blank"],
+    [
+        case(
+            "secrets",
+            f"a secret file: {name}",
+            "the provider fails naming provider, setting and file; the value never shown",
+            content,
+            expected,
+            found=3,
+            id=name,
+        )
+        for name, (content, expected) in zip(
+            ["CR LF", "two lines", "UTF-16", "not ASCII", "blank"], BAD_FILES, strict=True
+        )
+    ],
 )
 def test_a_bad_secret_file_fails_its_provider_naming_provider_and_file_never_the_value(
     tmp_path: Path,
@@ -61,6 +74,12 @@ def test_a_bad_secret_file_fails_its_provider_naming_provider_and_file_never_the
     assert "Injected" not in shown
 
 
+@attack(
+    "secrets",
+    "a secret from the environment with CR LF inside",
+    "the provider fails naming the setting; the value never shown",
+    found=3,
+)
 def test_an_inline_secret_with_a_line_break_from_the_environment_is_refused(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -77,8 +96,21 @@ def test_an_inline_secret_with_a_line_break_from_the_environment_is_refused(
 
 @pytest.mark.parametrize(
     "setting",
-    ["token: ''", "token: '   '", "token: '${EMPTY_TOKEN}'"],
-    ids=["empty", "blank", "an empty environment variable"],
+    [
+        case(
+            "secrets",
+            f"an inline secret: {name}",
+            "refused by check at its key",
+            setting,
+            found=3,
+            id=name,
+        )
+        for name, setting in [
+            ("empty", "token: ''"),
+            ("blank", "token: '   '"),
+            ("an empty environment variable", "token: '${EMPTY_TOKEN}'"),
+        ]
+    ],
 )
 def test_an_empty_inline_secret_is_refused_by_check(
     tmp_path: Path,
@@ -95,9 +127,21 @@ def test_an_empty_inline_secret_is_refused_by_check(
 @pytest.mark.parametrize(
     ("provider", "key", "secrets"),
     [
-        ("opencost", "url", "token, token_file"),
-        ("databricks", "host", "token, token_file, client_secret, client_secret_file"),
-        ("pagerduty", "base_url", "token, token_file"),
+        case(
+            "secrets",
+            f"user:password in the {provider} {key}",
+            "refused, pointing to the provider's secret settings",
+            provider,
+            key,
+            secrets,
+            found=3,
+            id=provider,
+        )
+        for provider, key, secrets in [
+            ("opencost", "url", "token, token_file"),
+            ("databricks", "host", "token, token_file, client_secret, client_secret_file"),
+            ("pagerduty", "base_url", "token, token_file"),
+        ]
     ],
 )
 def test_a_url_with_user_and_password_is_refused_with_a_pointer_to_the_secret_settings(
@@ -119,6 +163,12 @@ def test_a_url_with_user_and_password_is_refused_with_a_pointer_to_the_secret_se
     assert not any(SECRET in line for line in problems)
 
 
+@attack(
+    "secrets",
+    "a URL with user:password and a key in its query; a header with CR LF",
+    "errors and retry warnings show neither",
+    found=3,
+)
 def test_http_errors_and_retry_warnings_never_show_user_info_or_header_values(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

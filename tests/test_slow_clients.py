@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from attacks import attack
 from conftest import wait_for_http
 from exporterproc import exporter
 from tlscerts import Authority
@@ -97,6 +98,12 @@ def scrape(url: str) -> bool:
         return False
 
 
+@attack(
+    "slow clients",
+    "40 connections sending one header line a second beside 10 scrapes",
+    "every scrape answered; each slow head closed after the header-read timeout",
+    found=1,
+)
 def test_slow_request_heads_do_not_block_scrapes_and_are_closed_after_the_timeout(
     tmp_path: Path,
 ) -> None:
@@ -124,18 +131,29 @@ def test_slow_request_heads_do_not_block_scrapes_and_are_closed_after_the_timeou
             trickle.stop()
 
 
-def read_answer(sock: socket.socket) -> bytes:
-    """One whole HTTP answer with a Content-Length: head and body."""
+def read_answer(sock: socket.socket, pause: float = 0.0) -> bytes:
+    """One whole HTTP answer with a Content-Length: head and body, ``pause`` s between reads."""
     data = b""
     while b"\r\n\r\n" not in data:
         data += sock.recv(4096)
     head, _, body = data.partition(b"\r\n\r\n")
     length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-    while len(body) < length:
-        body += sock.recv(4096)
-    return head + b"\r\n\r\n" + body
+    chunks = [body[:length]]
+    received = len(chunks[0])
+    while received < length:
+        time.sleep(pause)
+        chunk = sock.recv(min(4096, length - received))
+        assert chunk, "the connection ended within an answer"
+        chunks.append(chunk)
+        received += len(chunk)
+    return head + b"\r\n\r\n" + b"".join(chunks)
 
 
+@attack(
+    "slow clients",
+    "a head sent in pieces within the timeout, also on a kept-alive connection",
+    "answered",
+)
 def test_a_head_sent_slowly_but_within_the_timeout_is_answered(tmp_path: Path) -> None:
     config = small_config(tmp_path)
     extra = ["--web.read-header-timeout", "10s"]
@@ -157,6 +175,12 @@ def test_a_head_sent_slowly_but_within_the_timeout_is_answered(tmp_path: Path) -
             assert b"Ready" in read_answer(sock)
 
 
+@attack(
+    "slow clients",
+    "40 connections sending the first bytes of a TLS handshake, then nothing",
+    "every scrape over TLS answered",
+    found=1,
+)
 def test_slow_tls_handshakes_do_not_block_scrapes_over_tls(tmp_path: Path) -> None:
     ca = Authority(tmp_path / "pki")
     server = ca.issue("server")
@@ -193,3 +217,126 @@ def _tls_scrape(url: str, context: ssl.SSLContext) -> bool:
             return answer.status == 200
     except OSError:
         return False
+
+
+STALLED_READERS = 8  # twice the 4 threads of the one worker below
+WRITE_TIMEOUT = 2  # seconds, given to the server below
+# Requests each stalled reader sends at once: the kernel takes a few MB of answers into its
+# buffers before a write blocks, more than one exposition of a test-sized config.
+PIPELINED = 16
+
+
+def many_budgets_config(folder: Path, budgets: int = 100) -> Path:
+    """Demo costs up to now and ``budgets`` budgets: about 4 KB of exposition per budget."""
+    lines = ["refresh_interval: 1h", "evaluation_interval: 1h", "providers:"]
+    lines += ["  demo: {type: demo}", "budgets:"]
+    periods = ("daily", "weekly", "monthly", "quarterly", "yearly")
+    for i in range(budgets):
+        lines.append(f"  - {{name: b{i:04d}, amount: {1000 + i}, period: {periods[i % 5]}}}")
+    path = folder / "config.yml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def stalled_reader(port: int, request: bytes) -> socket.socket:
+    """A connection that sends ``request`` and never reads: a receive buffer of a few KiB."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(request)
+    return sock
+
+
+def read_to_the_end(sock: socket.socket) -> tuple[bytes, bool]:
+    """Everything the connection still gives, and whether the server reset it."""
+    data = bytearray()
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        return bytes(data), True
+    return bytes(data), False
+
+
+@attack(
+    "slow clients",
+    "8 connections (twice the threads) that send 16 pipelined scrapes and never read",
+    "every scrape answered; each stalled reader reset after the write timeout",
+    found="slow readers",
+)
+def test_clients_that_stop_reading_their_answer_are_cut_off_and_scrapes_go_on(
+    tmp_path: Path,
+) -> None:
+    config = many_budgets_config(tmp_path)
+    extra = ["--web.write-timeout", f"{WRITE_TIMEOUT}s"]
+    with exporter(config, tmp_path / "state", extra, workers=1) as running:
+        url = running.url()
+        wait_for_http(f"{url}/-/ready", timeout=120)
+        with urllib.request.urlopen(f"{url}/metrics", timeout=30) as answer:
+            whole = answer.read()
+        size = len(whole)
+        assert size * PIPELINED > 5_000_000, size  # more than the socket buffers hold
+
+        # A client that reads slowly but within the timeout gets every answer whole, in order,
+        # on one kept-alive connection (the event loop writes what the kernel did not take).
+        slow = stalled_reader(running.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 2)
+        with slow:
+            time.sleep(0.5)
+            for _ in range(2):
+                head, _, body = read_answer(slow, pause=0.0005).partition(b"\r\n\r\n")
+                assert head.startswith(b"HTTP/1.1 200 OK") and body == whole
+
+        request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * PIPELINED
+        stalled = [stalled_reader(running.port, request) for _ in range(STALLED_READERS)]
+        try:
+            # Every thread of the worker is writing to a client that does not read; before
+            # the write timeout, each of them stayed there for good and no scrape was served.
+            started = time.monotonic()
+            results = [scrape(url) for _ in range(5)]
+            assert all(results), f"{results.count(False)} of 5 scrapes failed"
+            time.sleep(max(0.0, started + WRITE_TIMEOUT + 3 - time.monotonic()))
+            for sock in stalled:
+                data, reset = read_to_the_end(sock)
+                assert data.startswith(b"HTTP/1.1 200 OK")
+                assert reset, "the server did not reset a connection whose answer was unread"
+                assert len(data) < size * PIPELINED, "every answer arrived: nothing was cut off"
+        finally:
+            for sock in stalled:
+                sock.close()
+        assert "its answer was not read within 2s" in running.log_text()
+        assert "Traceback" not in running.log_text()
+        assert scrape(url)
+
+
+@attack(
+    "slow clients",
+    "12 clients asking for Connection: close that never close",
+    "scrapes answered at once: the close waits in the event loop",
+    found="lingering closes",
+)
+def test_clients_that_ask_to_close_and_never_do_leave_the_event_loop_free(
+    tmp_path: Path,
+) -> None:
+    config = small_config(tmp_path)
+    with exporter(config, tmp_path / "state", workers=1) as running:
+        url = running.url()
+        wait_for_http(f"{url}/-/ready", timeout=60)
+        # Each answer fits in the socket buffers; the server then waits for the client's end of
+        # the connection, which never comes. That wait blocked the worker's event loop for 2 s
+        # per connection, so a dozen of them made normal scrapes time out.
+        request = b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        idle = [stalled_reader(running.port, request) for _ in range(12)]
+        try:
+            time.sleep(0.5)
+            started = time.monotonic()
+            results = [scrape(url) for _ in range(5)]
+            elapsed = time.monotonic() - started
+            assert all(results), f"{results.count(False)} of 5 scrapes failed"
+            assert elapsed < 10, f"5 scrapes took {elapsed:.1f} s"
+            for sock in idle:
+                data, _ = read_to_the_end(sock)  # answered, then closed by the server
+                assert data.startswith(b"HTTP/1.1 200 OK") and data.endswith(b"Healthy.\n"), data
+        finally:
+            for sock in idle:
+                sock.close()

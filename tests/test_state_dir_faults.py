@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from attacks import attack
 from conftest import wait_for_http
 from exporterproc import exporter
 from test_slow_clients import small_config
@@ -28,6 +29,12 @@ def ready(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
+@attack(
+    "state directory",
+    "a state directory whose lock cannot be written, later fixed",
+    "retried; /-/ready 503 naming it; refreshes resume",
+    found=5,
+)
 def test_an_unusable_state_directory_is_retried_and_shown_by_readiness(tmp_path: Path) -> None:
     config = small_config(tmp_path)
     state = tmp_path / "state"

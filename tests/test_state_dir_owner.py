@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from attacks import attack
 from budget_exporter.service.state import StateDir, StateDirTaken
 from conftest import free_port, wait_for_http
 from exporterproc import exporter
@@ -40,6 +41,12 @@ def test_the_mark_goes_with_the_process_that_made_it(tmp_path: Path) -> None:
     StateDir(tmp_path / "state").claim(str(second))  # that process has ended
 
 
+@attack(
+    "state directory",
+    "a second serve with another config on the same state directory",
+    "refused with exit code 2 naming both configs",
+    found=11,
+)
 @pytest.mark.integration
 def test_a_second_serve_with_another_config_on_the_same_state_dir_is_refused(
     tmp_path: Path,

@@ -13,6 +13,7 @@ import bcrypt
 import pytest
 import requests
 
+from attacks import attack
 from budget_exporter.cli.commands import EXIT_BAD_CONFIG, EXIT_OK, main
 from budget_exporter.service.webconfig import WebConfigHolder, load_web_config
 from exporterproc import exporter
@@ -42,6 +43,12 @@ def wait_until(
         time.sleep(0.3)
 
 
+@attack(
+    "web config",
+    "a changed web config, then a broken one",
+    "the valid one taken, the broken one refused while the one in force stays",
+    found=2,
+)
 def test_the_holder_takes_a_valid_file_and_keeps_the_old_one_over_a_broken_one(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -59,6 +66,12 @@ def test_the_holder_takes_a_valid_file_and_keeps_the_old_one_over_a_broken_one(
     assert (holder.reloads, holder.failures) == (1, 1)
 
 
+@attack(
+    "web config",
+    "a new bcrypt hash, then a broken file, on SIGHUP and POST /-/reload",
+    "the old password revoked without a restart; the broken file logged and refused",
+    found=2,
+)
 @pytest.mark.integration
 def test_sighup_and_post_reload_swap_the_password_and_reject_a_broken_web_config(
     tmp_path: Path,
@@ -125,6 +138,12 @@ def _status_or_none(url: str, password: str) -> int | None:
         return None  # between workers, or not started yet
 
 
+@attack(
+    "web config",
+    "check --web.config.file with a bad file",
+    "every problem with file, line and key",
+    found=2,
+)
 def test_check_validates_the_web_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = small_config(tmp_path)
     web = tmp_path / "web.yml"

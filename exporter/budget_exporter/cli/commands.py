@@ -29,6 +29,10 @@ DEFAULT_LISTEN = f":{DEFAULT_PORT}"
 EXIT_OK, EXIT_PROVIDER_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 DEFAULT_READ_HEADER_TIMEOUT = 10.0
 MIN_HEADER_TIMEOUT, MAX_HEADER_TIMEOUT = 1.0, 300.0
+# Prometheus gives up a scrape after its scrape_timeout, at most the scrape interval (usually
+# one minute or less): an answer still unread after a minute has nobody waiting for it.
+DEFAULT_WRITE_TIMEOUT = 60.0
+MIN_WRITE_TIMEOUT, MAX_WRITE_TIMEOUT = 1.0, 600.0
 
 log = logging.getLogger("budget_exporter")
 
@@ -47,15 +51,24 @@ def bind_address(listen: str) -> str:
     return f"{host or '0.0.0.0'}:{port}"
 
 
-def header_timeout(text: str) -> float:
-    """A duration such as ``10s`` for ``--web.read-header-timeout``, in seconds."""
+def _seconds_between(text: str, low: float, high: float, bounds: str) -> float:
     try:
         value = parse_duration(text).total_seconds()
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
-    if not MIN_HEADER_TIMEOUT <= value <= MAX_HEADER_TIMEOUT:
-        raise argparse.ArgumentTypeError(f"{text} is not between 1s and 5m")
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{text} is not between {bounds}")
     return value
+
+
+def header_timeout(text: str) -> float:
+    """A duration such as ``10s`` for ``--web.read-header-timeout``, in seconds."""
+    return _seconds_between(text, MIN_HEADER_TIMEOUT, MAX_HEADER_TIMEOUT, "1s and 5m")
+
+
+def write_timeout(text: str) -> float:
+    """A duration such as ``60s`` for ``--web.write-timeout``, in seconds."""
+    return _seconds_between(text, MIN_WRITE_TIMEOUT, MAX_WRITE_TIMEOUT, "1s and 10m")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -122,6 +135,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DURATION",
         help="close a connection whose request line and headers take longer than this "
         "(default: 10s; 1s to 5m)",
+    )
+    serve.add_argument(
+        "--web.write-timeout",
+        dest="write_timeout",
+        type=write_timeout,
+        default=DEFAULT_WRITE_TIMEOUT,
+        metavar="DURATION",
+        help="reset a connection whose client has not read the whole answer within this "
+        "(default: 60s; 1s to 10m)",
     )
     serve.add_argument(
         "--web.enable-lifecycle",
@@ -332,7 +354,7 @@ def command_serve(args: argparse.Namespace) -> int:
         return web.current.gunicorn_settings()
 
     settings = gunicorn_settings(
-        args.listen, args.workers, args.log_level, args.read_header_timeout
+        args.listen, args.workers, args.log_level, args.read_header_timeout, args.write_timeout
     )
     if web is not None:
         settings.update(web.current.gunicorn_settings())

@@ -10,6 +10,7 @@ from gunicorn.app.base import BaseApplication
 from .worker import head_first_worker
 
 DEFAULT_READ_HEADER_TIMEOUT = 10.0
+DEFAULT_WRITE_TIMEOUT = 60.0
 
 
 def gunicorn_settings(
@@ -17,17 +18,20 @@ def gunicorn_settings(
     workers: int,
     log_level: str,
     read_header_timeout: float = DEFAULT_READ_HEADER_TIMEOUT,
+    write_timeout: float = DEFAULT_WRITE_TIMEOUT,
 ) -> dict[str, Any]:
     """The settings the exporter ships with.
 
     Threaded workers let a slow scrape never block another; every worker serves the same
     published exposition, so more workers add no provider calls. Request heads are read by
-    each worker's event loop (``service/worker.py``), so slow clients hold no thread.
+    each worker's event loop (``service/worker.py``), and answers the kernel has not taken
+    within 50 ms are written there too, so slow clients hold no thread; a client that does not
+    read its answer within ``write_timeout`` is cut off.
     """
     return {
         "bind": bind,
         "workers": max(1, workers),
-        "worker_class": head_first_worker(read_header_timeout),
+        "worker_class": head_first_worker(read_header_timeout, write_timeout),
         "threads": 4,
         "timeout": 60,
         # gunicorn's default of 2 s closes kept-alive connections while a busy scraper is still

@@ -9,6 +9,14 @@ head is not complete within the header-read timeout, and, when the worker is ful
 oldest unfinished head (else the oldest idle kept-alive connection) to make room: slow or idle
 clients never keep a complete request from a thread.
 
+Answers go the same way back: what the kernel has not taken within 50 ms is written by the
+event loop, so a client that stops reading holds no thread, and it is cut off with a reset once
+the write timeout has passed (over TLS the thread writes, under that one deadline for the whole
+answer). Connections closed after an answer linger in the poller, not in a blocking call:
+gunicorn's graceful close waits up to 2 s for the client's end of the connection on the
+worker's only event loop, so a dozen clients that ask for ``Connection: close`` and never close
+stalled every other connection of the worker.
+
 Bodies are not read ahead: the exporter reads none, and gunicorn drains an unread body within
 its own deadline before reusing a connection.
 """
@@ -20,11 +28,13 @@ import errno
 import selectors
 import socket
 import ssl
+import struct
 import time
+from collections import deque
 from functools import partial
 from typing import Any
 
-from gunicorn import http
+from gunicorn import http, util
 from gunicorn import sock as gunicorn_sock
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
@@ -35,6 +45,97 @@ END_OF_HEAD = b"\r\n\r\n"
 _CLOSE = b"\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 _TIMEOUT_ANSWER = b"HTTP/1.1 408 Request Timeout" + _CLOSE
 _TOO_LARGE_ANSWER = b"HTTP/1.1 431 Request Header Fields Too Large" + _CLOSE
+# gunicorn's graceful close: how long, and how many bytes, the client's end is waited for.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 64 * 1024
+# How long a thread goes on writing an answer itself before the event loop takes the rest.
+# Handing over costs the event loop a pass per chunk the client reads; a scraper reading at its
+# pace takes its answer within this, a stalled reader costs a thread no longer.
+HANDOFF_SECONDS = 0.05
+# SO_LINGER on, 0 s: close sends a reset and drops what the client never read.
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)
+
+
+class WriteTimeout(TimeoutError):
+    """The client did not take its answer within the write timeout."""
+
+
+class DeadlineSocket:
+    """The socket an answer is written to.
+
+    Over plain TCP, what the kernel has not taken within ``HANDOFF_SECONDS`` is queued on the
+    connection and written by the worker's event loop (``queue`` given): the thread is free
+    soon after the application returns. Over TLS, whose sends cannot be split that way, the
+    thread writes, and all its writes end by one deadline: a socket timeout alone bounds each
+    call, and a TLS answer is many calls, so a client reading a little now and then could
+    stretch it without end.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float, queue: deque[memoryview] | None):
+        self._sock = sock
+        self._deadline = deadline
+        self._queue = queue
+
+    def sendall(self, data: bytes | memoryview, flags: int = 0) -> None:
+        if self._queue is not None:
+            self._send_or_queue(data)
+            return
+        with memoryview(data) as view, view.cast("B") as whole:
+            rest = whole
+            try:
+                while rest:
+                    remaining = self._deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise WriteTimeout("write timeout")
+                    self._sock.settimeout(remaining)
+                    try:
+                        sent = self._sock.send(rest, flags) if flags else self._sock.send(rest)
+                    except TimeoutError:
+                        raise WriteTimeout("write timeout") from None
+                    rest = rest[sent:]
+            finally:
+                rest.release()
+                self._sock.settimeout(None)
+
+    def _send_or_queue(self, data: bytes | memoryview) -> None:
+        assert self._queue is not None
+        # The queue outlives this call: it must hold bytes nobody changes afterwards.
+        rest = memoryview(data if isinstance(data, bytes) else bytes(data)).cast("B")
+        if not self._queue:
+            rest = rest[self._send_for_a_moment(rest) :]
+        if rest:
+            self._queue.append(rest)
+
+    def _send_for_a_moment(self, data: memoryview) -> int:
+        """Send for up to ``HANDOFF_SECONDS``: a client reading at its pace is done by then."""
+        sent = 0
+        until = time.monotonic() + HANDOFF_SECONDS
+        try:
+            while sent < len(data):
+                remaining = until - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._sock.settimeout(remaining)
+                sent += self._sock.send(data[sent:])
+        except (TimeoutError, BlockingIOError, InterruptedError):
+            pass
+        finally:
+            self._sock.settimeout(None)
+        return sent
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def send_some(sock: socket.socket, data: memoryview) -> int:
+    """Send what the kernel takes now, without waiting; how many bytes it took."""
+    sent = 0
+    try:
+        while sent < len(data):
+            sent += sock.send(data[sent:], socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        pass
+    return sent
 
 
 class HeadConn(TConn):
@@ -50,6 +151,10 @@ class HeadConn(TConn):
         self.deadline = 0.0
         self.handshaken = not cfg.is_ssl
         self.watching = 0  # selector events registered for the head, 0 when not registered
+        self.stalled = False  # its last answer passed the write timeout
+        self.out: deque[memoryview] = deque()  # answer bytes the event loop still has to write
+        self.out_deadline = 0.0
+        self.linger: Any = None  # the worker's non-blocking graceful close
 
     def init(self) -> None:
         """In the thread: the parser reads the head already received, then the socket."""
@@ -68,19 +173,29 @@ class HeadConn(TConn):
             self.parser.unreader.unread(bytes(self.head))
             self.head = bytearray()
 
+    def close(self, graceful: bool = False) -> None:
+        if graceful and self.linger is not None:
+            self.linger(self)
+        else:
+            super().close(graceful)
+
 
 class HeadFirstWorker(ThreadWorker):
     """gthread, except that request heads are read without holding a thread.
 
-    ``read_header_timeout`` is set by ``head_first_worker``.
+    ``read_header_timeout`` and ``write_timeout`` are set by ``head_first_worker``.
     """
 
     read_header_timeout = 10.0
+    write_timeout = 60.0
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        # Insertion order is deadline order: every head gets the same timeout.
+        # Insertion order is deadline order: every head gets the same timeout, every lingering
+        # close the same wait.
         self.reading: dict[HeadConn, None] = {}
+        self.lingering: dict[socket.socket, float] = {}
+        self.writing: dict[HeadConn, None] = {}
 
     def accept(self, listener: socket.socket) -> None:
         try:
@@ -91,6 +206,7 @@ class HeadFirstWorker(ThreadWorker):
             return
         self.nr_conns += 1
         conn = HeadConn(self.cfg, client_sock, client_addr, listener.getsockname())
+        conn.linger = self._linger
         if self.cfg.is_ssl:
             try:
                 conn.sock = gunicorn_sock.ssl_context(self.cfg).wrap_socket(
@@ -181,6 +297,107 @@ class HeadFirstWorker(ThreadWorker):
         self.nr_conns -= 1
         conn.close()
 
+    def handle_request(self, req: Any, conn: TConn) -> bool:
+        """In the thread: the answer is queued for the event loop, or written under a deadline."""
+        sock = conn.sock
+        deadline = time.monotonic() + self.write_timeout
+        queue = conn.out if isinstance(conn, HeadConn) and not self.cfg.is_ssl else None
+        conn.sock = DeadlineSocket(sock, deadline, queue)
+        try:
+            return bool(super().handle_request(req, conn))
+        except WriteTimeout:
+            if isinstance(conn, HeadConn):
+                conn.stalled = True
+            self._log_stalled(conn)
+            return False
+        finally:
+            conn.sock = sock
+            if isinstance(conn, HeadConn):
+                conn.out_deadline = deadline
+
+    def _log_stalled(self, conn: TConn) -> None:
+        self.log.info(
+            "closed a connection from %s: its answer was not read within %gs",
+            conn.client[0] if isinstance(conn.client, tuple) else conn.client,
+            self.write_timeout,
+        )
+
+    def finish_request(self, conn: TConn, fs: Any) -> None:
+        """In the event loop, once the thread is done: write what is queued, then go on."""
+        if isinstance(conn, HeadConn) and conn.stalled:
+            self._reset(conn)
+            return
+        if isinstance(conn, HeadConn) and conn.out:
+            self.writing[conn] = None
+            try:
+                self.poller.register(
+                    conn.sock, selectors.EVENT_WRITE, partial(self._write_out, conn, fs)
+                )
+            except (OSError, ValueError, KeyError):
+                self._reset(conn)
+            return
+        super().finish_request(conn, fs)
+
+    def _write_out(self, conn: HeadConn, fs: Any, _fileobj: object = None) -> None:
+        try:
+            while conn.out:
+                chunk = conn.out[0]
+                sent = send_some(conn.sock, chunk)
+                if sent < len(chunk):
+                    conn.out[0] = chunk[sent:]
+                    return  # the kernel is full: the poller calls again when it has room
+                conn.out.popleft()
+        except OSError:  # the client went away
+            self._reset(conn)
+            return
+        self._stop_writing(conn)
+        super().finish_request(conn, fs)
+
+    def _stop_writing(self, conn: HeadConn) -> None:
+        if self.writing.pop(conn, 0) is None:
+            with contextlib.suppress(OSError, KeyError, ValueError):
+                self.poller.unregister(conn.sock)
+
+    def _reset(self, conn: HeadConn) -> None:
+        """Close at once: unread bytes would keep the socket until the kernel gives up."""
+        self._stop_writing(conn)
+        conn.out.clear()
+        self.nr_conns -= 1
+        with contextlib.suppress(OSError):
+            conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+        util.close(conn.sock)
+
+    def _linger(self, conn: HeadConn) -> None:
+        """Half-close, then wait for the client's end in the poller (RFC 9112 9.6)."""
+        sock = conn.sock
+        try:
+            sock.shutdown(socket.SHUT_WR)
+            sock.setblocking(False)
+            self.poller.register(sock, selectors.EVENT_READ, partial(self._drain, sock, [0]))
+        except (OSError, ValueError, KeyError):
+            util.close(sock)
+            return
+        self.lingering[sock] = time.monotonic() + LINGER_SECONDS
+
+    def _drain(self, sock: socket.socket, drained: list[int], _fileobj: object = None) -> None:
+        try:
+            while drained[0] < LINGER_BYTES:
+                data = sock.recv(4096)
+                if not data:
+                    break
+                drained[0] += len(data)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError):
+            return
+        except (OSError, ValueError):
+            pass
+        self._end_linger(sock)
+
+    def _end_linger(self, sock: socket.socket) -> None:
+        self.lingering.pop(sock, None)
+        with contextlib.suppress(OSError, KeyError, ValueError):
+            self.poller.unregister(sock)
+        util.close(sock)
+
     def _make_room(self) -> None:
         """Keep room for complete requests: drop the oldest unfinished head, else idle one."""
         limit = self.worker_connections - self.cfg.threads
@@ -205,12 +422,29 @@ class HeadFirstWorker(ThreadWorker):
                 return
             # A stopping worker takes no new request: unfinished heads go at once.
             self._drop(conn, _TIMEOUT_ANSWER if conn.head else b"")
+        while self.writing:
+            conn = next(iter(self.writing))
+            if conn.out_deadline > now:
+                break
+            self._log_stalled(conn)
+            self._reset(conn)
+        while self.lingering:
+            sock, until = next(iter(self.lingering.items()))
+            if until > now:
+                break
+            self._end_linger(sock)
 
 
-def head_first_worker(read_header_timeout: float) -> type[HeadFirstWorker]:
-    """The worker class with its header-read timeout (gunicorn takes a class as worker_class)."""
+def head_first_worker(
+    read_header_timeout: float, write_timeout: float = HeadFirstWorker.write_timeout
+) -> type[HeadFirstWorker]:
+    """The worker class with its timeouts (gunicorn takes a class as worker_class)."""
     return type(
         "HeadFirstWorker",
         (HeadFirstWorker,),
-        {"read_header_timeout": float(read_header_timeout), "__module__": __name__},
+        {
+            "read_header_timeout": float(read_header_timeout),
+            "write_timeout": float(write_timeout),
+            "__module__": __name__,
+        },
     )

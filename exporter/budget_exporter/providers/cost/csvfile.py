@@ -43,6 +43,10 @@ def _as_text(value: object) -> str | None:
     return value if isinstance(value, str) else str(value)
 
 
+# No bill is older; an earlier date is a typo (0001-01-01) and its row a bad one.
+EARLIEST = pd.Timestamp("1900-01-01")
+
+
 def _dates(texts: pd.Series, date_format: str | None) -> pd.Series:
     """Dates (naive or with an offset) of each distinct text; one out of range is NaT alone."""
     distinct = pd.Series(texts.dropna().unique(), dtype="object")
@@ -53,7 +57,13 @@ def _dates(texts: pd.Series, date_format: str | None) -> pd.Series:
         values = pd.Series([_date(text, fmt) for text in distinct], dtype="object")
         values = pd.to_datetime(values, errors="coerce")
     lookup = dict(zip(distinct, values, strict=True))
-    return pd.to_datetime(texts.map(lambda text: lookup.get(text, pd.NaT)), errors="coerce")
+    dates = pd.to_datetime(texts.map(lambda text: lookup.get(text, pd.NaT)), errors="coerce")
+    if isinstance(dates.dtype, pd.DatetimeTZDtype) or dates.dtype.kind == "M":
+        # pandas reads dates in microseconds, so 0001-01-01 is a date here, but the cost frame
+        # holds nanoseconds (from 1677 on): left in, it failed the whole file.
+        floor = EARLIEST if dates.dt.tz is None else EARLIEST.tz_localize("UTC")
+        dates = dates.where(dates >= floor)
+    return dates
 
 
 def _date(text: str, fmt: str) -> Any:

@@ -50,6 +50,18 @@ class _LineLoader(yaml.SafeLoader):
         return mapping
 
 
+def _timestamp_or_text(loader: _LineLoader, node: yaml.ScalarNode) -> Any:
+    # 2024-02-30 looks like a date to YAML, whose loader then raised a bare ValueError that
+    # failed the file without naming it; as text it makes its record one bad row with a line.
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except (ValueError, OverflowError):
+        return loader.construct_scalar(node)
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+
 _Parsed = tuple[tuple[Incident, ...], BadRows]
 
 
