@@ -87,7 +87,7 @@ def test_both_formats_equal_the_client_librarys_on_real_snapshots(tmp_path, case
     if case == "escaped":
         assert b'team="a \\"quoted\\" \\\\ team"' in text
         assert b'note="two\\nlines"' in text
-        assert "city=\"Zürich\"".encode() in text
+        assert 'city="Zürich"'.encode() in text
 
 
 def _built() -> list[Metric]:

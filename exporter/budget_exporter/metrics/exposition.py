@@ -95,7 +95,7 @@ _TEXT_TYPES = {
 
 def _escape_value(value: str) -> str:
     if "\\" in value or "\n" in value or '"' in value:
-        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
     return value
 
 
