@@ -40,6 +40,9 @@ DELIBERATELY_UNUSED: dict[str, str] = {
     "budget_threshold_reached": "panels compare the threshold with utilization instead",
     "budget_spend_variance": "panels subtract budget_expected_spend from budget_spend instead",
     "budget_spend_variance_ratio": "panels divide that difference by budget_expected_spend",
+    "budget_period_elapsed_ratio": "panels divide the time since the start by the length",
+    "budget_average_daily_spend": "panels divide spend by the days to the newest data",
+    "budget_ideal_daily_spend": "panels divide what remains by the days to the period end",
 }
 
 PANEL_TYPES = {"row", "stat", "gauge", "timeseries", "table", "bargauge"}
@@ -636,6 +639,9 @@ NOT_SHOWN: dict[str, str] = {
     "budget_threshold_reached": "panels compare the threshold with utilization instead",
     "budget_spend_variance": "panels subtract budget_expected_spend from budget_spend instead",
     "budget_spend_variance_ratio": "panels divide that difference by budget_expected_spend",
+    "budget_period_elapsed_ratio": "panels divide the time since the start by the length",
+    "budget_average_daily_spend": "panels divide spend by the days to the newest data",
+    "budget_ideal_daily_spend": "panels divide what remains by the days to the period end",
 }
 
 

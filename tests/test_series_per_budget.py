@@ -28,6 +28,7 @@ OPTIONAL = [
     "anomaly_by_dimension",
     "threshold_states",
     "variance_amounts",
+    "derived_rates",
 ]
 
 
@@ -83,6 +84,9 @@ def test_readme_says_what_a_budget_costs_by_default_and_with_every_option(tmp_pa
         "budget_threshold_reached",
         "budget_spend_variance",
         "budget_spend_variance_ratio",
+        "budget_period_elapsed_ratio",
+        "budget_average_daily_spend",
+        "budget_ideal_daily_spend",
     }
 
 

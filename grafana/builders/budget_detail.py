@@ -29,6 +29,13 @@ from mixin.dashboards import BUDGET_DETAIL
 from mixin.money import ANOMALY_SCORE, THRESHOLD_SEVERITIES
 
 B = 'budget="$budget"'
+START = f"budget_period_start_timestamp_seconds{{{B}}}"
+# The share of the period gone, from its start and end (budget_period_elapsed_ratio is opt-in).
+ELAPSED = (
+    "clamp((time() - budget_period_start_timestamp_seconds{{{selector}}})\n"
+    "  / (budget_period_end_timestamp_seconds{{{selector}}}"
+    " - budget_period_start_timestamp_seconds{{{selector}}}), 0, 1)"
+)
 
 
 def build(currency_unit: str) -> Any:
@@ -115,7 +122,12 @@ def now(d: Any, currency_unit: str) -> Any:
                 # budget_reserved is there only while something is held: 0 otherwise.
                 q(RESERVED, "reserved", instant=True),
                 q(f"budget_remaining{{{B}}} - ({RESERVED})", "can be reserved", instant=True),
-                q(f"budget_average_daily_spend{{{B}}}", "per day (average)", instant=True),
+                q(
+                    f"budget_spend{{{B}}} / ignoring(currency)\n"
+                    f"  ((budget_data_as_of_timestamp_seconds{{{B}}} - {START}) / 86400)",
+                    "per day (average)",
+                    instant=True,
+                ),
             ],
             currency_unit,
             w=10,
@@ -127,7 +139,7 @@ def now(d: Any, currency_unit: str) -> Any:
             "Period elapsed",
             "Share of the period gone; compare with utilization: spend ahead of time is burning "
             "too fast.",
-            [q(f"budget_period_elapsed_ratio{{{B}}}", "elapsed", instant=True)],
+            [q(ELAPSED.format(selector=B), "elapsed", instant=True)],
             "percentunit",
             w=4,
             h=8,
@@ -529,7 +541,13 @@ def plan_and_insights(d: Any, currency_unit: str) -> Any:
                     "ahead of plan",
                     instant=True,
                 ),
-                q(f"budget_ideal_daily_spend{{{B}}}", "ideal per day from now", instant=True),
+                q(
+                    f"clamp_min(budget_remaining{{{B}}}, 0) / ignoring(currency)\n"
+                    f"  ((budget_period_end_timestamp_seconds{{{B}}}"
+                    f" - budget_data_as_of_timestamp_seconds{{{B}}}) / 86400)",
+                    "ideal per day from now",
+                    instant=True,
+                ),
             ],
             currency_unit,
             w=8,

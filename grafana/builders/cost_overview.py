@@ -243,7 +243,13 @@ def budgets_table(currency_unit: str) -> Any:
         ("B", f"sum by (budget) (budget_limit{{{TEAM}}})", "Limit"),
         ("C", f"sum by (budget) (budget_remaining{{{TEAM}}})", "Remaining"),
         ("D", f"max by (budget) (budget_utilization_ratio{{{TEAM}}})", "Utilization"),
-        ("E", f"max by (budget) (budget_period_elapsed_ratio{{{TEAM}}})", "Period elapsed"),
+        (
+            "E",
+            f"max by (budget) (clamp((time() - budget_period_start_timestamp_seconds{{{TEAM}}})\n"
+            f"  / (budget_period_end_timestamp_seconds{{{TEAM}}}"
+            f" - budget_period_start_timestamp_seconds{{{TEAM}}}), 0, 1))",
+            "Period elapsed",
+        ),
         ("F", f'max by (budget) (budget_burn_rate{{{TEAM}, window="period"}})', "Burn rate"),
         (
             "G",

@@ -163,6 +163,7 @@ class SeriesConfig(StrictModel):
     anomaly_by_dimension: bool = False  # budget_cost_anomaly_score_by_dimension: 1 per top value
     threshold_states: bool = False  # budget_threshold_reached: 1 per threshold
     variance_amounts: bool = False  # budget_spend_variance and its ratio: 2
+    derived_rates: bool = False  # elapsed ratio, average and ideal daily spend: 3
 
     def enabled(self) -> frozenset[str]:
         """The names of the optional families switched on."""

@@ -52,8 +52,11 @@ UTILIZATION = FamilySpec(
 )
 ELAPSED = FamilySpec(
     "budget_period_elapsed_ratio",
-    "Share of the current period that has passed (0 at its start, 1 at its end).",
+    "Share of the current period that has passed (0 at its start, 1 at its end); the same as "
+    "clamp((time() - budget_period_start_timestamp_seconds) / (budget_period_end_timestamp_"
+    "seconds - budget_period_start_timestamp_seconds), 0, 1).",
     "budget",
+    optional="derived_rates",
 )
 SPEND_TODAY = FamilySpec(
     "budget_spend_today",
@@ -64,9 +67,12 @@ SPEND_TODAY = FamilySpec(
 )
 AVERAGE_DAILY = FamilySpec(
     "budget_average_daily_spend",
-    "Average spend per day in the current period up to the newest cost data.",
+    "Average spend per day in the current period up to the newest cost data: budget_spend "
+    "over the days from budget_period_start_timestamp_seconds to "
+    "budget_data_as_of_timestamp_seconds.",
     "budget",
     ("currency",),
+    optional="derived_rates",
 )
 BURN_RATE = FamilySpec(
     "budget_burn_rate",

@@ -79,9 +79,12 @@ VARIANCE_CATEGORY = FamilySpec(
 IDEAL_DAILY_SPEND = FamilySpec(
     "budget_ideal_daily_spend",
     "Spend per day that ends the period exactly at the limit from the newest cost "
-    "data, in currency; 0 when nothing remains. Compare with the recent daily spend.",
+    "data, in currency; 0 when nothing remains: budget_remaining over the days from "
+    "budget_data_as_of_timestamp_seconds to budget_period_end_timestamp_seconds. Compare "
+    "with the recent daily spend.",
     "budget",
     ("currency",),
+    optional="derived_rates",
 )
 RECOMMENDATION = FamilySpec(
     "budget_recommendation",
