@@ -34,9 +34,9 @@ RULES = ROOT / "rules"
 # The query test fails as soon as one of them is exported: then delete its line here.
 PENDING: dict[str, str] = {}
 
-# Exposed metrics that no panel and no rule needs, each with the reason.
-DELIBERATELY_UNUSED: dict[str, str] = {
-    # Optional copies of what PromQL derives from the default set (README, series per budget).
+# Optional copies of what PromQL derives from the default set (README, series per budget):
+# the panels compute them (grafana/builders/panels.py).
+DERIVED_COPIES = {
     "budget_threshold_reached": "panels compare the threshold with utilization instead",
     "budget_spend_variance": "panels subtract budget_expected_spend from budget_spend instead",
     "budget_spend_variance_ratio": "panels divide that difference by budget_expected_spend",
@@ -44,6 +44,9 @@ DELIBERATELY_UNUSED: dict[str, str] = {
     "budget_average_daily_spend": "panels divide spend by the days to the newest data",
     "budget_ideal_daily_spend": "panels divide what remains by the days to the period end",
 }
+
+# Exposed metrics that no panel and no rule needs, each with the reason.
+DELIBERATELY_UNUSED: dict[str, str] = dict(DERIVED_COPIES)
 
 PANEL_TYPES = {"row", "stat", "gauge", "timeseries", "table", "bargauge"}
 GRAFANA_BUILTINS = {
@@ -635,13 +638,7 @@ NOT_SHOWN: dict[str, str] = {
     "budget_exporter_provider_query_scanned_bytes_total": "aws_athena only: no demo panel yet",
     "budget_exporter_provider_query_scanned_bytes_month": "aws_athena only: no demo panel yet",
     "budget_exporter_provider_query_scanned_bytes_month_limit": "aws_athena only: no demo panel",
-    # Optional copies of what PromQL derives from the default set (README, series per budget).
-    "budget_threshold_reached": "panels compare the threshold with utilization instead",
-    "budget_spend_variance": "panels subtract budget_expected_spend from budget_spend instead",
-    "budget_spend_variance_ratio": "panels divide that difference by budget_expected_spend",
-    "budget_period_elapsed_ratio": "panels divide the time since the start by the length",
-    "budget_average_daily_spend": "panels divide spend by the days to the newest data",
-    "budget_ideal_daily_spend": "panels divide what remains by the days to the period end",
+    **DERIVED_COPIES,
 }
 
 

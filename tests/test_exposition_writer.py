@@ -22,6 +22,7 @@ from budget_exporter.evaluation.snapshot import Snapshot
 from budget_exporter.metrics.exposition import (
     SnapshotCollector,
     render,
+    render_both,
     render_openmetrics,
     write_exposition,
 )
@@ -84,6 +85,7 @@ def test_both_formats_equal_the_client_librarys_on_real_snapshots(tmp_path, case
     text, openmetrics = render(snapshot), render_openmetrics(snapshot)
     assert text == generate_latest(library)
     assert openmetrics == generate_openmetrics(library)
+    assert render_both(snapshot) == (text, openmetrics)
     if case == "escaped":
         assert b'team="a \\"quoted\\" \\\\ team"' in text
         assert b'note="two\\nlines"' in text

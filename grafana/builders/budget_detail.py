@@ -8,14 +8,18 @@ from grafana_foundation_sdk.builders import dashboard as db
 
 from grafana.builders.panels import (
     anomaly_steps,
+    average_daily_spend,
     bar_panel,
     dashboard,
+    elapsed_share,
     gauge_panel,
+    ideal_daily_spend,
     label_variable,
     override,
     overrun_steps,
     q,
     series_panel,
+    spend_variance,
     stat_panel,
     steps,
     table_panel,
@@ -29,13 +33,6 @@ from mixin.dashboards import BUDGET_DETAIL
 from mixin.money import ANOMALY_SCORE, THRESHOLD_SEVERITIES
 
 B = 'budget="$budget"'
-START = f"budget_period_start_timestamp_seconds{{{B}}}"
-# The share of the period gone, from its start and end (budget_period_elapsed_ratio is opt-in).
-ELAPSED = (
-    "clamp((time() - budget_period_start_timestamp_seconds{{{selector}}})\n"
-    "  / (budget_period_end_timestamp_seconds{{{selector}}}"
-    " - budget_period_start_timestamp_seconds{{{selector}}}), 0, 1)"
-)
 
 
 def build(currency_unit: str) -> Any:
@@ -122,12 +119,7 @@ def now(d: Any, currency_unit: str) -> Any:
                 # budget_reserved is there only while something is held: 0 otherwise.
                 q(RESERVED, "reserved", instant=True),
                 q(f"budget_remaining{{{B}}} - ({RESERVED})", "can be reserved", instant=True),
-                q(
-                    f"budget_spend{{{B}}} / ignoring(currency)\n"
-                    f"  ((budget_data_as_of_timestamp_seconds{{{B}}} - {START}) / 86400)",
-                    "per day (average)",
-                    instant=True,
-                ),
+                q(average_daily_spend(B), "per day (average)", instant=True),
             ],
             currency_unit,
             w=10,
@@ -139,7 +131,7 @@ def now(d: Any, currency_unit: str) -> Any:
             "Period elapsed",
             "Share of the period gone; compare with utilization: spend ahead of time is burning "
             "too fast.",
-            [q(ELAPSED.format(selector=B), "elapsed", instant=True)],
+            [q(elapsed_share(B), "elapsed", instant=True)],
             "percentunit",
             w=4,
             h=8,
@@ -516,8 +508,7 @@ def plan_and_insights(d: Any, currency_unit: str) -> Any:
             "of plan.",
             [
                 q(
-                    f"(budget_spend{{{B}}} - budget_expected_spend{{{B}}})\n"
-                    f"  / budget_expected_spend{{{B}}}",
+                    f"({spend_variance(B)})\n  / budget_expected_spend{{{B}}}",
                     "variance",
                     instant=True,
                 )
@@ -536,18 +527,8 @@ def plan_and_insights(d: Any, currency_unit: str) -> Any:
             "limit from here.",
             [
                 q(f"budget_expected_spend{{{B}}}", "expected by now", instant=True),
-                q(
-                    f"budget_spend{{{B}}} - budget_expected_spend{{{B}}}",
-                    "ahead of plan",
-                    instant=True,
-                ),
-                q(
-                    f"clamp_min(budget_remaining{{{B}}}, 0) / ignoring(currency)\n"
-                    f"  ((budget_period_end_timestamp_seconds{{{B}}}"
-                    f" - budget_data_as_of_timestamp_seconds{{{B}}}) / 86400)",
-                    "ideal per day from now",
-                    instant=True,
-                ),
+                q(spend_variance(B), "ahead of plan", instant=True),
+                q(ideal_daily_spend(B), "ideal per day from now", instant=True),
             ],
             currency_unit,
             w=8,

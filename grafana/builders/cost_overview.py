@@ -11,6 +11,7 @@ from grafana.builders.panels import (
     bar_panel,
     dashboard,
     days_left_steps,
+    elapsed_share,
     label_variable,
     override,
     overrun_steps,
@@ -20,6 +21,7 @@ from grafana.builders.panels import (
     steps,
     table_panel,
     table_queries,
+    thresholds_reached,
     transformation,
     utilization_steps,
     with_queries,
@@ -243,20 +245,9 @@ def budgets_table(currency_unit: str) -> Any:
         ("B", f"sum by (budget) (budget_limit{{{TEAM}}})", "Limit"),
         ("C", f"sum by (budget) (budget_remaining{{{TEAM}}})", "Remaining"),
         ("D", f"max by (budget) (budget_utilization_ratio{{{TEAM}}})", "Utilization"),
-        (
-            "E",
-            f"max by (budget) (clamp((time() - budget_period_start_timestamp_seconds{{{TEAM}}})\n"
-            f"  / (budget_period_end_timestamp_seconds{{{TEAM}}}"
-            f" - budget_period_start_timestamp_seconds{{{TEAM}}}), 0, 1))",
-            "Period elapsed",
-        ),
+        ("E", f"max by (budget) ({elapsed_share(TEAM)})", "Period elapsed"),
         ("F", f'max by (budget) (budget_burn_rate{{{TEAM}, window="period"}})', "Burn rate"),
-        (
-            "G",
-            f"sum by (budget) (budget_alert_threshold_ratio{{{TEAM}}}\n"
-            f"  <= bool ignoring(severity) group_left() budget_utilization_ratio{{{TEAM}}})",
-            "Thresholds reached",
-        ),
+        ("G", f"sum by (budget) ({thresholds_reached(TEAM)})", "Thresholds reached"),
         (
             "H",
             f"max by (budget) (budget:budget_forecast_utilization:ratio{{{TEAM}}})",

@@ -40,6 +40,49 @@ def q(expr: str, legend: str = "", instant: bool = False, table_format: bool = F
     return query.instant() if instant else query.range()
 
 
+# Figures the exporter exports only with ``series:`` ``derived_rates``, ``variance_amounts``
+# or ``threshold_states`` switched on: the dashboards compute them from the default set.
+# ``selector`` is a label matcher such as ``budget="$budget"``.
+
+
+def elapsed_share(selector: str) -> str:
+    """The share of the period gone (budget_period_elapsed_ratio)."""
+    start = f"budget_period_start_timestamp_seconds{{{selector}}}"
+    end = f"budget_period_end_timestamp_seconds{{{selector}}}"
+    return f"clamp((time() - {start})\n  / ({end} - {start}), 0, 1)"
+
+
+def average_daily_spend(selector: str) -> str:
+    """Spend per day up to the newest data (budget_average_daily_spend)."""
+    return (
+        f"budget_spend{{{selector}}} / ignoring(currency)\n"
+        f"  ((budget_data_as_of_timestamp_seconds{{{selector}}}"
+        f" - budget_period_start_timestamp_seconds{{{selector}}}) / 86400)"
+    )
+
+
+def ideal_daily_spend(selector: str) -> str:
+    """What may still be spent per day to end at the limit (budget_ideal_daily_spend)."""
+    return (
+        f"clamp_min(budget_remaining{{{selector}}}, 0) / ignoring(currency)\n"
+        f"  ((budget_period_end_timestamp_seconds{{{selector}}}"
+        f" - budget_data_as_of_timestamp_seconds{{{selector}}}) / 86400)"
+    )
+
+
+def spend_variance(selector: str) -> str:
+    """Spend ahead of the plan so far, in currency (budget_spend_variance)."""
+    return f"budget_spend{{{selector}}} - budget_expected_spend{{{selector}}}"
+
+
+def thresholds_reached(selector: str) -> str:
+    """1 per threshold reached, 0 per one not (budget_threshold_reached)."""
+    return (
+        f"budget_alert_threshold_ratio{{{selector}}}\n"
+        f"  <= bool ignoring(severity) group_left() budget_utilization_ratio{{{selector}}}"
+    )
+
+
 def table_queries(columns: Iterable[tuple[str, str]]) -> list[Any]:
     """Instant table queries with fixed refIds, one per (refId, expression) column."""
     return [q(expr, instant=True, table_format=True).ref_id(ref) for ref, expr in columns]

@@ -57,30 +57,29 @@ def _registry(snapshot: Snapshot) -> CollectorRegistry:
 
 def render(snapshot: Snapshot) -> bytes:
     """The text exposition of a snapshot (Prometheus text format 0.0.4)."""
-    metrics = list(SnapshotCollector(snapshot).collect())
-    written = write_exposition(metrics, openmetrics=False)
-    return written if written is not None else generate_latest(_listed(metrics))
+    return _written(list(SnapshotCollector(snapshot).collect()), snapshot, openmetrics=False)
 
 
 def render_openmetrics(snapshot: Snapshot) -> bytes:
     """The same families in the OpenMetrics text format 1.0.0, for scrapers that prefer it."""
+    return _written(list(SnapshotCollector(snapshot).collect()), snapshot, openmetrics=True)
+
+
+def render_both(snapshot: Snapshot) -> tuple[bytes, bytes]:
+    """Both formats from one build of the families: the refresher publishes both."""
     metrics = list(SnapshotCollector(snapshot).collect())
-    written = write_exposition(metrics, openmetrics=True)
-    return written if written is not None else generate_openmetrics(_listed(metrics))
+    return (
+        _written(metrics, snapshot, openmetrics=False),
+        _written(metrics, snapshot, openmetrics=True),
+    )
 
 
-class _Listed(Collector):
-    def __init__(self, metrics: list[Metric]):
-        self.metrics = metrics
-
-    def collect(self) -> Iterator[Metric]:
-        return iter(self.metrics)
-
-
-def _listed(metrics: list[Metric]) -> CollectorRegistry:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Listed(metrics))
-    return registry
+def _written(metrics: list[Metric], snapshot: Snapshot, openmetrics: bool) -> bytes:
+    written = write_exposition(metrics, openmetrics)
+    if written is not None:
+        return written
+    library = generate_openmetrics if openmetrics else generate_latest
+    return library(_registry(snapshot))
 
 
 # The text format's names for OpenMetrics types, and the suffix its family name takes.

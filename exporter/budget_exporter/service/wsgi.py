@@ -29,8 +29,7 @@ from ..evaluation.snapshot import Snapshot
 from ..metrics.exposition import (
     CONTENT_TYPE,
     OPENMETRICS_CONTENT_TYPE,
-    render,
-    render_openmetrics,
+    render_both,
 )
 from ..money.reservations import ReservationFileError, held_against
 from ..views.api import PREFIX, JsonApi, PublishedSnapshot
@@ -255,7 +254,7 @@ class ExporterService:
             snapshot = self._with_reservations(refresher.snapshot(now), now)
             # JSON first: once the exposition is there (ready), the API has its data too.
             self.state.write_snapshot(render_json(snapshot))
-            self.state.write_metrics(render(snapshot), render_openmetrics(snapshot))
+            self.state.write_metrics(*render_both(snapshot))
             return now + self.config.evaluation_interval
         return next_evaluation
 
