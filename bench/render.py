@@ -2,8 +2,10 @@
 
 Evaluates ``--budgets`` budgets of the config of bench/scrape.py once (with every forecast
 fit), then renders the same snapshot's families ``--repeat`` times with each writer, in both
-formats, in turn; prints the medians (seconds), the lines and the bytes as JSON. Building the
-families is timed apart, since both writers share it.
+formats, in turn, and both formats at once as the refresher does (``write_both``); prints the
+medians (seconds), the lines and the bytes as JSON. Building the families is timed apart,
+since the project's writer reads them as they are; the library's generators collect them
+themselves, so their figures include the build.
 
     .venv/bin/python bench/render.py --budgets 10000 --repeat 5
 """
@@ -29,7 +31,7 @@ from prometheus_client.registry import CollectorRegistry
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from budget_exporter.config.loader import load_config
-from budget_exporter.metrics.exposition import SnapshotCollector, write_exposition
+from budget_exporter.metrics.exposition import SnapshotCollector, write_both, write_exposition
 from budget_exporter.service.refresh import Refresher
 from scrape import write_config
 
@@ -56,6 +58,7 @@ def main() -> int:
         return result
 
     sizes = {}
+    written: dict[str, bytes] = {}
     for _ in range(args.repeat):
         metrics = timed("families", functools.partial(list, SnapshotCollector(snapshot).collect()))
         registry = CollectorRegistry(auto_describe=False)
@@ -68,6 +71,9 @@ def main() -> int:
             theirs = timed(f"{fmt}: library, with families", functools.partial(library, registry))
             assert ours == theirs, fmt
             sizes[fmt] = {"lines": ours.count(b"\n"), "bytes": len(ours)}
+            written[fmt] = ours
+        both = timed("both formats: writer", functools.partial(write_both, metrics))
+        assert both == (written["text"], written["openmetrics"])
     record = {
         "budgets": args.budgets,
         "medians_seconds": {k: round(statistics.median(v), 3) for k, v in timings.items()},

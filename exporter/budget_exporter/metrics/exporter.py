@@ -163,4 +163,4 @@ def _provider_specific_families(snapshot: Snapshot) -> Iterator[Metric]:
                 family = families[sample.name] = Family(sample.spec)
             labels = {"provider": health.name, "type": health.type, **dict(sample.labels)}
             family.add(labels, sample.value)
-    yield from (family.metric for family in families.values() if family.metric is not None)
+    yield from exposed(families)

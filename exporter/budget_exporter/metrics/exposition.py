@@ -12,7 +12,9 @@ native histograms, the OpenMetrics-only samples of counters) goes to the library
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from operator import itemgetter
+from typing import Any
 
 from prometheus_client.core import Metric
 from prometheus_client.exposition import generate_latest
@@ -25,6 +27,7 @@ from ..evaluation.snapshot import Snapshot
 from .anomaly import anomaly_families
 from .budgets import budget_families, currency_families
 from .exporter import exporter_families
+from .family import Family
 from .forecast import forecast_families
 from .insights import insights_families
 from .slo import slo_families
@@ -57,29 +60,53 @@ def _registry(snapshot: Snapshot) -> CollectorRegistry:
 
 def render(snapshot: Snapshot) -> bytes:
     """The text exposition of a snapshot (Prometheus text format 0.0.4)."""
-    return _written(list(SnapshotCollector(snapshot).collect()), snapshot, openmetrics=False)
+    written = write_exposition(SnapshotCollector(snapshot).collect(), openmetrics=False)
+    return written if written is not None else generate_latest(_registry(snapshot))
 
 
 def render_openmetrics(snapshot: Snapshot) -> bytes:
     """The same families in the OpenMetrics text format 1.0.0, for scrapers that prefer it."""
-    return _written(list(SnapshotCollector(snapshot).collect()), snapshot, openmetrics=True)
+    written = write_exposition(SnapshotCollector(snapshot).collect(), openmetrics=True)
+    return written if written is not None else generate_openmetrics(_registry(snapshot))
 
 
 def render_both(snapshot: Snapshot) -> tuple[bytes, bytes]:
-    """Both formats from one build of the families: the refresher publishes both."""
-    metrics = list(SnapshotCollector(snapshot).collect())
+    """Both formats from one build of the families, whose sample lines both formats share:
+    the refresher publishes both."""
+    text, openmetrics = write_both(SnapshotCollector(snapshot).collect())
     return (
-        _written(metrics, snapshot, openmetrics=False),
-        _written(metrics, snapshot, openmetrics=True),
+        text if text is not None else generate_latest(_registry(snapshot)),
+        openmetrics if openmetrics is not None else generate_openmetrics(_registry(snapshot)),
     )
 
 
-def _written(metrics: list[Metric], snapshot: Snapshot, openmetrics: bool) -> bytes:
-    written = write_exposition(metrics, openmetrics)
-    if written is not None:
-        return written
-    library = generate_openmetrics if openmetrics else generate_latest
-    return library(_registry(snapshot))
+def write_exposition(metrics: Iterable[Metric], openmetrics: bool) -> bytes | None:
+    """The text (or OpenMetrics) exposition of ``metrics``; None when one holds what only the
+    client library writes (a timestamp, an exemplar, a native histogram, an OpenMetrics-only
+    sample of a counter or gauge histogram)."""
+    text, written = write_both(metrics, text=not openmetrics, openmetrics=openmetrics)
+    return written if openmetrics else text
+
+
+def write_both(
+    metrics: Iterable[Metric], text: bool = True, openmetrics: bool = True
+) -> tuple[bytes | None, bytes | None]:
+    """The text and OpenMetrics expositions of ``metrics`` (each None when not asked for, or
+    when it holds what only the client library writes), from one writing of their samples."""
+    # Held in a list for the whole writing: label sets are recognised by id() below, which
+    # holds only while every one of them is alive.
+    metrics = list(metrics)
+    bodies = _Bodies()
+    blocks = []
+    for metric in metrics:
+        block = bodies.of(metric)
+        if block is None:
+            return None, None
+        blocks.append(block)
+    return (
+        _assembled(metrics, blocks, openmetrics=False) if text and bodies.text_too else None,
+        _assembled(metrics, blocks, openmetrics=True) if openmetrics else None,
+    )
 
 
 # The text format's names for OpenMetrics types, and the suffix its family name takes.
@@ -92,54 +119,136 @@ _TEXT_TYPES = {
 }
 
 
-def _escape_value(value: str) -> str:
-    if "\\" in value or "\n" in value or '"' in value:
-        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-    return value
-
-
-def write_exposition(metrics: Iterable[Metric], openmetrics: bool) -> bytes | None:
-    """The text (or OpenMetrics) exposition of ``metrics``; None when one holds what only the
-    client library writes (a timestamp, an exemplar, a native histogram, an OpenMetrics-only
-    sample of a counter or gauge histogram)."""
+def _assembled(metrics: list[Metric], blocks: list[str], openmetrics: bool) -> bytes:
+    """Each family's header in the format, then its sample lines (the same in both)."""
     out: list[str] = []
     append = out.append
-    names: dict[str, str] = {}
-    values: dict[str, str] = {}
-    for metric in metrics:
+    for metric, block in zip(metrics, blocks, strict=True):
         name, kind = metric.name, metric.type
         if openmetrics:
-            text = metric.documentation
-            append(f"# HELP {name} {_escape_value(text)}\n# TYPE {name} {kind}\n")
+            append(f"# HELP {name} {_escape_value(metric.documentation)}\n# TYPE {name} {kind}\n")
             if metric.unit:
                 append(f"# UNIT {name} {metric.unit}\n")
         else:
             kind, suffix = _TEXT_TYPES.get(kind, (kind, ""))
             help_text = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
             append(f"# HELP {name}{suffix} {help_text}\n# TYPE {name}{suffix} {kind}\n")
-        library_only = (name + "_created", name + "_gsum", name + "_gcount")
-        for sample in metric.samples:
+        append(block)
+    if openmetrics:
+        append("# EOF\n")
+    return "".join(out).encode("utf-8")
+
+
+def _escape_value(value: str) -> str:
+    if "\\" in value or "\n" in value or '"' in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return value
+
+
+class _Pairs(dict[tuple[str, str], str]):
+    """``name="value"`` of each label pair met, escaped once per writing."""
+
+    def __missing__(self, pair: tuple[str, str]) -> str:
+        text = self[pair] = f'{escape_label_name(pair[0])}="{_escape_value(pair[1])}"'
+        return text
+
+
+# A label set's text with its values left out, what picks its values, the quotes it holds.
+_Shape = tuple[Callable[..., str], Callable[[dict[str, str]], Any], int]
+
+
+class _Shapes(dict[tuple[str, ...], _Shape]):
+    """For each set of label names met (two or more, in the order a label set holds them): the
+    text of a label set with its values left out, what picks its values in sorted name order,
+    and how many quotes it holds when no value needs escaping."""
+
+    def __missing__(self, names: tuple[str, ...]) -> _Shape:
+        ordered = sorted(names)
+        pattern = ",".join(f'{escape_label_name(name)}="{{}}"' for name in ordered)
+        shape = self[names] = ("{{" + pattern + "}} ").format, itemgetter(*ordered), 2 * len(names)
+        return shape
+
+
+class _GoStrings(dict[float, str]):
+    """The library's text of each value it writes otherwise than ``repr`` (from 1e6 on, in
+    Go's exponent form; infinities and NaN), worked out once per writing: most are timestamps,
+    which budgets of one period share."""
+
+    def __missing__(self, value: float) -> str:
+        text = self[value] = floatToGoString(value)
+        return text
+
+
+# Below 1e6 (and above -Inf) the library's text of a float is its repr; -0.0 stays "-0.0".
+_REPR_BELOW = 1e6
+_MINUS_INF = float("-inf")
+
+
+class _Bodies:
+    """The sample lines of each family, in the form both formats share."""
+
+    def __init__(self) -> None:
+        self.pairs = _Pairs()
+        self.shapes = _Shapes()
+        self.go_strings = _GoStrings()
+        # id() of a label set -> its text: the families of a budget share their label sets.
+        self.label_texts: dict[int, str] = {}
+        # False once a sample is one the text format moves to a family of its own.
+        self.text_too = True
+
+    def of(self, metric: Metric) -> str | None:
+        """The sample lines of ``metric``; None when one holds what only the library writes."""
+        if isinstance(metric, Family):
+            return self._lines(metric.sample_name, metric.labels, map(float, metric.values))
+        library_only = (metric.name + "_created", metric.name + "_gsum", metric.name + "_gcount")
+        samples = metric.samples
+        for sample in samples:
             if (
                 sample.timestamp is not None
                 or sample.exemplar is not None
                 or sample.native_histogram is not None
-                or (not openmetrics and sample.name in library_only)
             ):
                 return None
-            labels = sample.labels
-            if labels:
-                parts = []
-                for key, value in sorted(labels.items()):
-                    label = names.get(key)
-                    if label is None:
-                        label = names[key] = escape_label_name(key)
-                    escaped = values.get(value)
-                    if escaped is None:
-                        escaped = values[value] = _escape_value(value)
-                    parts.append(f'{label}="{escaped}"')
-                append(f"{sample.name}{{{','.join(parts)}}} {floatToGoString(sample.value)}\n")
-            else:
-                append(f"{sample.name} {floatToGoString(sample.value)}\n")
-    if openmetrics:
-        append("# EOF\n")
-    return "".join(out).encode("utf-8")
+            if sample.name in library_only:
+                self.text_too = False
+        # The label sets of these samples may die with them: not recognised by id().
+        pairs = self.pairs
+        return "".join(
+            [
+                f"{sample.name}{_label_text(sample.labels, pairs)}{self._value(sample.value)}\n"
+                for sample in samples
+            ]
+        )
+
+    def _value(self, value: float) -> str:
+        value = float(value)
+        return repr(value) if _MINUS_INF < value < _REPR_BELOW else self.go_strings[value]
+
+    def _lines(self, name: str, label_sets: list[dict[str, str]], values: Iterable[float]) -> str:
+        known, pairs, shapes = self.label_texts, self.pairs, self.shapes
+        texts = []
+        for labels in label_sets:
+            text = known.get(id(labels))
+            if text is None:
+                if len(labels) > 1:
+                    fill, pick, quotes = shapes[tuple(labels)]
+                    text = fill(*pick(labels))
+                    # Values with a backslash, a newline or a quote are escaped pair by pair.
+                    if "\\" in text or "\n" in text or text.count('"') != quotes:
+                        text = _label_text(labels, pairs)
+                else:
+                    text = _label_text(labels, pairs)
+                known[id(labels)] = text
+            texts.append(text)
+        go = self.go_strings
+        strings = [repr(v) if _MINUS_INF < v < _REPR_BELOW else go[v] for v in values]
+        return "".join(
+            [f"{name}{text}{value}\n" for text, value in zip(texts, strings, strict=True)]
+        )
+
+
+def _label_text(labels: dict[str, str], pairs: _Pairs) -> str:
+    """``{a="1",b="2"} `` (sorted by name, as the library writes them), or a space alone."""
+    if not labels:
+        return " "
+    return "{" + ",".join(map(pairs.__getitem__, sorted(labels.items()))) + "} "
