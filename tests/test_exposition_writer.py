@@ -96,7 +96,7 @@ def test_both_formats_equal_the_client_librarys_on_real_snapshots(tmp_path, case
         assert 'city="Zürich"'.encode() in text
 
 
-EDGE = FamilySpec("edge_seconds", 'Edge values, a "quote" and a back\\slash.', "exporter", ("a", "b"))
+EDGE = FamilySpec("edge_seconds", 'Edges, a "quote", a back\\slash.', "exporter", ("a", "b"))
 COUNT = FamilySpec("edge_requests_total", "A counter.", "exporter", ("a", "b"), kind="counter")
 SPARE = FamilySpec("edge_spare", "Off unless asked for.", "exporter", optional="spare")
 # Each value, and how the library writes it: repr below 1e6, Go's exponent form from there on.
@@ -132,6 +132,7 @@ def test_the_projects_families_are_written_byte_for_byte_as_the_library_writes_t
     f[COUNT].add({"a": "new\nline", "b": "x"}, 2)
     f[COUNT].add({"a": "{0} {}", "b": "}"}, 3)
     f[COUNT].add({"a": 'alone "'}, 4)
+    f[COUNT].add({"b": "100%s"}, 4)
     f[COUNT].add({}, 5)
     f[SPARE].add({}, 1)
     metrics = list(exposed(f))
@@ -149,6 +150,7 @@ def test_the_projects_families_are_written_byte_for_byte_as_the_library_writes_t
     assert 'edge_requests_total{a="new\\nline",b="x"} 2.0' in lines
     assert 'edge_requests_total{a="{0} {}",b="}"} 3.0' in lines
     assert 'edge_requests_total{a="alone \\""} 4.0' in lines
+    assert 'edge_requests_total{b="100%s"} 4.0' in lines
     assert "edge_requests_total 5.0" in lines
     assert "edge_spare" not in text.decode()
     assert library.get_sample_value("edge_requests_total", shared) == 7.0

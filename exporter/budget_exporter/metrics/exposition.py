@@ -5,9 +5,13 @@ The families come from the modules beside this one (``budgets``, ``forecast``, `
 
 Both formats are written here rather than by the client library's generators: those check
 and escape every label name of every sample, which at 10,000 budgets (about 200,000 lines)
-took two thirds of a render (bench/README.md). The output is byte for byte theirs
-(tests/test_exposition_writer.py); what the families never hold (timestamps, exemplars,
-native histograms, the OpenMetrics-only samples of counters) goes to the library.
+took two thirds of a render (bench/README.md). The writer reads the families' columns
+(``family.Family``) without making a ``Sample`` of each, writes the text of each label set
+once (the families of a budget share theirs) from a pattern per set of label names, and
+writes the sample lines once for both formats, which differ only in their headers. The output
+is byte for byte the library's (tests/test_exposition_writer.py); what the families never
+hold (timestamps, exemplars, native histograms, the OpenMetrics-only samples of counters)
+goes to the library.
 """
 
 from __future__ import annotations
@@ -153,19 +157,20 @@ class _Pairs(dict[tuple[str, str], str]):
         return text
 
 
-# A label set's text with its values left out, what picks its values, the quotes it holds.
-_Shape = tuple[Callable[..., str], Callable[[dict[str, str]], Any], int]
+# A label set's text with ``%s`` for its values, what picks those, the quotes the text holds.
+_Shape = tuple[str, Callable[[dict[str, str]], Any], int]
 
 
 class _Shapes(dict[tuple[str, ...], _Shape]):
-    """For each set of label names met (two or more, in the order a label set holds them): the
-    text of a label set with its values left out, what picks its values in sorted name order,
-    and how many quotes it holds when no value needs escaping."""
+    """For each set of label names met (in the order a label set holds them): the text of a
+    label set with ``%s`` for its values, what picks those in sorted name order, and how many
+    quotes the text holds when no value needs escaping."""
 
     def __missing__(self, names: tuple[str, ...]) -> _Shape:
         ordered = sorted(names)
-        pattern = ",".join(f'{escape_label_name(name)}="{{}}"' for name in ordered)
-        shape = self[names] = ("{{" + pattern + "}} ").format, itemgetter(*ordered), 2 * len(names)
+        escaped = (escape_label_name(name).replace("%", "%%") for name in ordered)
+        pattern = ",".join(f'{name}="%s"' for name in escaped)
+        shape = self[names] = "{" + pattern + "} ", itemgetter(*ordered), 2 * len(names)
         return shape
 
 
@@ -230,14 +235,14 @@ class _Bodies:
         for labels in label_sets:
             text = known.get(id(labels))
             if text is None:
-                if len(labels) > 1:
-                    fill, pick, quotes = shapes[tuple(labels)]
-                    text = fill(*pick(labels))
+                if labels:
+                    pattern, pick, quotes = shapes[tuple(labels)]
+                    text = pattern % pick(labels)
                     # Values with a backslash, a newline or a quote are escaped pair by pair.
                     if "\\" in text or "\n" in text or text.count('"') != quotes:
                         text = _label_text(labels, pairs)
                 else:
-                    text = _label_text(labels, pairs)
+                    text = " "
                 known[id(labels)] = text
             texts.append(text)
         go = self.go_strings
