@@ -6,9 +6,9 @@ The families come from the modules beside this one (``budgets``, ``forecast``, `
 Both formats are written here rather than by the client library's generators: those check
 and escape every label name of every sample, which at 10,000 budgets (about 200,000 lines)
 took two thirds of a render (bench/README.md). The writer reads the families' columns
-(``family.Family``) without making a ``Sample`` of each, writes the text of each label set
-once (the families of a budget share theirs) from a pattern per set of label names, and
-writes the sample lines once for both formats, which differ only in their headers. The output
+(``family.Family``) without making a ``Sample`` of each, fills each label set's values into
+a pattern made once per set of label names, and writes the sample lines once for both
+formats, which differ only in their headers. The output
 is byte for byte the library's (tests/test_exposition_writer.py); what the families never
 hold (timestamps, exemplars, native histograms, the OpenMetrics-only samples of counters)
 goes to the library.
@@ -97,8 +97,6 @@ def write_both(
 ) -> tuple[bytes | None, bytes | None]:
     """The text and OpenMetrics expositions of ``metrics`` (each None when not asked for, or
     when it holds what only the client library writes), from one writing of their samples."""
-    # Held in a list for the whole writing: label sets are recognised by id() below, which
-    # holds only while every one of them is alive.
     metrics = list(metrics)
     bodies = _Bodies()
     blocks = []
@@ -196,8 +194,6 @@ class _Bodies:
         self.pairs = _Pairs()
         self.shapes = _Shapes()
         self.go_strings = _GoStrings()
-        # id() of a label set -> its text: the families of a budget share their label sets.
-        self.label_texts: dict[int, str] = {}
         # False once a sample is one the text format moves to a family of its own.
         self.text_too = True
 
@@ -216,7 +212,6 @@ class _Bodies:
                 return None
             if sample.name in library_only:
                 self.text_too = False
-        # The label sets of these samples may die with them: not recognised by id().
         pairs = self.pairs
         return "".join(
             [
@@ -230,20 +225,17 @@ class _Bodies:
         return repr(value) if _MINUS_INF < value < _REPR_BELOW else self.go_strings[value]
 
     def _lines(self, name: str, label_sets: list[dict[str, str]], values: Iterable[float]) -> str:
-        known, pairs, shapes = self.label_texts, self.pairs, self.shapes
+        pairs, shapes = self.pairs, self.shapes
         texts = []
         for labels in label_sets:
-            text = known.get(id(labels))
-            if text is None:
-                if labels:
-                    pattern, pick, quotes = shapes[tuple(labels)]
-                    text = pattern % pick(labels)
-                    # Values with a backslash, a newline or a quote are escaped pair by pair.
-                    if "\\" in text or "\n" in text or text.count('"') != quotes:
-                        text = _label_text(labels, pairs)
-                else:
-                    text = " "
-                known[id(labels)] = text
+            if labels:
+                pattern, pick, quotes = shapes[tuple(labels)]
+                text = pattern % pick(labels)
+                # Values with a backslash, a newline or a quote are escaped pair by pair.
+                if "\\" in text or "\n" in text or text.count('"') != quotes:
+                    text = _label_text(labels, pairs)
+            else:
+                text = " "
             texts.append(text)
         go = self.go_strings
         strings = [repr(v) if _MINUS_INF < v < _REPR_BELOW else go[v] for v in values]
