@@ -233,8 +233,8 @@ def command_check(args: argparse.Namespace) -> int:
     from ..config.checks import threshold_warnings
     from ..config.hierarchy import allocation_warnings
     from ..evaluation.evaluate import made_budgets, unknown_filter_keys
+    from ..service.folder import folder_problem
     from ..service.refresh import Refresher
-    from ..service.state import folder_problem
 
     config = _load(args.config_file)
     web = _load_web(args.web_config_file) if args.web_config_file else None
@@ -299,14 +299,15 @@ def command_once(args: argparse.Namespace) -> int:
 
 def command_serve(args: argparse.Namespace) -> int:
     """Run the production server (gunicorn) in the foreground."""
-    from ..service.state import folder_problem
+    from ..service.folder import folder_problem
 
     config = _load(args.config_file)
     if config is None:
         return EXIT_BAD_CONFIG
+    from ..service.folder import state_folder
     from ..service.lifecycle import ConfigHolder
     from ..service.server import GunicornServer, gunicorn_settings
-    from ..service.state import StateDir, StateDirTaken, state_folder
+    from ..service.state import StateDir, StateDirTaken
     from ..service.webconfig import WebConfigHolder
     from ..service.wsgi import create_app
 

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..model.costs import Accrual
+from ..model.charges import Accrual
 from ..model.fields import (
     LABEL_NAME,
     NAME,
@@ -28,9 +28,9 @@ from ..model.fields import (
     ZoneName,
 )
 from ..model.periods import Calendar, PeriodKind, format_duration
-from ..money.insights import InsightsConfig
+from ..money.insights_config import InsightsConfig
 from ..money.planning import AmountPlan
-from ..providers.base import ProviderConfig
+from ..providers.base_config import ProviderConfig
 from .planning import (
     Amount,
     AmountSetting,

@@ -23,40 +23,22 @@ from typing import Any
 
 import pandas as pd
 
-from ..config.schema import Config
 from ..model.bad_rows import BadRow, BadRows
 from ..model.costs import CostData
 from ..providers.support.atomic import atomic_write
+from .folder import (
+    FORECASTS_FILE,
+    LOCK_FILE,
+    METRICS_FILE,
+    METRICS_GZIP_FILE,
+    OPENMETRICS_FILE,
+    OWNER_FILE,
+    SNAPSHOT_FILE,
+)
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.prom"
-METRICS_GZIP_FILE = "metrics.prom.gz"  # the same exposition, compressed once by the leader
-OPENMETRICS_FILE = "metrics.om"  # the same snapshot in the OpenMetrics format (and its .gz)
-SNAPSHOT_FILE = "snapshot.json"  # the same snapshot for the JSON API
-FORECASTS_FILE = "forecasts.json"  # fitted forecast models, so a restart does not fit them again
-LOCK_FILE = "refresh.lock"
-OWNER_FILE = "owner.lock"  # which config the running servers of this folder serve
 CLAIM_WAIT = 5.0
-
-
-def folder_problem(path: Path) -> tuple[str, bool] | None:
-    """What keeps ``path`` from being a state directory, and whether it is for good.
-
-    A file where the folder should be is a mistake in the config (True); a folder that is
-    read-only or cannot be made yet may be fixed while the server runs (False), which retries.
-    """
-    if path.exists() and not path.is_dir():
-        return f"state directory {path} is not a directory", True
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        return f"state directory {path} cannot be made: {existing} is not a directory", True
-    if not os.access(existing, os.W_OK | os.X_OK):
-        what = "is not writable" if existing == path else f"cannot be made in {existing}"
-        return f"state directory {path} {what}", False
-    return None
 
 
 class StateDirTaken(Exception):
@@ -305,20 +287,3 @@ class StateDir:
         if self._lock_handle is not None:
             os.close(self._lock_handle)
             self._lock_handle = None
-
-
-STATE_DIR_ENV = "BUDGET_EXPORTER_STATE_DIR"
-
-
-def default_state_dir(config: Config) -> Path:
-    """Where state lives when neither the config nor the command line says."""
-    if config.state_dir:
-        return Path(config.state_dir)
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    tag = hashlib.sha256(str(Path(config.source).resolve()).encode()).hexdigest()[:12]
-    return base / "budget-exporter" / tag
-
-
-def state_folder(state_dir: str | None, config: Config) -> Path:
-    """The state folder: ``state_dir``, else ``$BUDGET_EXPORTER_STATE_DIR``, else the default."""
-    return Path(state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))

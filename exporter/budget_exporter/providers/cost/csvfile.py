@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from pydantic import Field, field_validator
 
 from ...model.errors import ProviderError
-from ...model.fields import ZoneName
 from ..base import ProviderConfig
 from ..support import engine
 from ..support.cost_files import (
-    CostFileConfig,
     CostFileProvider,
     date_format_hint,
     file_result,
@@ -24,6 +21,7 @@ from ..support.cost_files import (
 )
 from ..support.engine import quote
 from ..support.files import ParsedFile, null_mask
+from .csvfile_config import CsvConfig
 
 CATEGORY_ALIASES = {
     "usage": "usage",
@@ -71,35 +69,6 @@ def _date(text: str, fmt: str) -> Any:
         return pd.to_datetime(text, format=fmt)
     except (ValueError, OverflowError):
         return pd.NaT
-
-
-class CsvConfig(CostFileConfig):
-    """Config of a ``csv`` provider. Dates without a time or offset are read in ``timezone``.
-
-    A file whose dates all fall on midnight (in their own offset, else in ``timezone``) holds
-    daily rows, each covering its day; any other file holds hourly rows. ``granularity``
-    overrides the guess: ``daily`` spreads a row over the day that holds it, ``hourly`` over
-    the hour from its time.
-    """
-
-    type: Literal["csv"]
-    date_column: str = "date"
-    cost_column: str = "cost"
-    currency_column: str | None = None
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    category_column: str | None = None
-    # Either a list of column names, or a mapping of dimension name -> column name.
-    dimensions: dict[str, str] = Field(default_factory=dict)
-    timezone: ZoneName | None = None
-    date_format: str | None = None
-    granularity: Literal["daily", "hourly"] | None = None
-
-    @field_validator("dimensions", mode="before")
-    @classmethod
-    def _list_to_mapping(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return {str(item): str(item) for item in value}
-        return value
 
 
 class CsvProvider(CostFileProvider[CsvConfig]):

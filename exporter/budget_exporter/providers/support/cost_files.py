@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import ClassVar, TypeVar
 
 import pandas as pd
-from pydantic import Field
 
 from ...model.bad_rows import BadRow, BadRows
 from ...model.costs import CostData, concat_frames, normalize
 from ...model.errors import ProviderError
-from ...model.fields import Duration, TextList
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from .atomic import atomic_write
+from .cost_files_config import CostFileConfig
 from .engine import ROWS, STATE, ReadLimits
 from .files import (
     CacheEntry,
@@ -45,25 +44,6 @@ MAX_BAD_SHARE = 0.9
 # hide staleness. Those beyond this horizon too are typos: bad rows, left out. Closer ones are
 # kept: a replay of an earlier moment (``once --at``) reads a bill that goes on after it.
 FUTURE_HORIZON = timedelta(days=31)
-
-
-class CostFileConfig(ProviderConfig):
-    """Settings of a provider that reads cost files: globs relative to the config file."""
-
-    paths: TextList = Field(min_length=1)
-    # A gzip file whose text is larger, or a CSV line longer, fails the provider (bounded memory).
-    max_decompressed_bytes: int = Field(default=64 << 30, gt=0)
-    max_field_bytes: int = Field(default=8 << 20, gt=0, le=1 << 30)
-    # Rows starting later than now plus this are bad rows: a date typo must not hide staleness.
-    clock_skew: Duration = timedelta(hours=1)
-
-    def read_limits(self, spill_dir: str | None) -> ReadLimits:
-        """The engine's caps for this provider."""
-        return ReadLimits(
-            max_decompressed_bytes=self.max_decompressed_bytes,
-            max_field_bytes=self.max_field_bytes,
-            spill_dir=spill_dir,
-        )
 
 
 log = logging.getLogger(__name__)
@@ -117,7 +97,11 @@ class CostFileProvider(CostProvider[FileConfigT]):
 
     def limits(self) -> ReadLimits:
         """The engine's caps; it spills to the provider's cache folder when there is one."""
-        return self.settings.read_limits(self.context.cache_dir)
+        return ReadLimits(
+            max_decompressed_bytes=self.settings.max_decompressed_bytes,
+            max_field_bytes=self.settings.max_field_bytes,
+            spill_dir=self.context.cache_dir,
+        )
 
     @abstractmethod
     def parse_file(
