@@ -232,9 +232,7 @@ def command_check(args: argparse.Namespace) -> int:
     """Validate the config (and web config), then fetch each provider once."""
     from ..config.checks import threshold_warnings
     from ..config.hierarchy import allocation_warnings
-    from ..evaluation.evaluate import made_budgets, unknown_filter_keys
     from ..service.folder import folder_problem
-    from ..service.refresh import Refresher
 
     config = _load(args.config_file)
     web = _load_web(args.web_config_file) if args.web_config_file else None
@@ -255,6 +253,10 @@ def command_check(args: argparse.Namespace) -> int:
     )
     for warning in [*allocation_warnings(config), *threshold_warnings(config)]:
         print(f"warning: {warning}")
+    # The providers' code (pandas, SDKs, HTTP clients) loads only once the config is valid.
+    from ..evaluation.evaluate import made_budgets, unknown_filter_keys
+    from ..service.refresh import Refresher
+
     now = args.at or datetime.now(UTC)
     refresher = Refresher(config)
     refresher.refresh(now, list(refresher.providers))
