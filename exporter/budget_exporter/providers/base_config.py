@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import SecretStr, ValidationInfo, field_validator
+from pydantic import ConfigDict, SecretStr, ValidationInfo, field_validator
 
 from ..model.charges import Accrual
 from ..model.fields import (
@@ -23,6 +23,10 @@ from ..model.periods import format_duration
 
 class ProviderConfig(StrictModel):
     """Settings every provider accepts."""
+
+    # A config names a few of the provider types: each type's validator is built when its
+    # settings are first validated, not for every type at each start of a command.
+    model_config = ConfigDict(**StrictModel.model_config, defer_build=True)
 
     type: str
     # Billing data for the most recent days is provisional: the newest data minus this lag is
