@@ -70,7 +70,7 @@ try:
 except SystemExit as exit:
     code = exit.code
 sys.stdout.flush()
-print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+print("\\n" + json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
 
