@@ -41,7 +41,7 @@ def _series(tmp_path, series: str) -> dict[str, int]:
     config = parse_config(
         "providers:\n"
         "  bill: {type: csv, paths: [costs.csv], dimensions: {ServiceName: service}}\n"
-        "budgets:\n  - {name: b, amount: 2000, period: monthly}\n" + series,
+        "budgets:\n  - {name: b, amount: 2000, period: monthly, provider: bill}\n" + series,
         "config.yml",
         str(tmp_path),
     )
