@@ -129,7 +129,8 @@ DATA_AS_OF = FamilySpec(
     "budget_data_as_of_timestamp_seconds",
     "End of the newest cost data used for this budget; burn-rate windows end here. Exported "
     "only where it is not its provider's budget_exporter_provider_data_newest_timestamp_"
-    "seconds (a budget of every provider, data older than the period); for every budget: "
+    "seconds (a budget of every provider, a period that began after or ended before the "
+    "newest data); for every budget: "
     "budget_data_as_of_timestamp_seconds or on(budget, job, instance) max without(period, "
     "provider, parent) (budget_info * on(provider, job, instance) group_left() "
     "budget_exporter_provider_data_newest_timestamp_seconds).",
