@@ -94,13 +94,15 @@ def thresholds_reached(selector: str = "") -> str:
 
 
 def one_budget_thresholds(selector: str, severity: str = "") -> str:
-    """The thresholds of the one budget ``selector`` picks: its own, or the shared ones."""
-    matcher = f', severity="{severity}"' if severity else ""
-    shared = f"{{{matcher.removeprefix(', ')}}}" if severity else ""
+    """The thresholds of the one budget ``selector`` picks (of one ``severity``, or all): its
+    own, or else the shared ones. One budget is one series per job and instance, so the
+    shared set joins it whole."""
+    only = f'severity="{severity}"' if severity else ""
+    own = sel("budget_alert_threshold_ratio", ", ".join(filter(None, (selector, only))))
     return (
-        f"budget_alert_threshold_ratio{{{selector}{matcher}}}\n"
-        f"  or\n"
-        f"budget_default_alert_threshold_ratio{shared}\n"
+        f"{own}\n"
+        "  or\n"
+        f"{sel('budget_default_alert_threshold_ratio', only)}\n"
         "  * on(job, instance) group_left(budget)\n"
         f"  (max by (job, instance, budget) (budget_info{{{selector}}})\n"
         f"    unless on(budget) budget_alert_threshold_ratio{{{selector}}})"
