@@ -639,6 +639,23 @@ def test_what_panels_and_rules_derive_equals_the_exporters_own_figure(
         assert got[budget] == pytest.approx(value, rel=1e-9, abs=1e-9), budget
 
 
+@pytest.mark.integration
+def test_a_budgets_panels_read_its_own_thresholds_or_else_the_configs(
+    prometheus: Prometheus,
+) -> None:
+    from budget_exporter.config.loader import load_config
+    from mixin.promql import one_budget_thresholds
+
+    config = load_config(None)
+    assert any(b.thresholds is not None for b in config.budgets)  # both kinds are checked
+    for budget in config.budgets:
+        data = prometheus.get(
+            "/api/v1/query", query=one_budget_thresholds(f'budget="{budget.name}"')
+        )
+        got = {row["metric"]["severity"]: float(row["value"][1]) for row in data["result"]}
+        assert got == config.thresholds_for(budget), budget.name
+
+
 def _read_by_annotations() -> set[str]:
     """The metrics alert texts read: each text's one query selects them by name."""
     names: set[str] = set()
