@@ -26,6 +26,7 @@ import pandas as pd
 from ..config.schema import Config
 from ..model.bad_rows import BadRow, BadRows
 from ..model.costs import CostData
+from ..model.moments import moment_of, moment_text
 from ..providers.support.atomic import atomic_write
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ FORECASTS_FILE = "forecasts.json"  # fitted forecast models, so a restart does n
 LOCK_FILE = "refresh.lock"
 OWNER_FILE = "owner.lock"  # which config the running servers of this folder serve
 CLAIM_WAIT = 5.0
+# The temporary file of an atomic write: a dot, the file's name, a dot and mkstemp's eight
+# random characters. Nothing else is ever removed as stale.
+TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}")
 
 
 def folder_problem(path: Path) -> tuple[str, bool] | None:
@@ -77,17 +81,9 @@ def gzip_matches(plain: bytes, compressed: bytes) -> bool:
     )
 
 
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError(f"time {value!r} has no UTC offset")
-    return moment
+    moment = moment_of(value)
+    return moment.to_pydatetime() if moment is not None else None
 
 
 class StateDir:
@@ -175,8 +171,8 @@ class StateDir:
         record = {
             "fingerprint": fingerprint,
             "frame": frame_name,
-            "data_end": _time(data.data_end),
-            "settled_through": _time(data.settled_through),
+            "data_end": moment_text(data.data_end),
+            "settled_through": moment_text(data.settled_through),
             "bad_rows": data.bad_rows.count,
             "bad_row_examples": [
                 [row.source, row.line, row.reason] for row in data.bad_rows.examples
@@ -292,11 +288,16 @@ class StateDir:
         self._owner_handle = handle
 
     def _remove_stale_temporaries(self) -> None:
-        # A process killed mid-write leaves its temporary file; only the lock holder writes,
-        # so once this process holds the lock, any temporary file left is stale.
-        for folder in (self.path, self.path / "providers"):
-            for stale in folder.glob(".*.*"):
-                if stale.is_file() and stale.name != f".{LOCK_FILE}":
+        # A process killed mid-write leaves its temporary file; only the lock holder writes
+        # these folders, so once this process holds the lock, any temporary file left is stale.
+        # The providers' kept groups have a folder each under cache/files.
+        cache = self.path / "cache"
+        folders = [self.path, self.path / "providers", cache]
+        with contextlib.suppress(OSError):
+            folders += sorted(p for p in (cache / "files").iterdir() if p.is_dir())
+        for folder in folders:
+            for stale in folder.glob(".*"):
+                if TEMPORARY.fullmatch(stale.name) and stale.is_file():
                     log.info("removing %s, left by a write that was interrupted", stale)
                     stale.unlink(missing_ok=True)
 

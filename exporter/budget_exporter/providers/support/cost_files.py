@@ -25,6 +25,7 @@ from ...model.bad_rows import BadRow, BadRows
 from ...model.costs import CostData, concat_frames, normalize
 from ...model.errors import ProviderError
 from ...model.fields import Duration, TextList
+from ...model.moments import moment_of, moment_text
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from .atomic import atomic_write
 from .engine import ROWS, STATE, ReadLimits
@@ -225,7 +226,7 @@ class KeptFileCache(FileCache[T]):
                 "path": str(path),
                 "signature": list(entry.signature),
                 "groups_sha256": hashlib.sha256(payload).hexdigest(),
-                "whole_read": _iso(entry.whole_read),
+                "whole_read": moment_text(entry.whole_read),
                 "bad_rows": bad.count,
                 "examples": [[row.source, row.line, row.reason] for row in bad.examples],
                 "fields": fields,
@@ -261,7 +262,7 @@ class KeptFileCache(FileCache[T]):
             signature = (int(mtime), int(size), str(digest))
             fields = {str(k): None if v is None else str(v) for k, v in record["fields"].items()}
             value = self.decode(frame, bad, fields)
-            whole = _moment(record["whole_read"])
+            whole = moment_of(record["whole_read"])
         except Exception as error:  # pyarrow's own errors for a damaged frame file, too
             log.warning(
                 "ignoring the kept groups of %s (%s: %s): the file is read again",
@@ -280,27 +281,12 @@ class StoredFileCache(KeptFileCache[ParsedFile]):
 
     def encode(self, value: ParsedFile) -> tuple[pd.DataFrame, BadRows, dict[str, str | None]]:
         frame, bad, end, recheck = value
-        return frame, bad, {"end": _iso(end), "recheck": _iso(recheck)}
+        return frame, bad, {"end": moment_text(end), "recheck": moment_text(recheck)}
 
     def decode(
         self, frame: pd.DataFrame, bad: BadRows, fields: dict[str, str | None]
     ) -> ParsedFile:
-        return frame, bad, _moment(fields["end"]), _moment(fields["recheck"])
-
-
-def _iso(moment: datetime | pd.Timestamp | None) -> str | None:
-    """A time as text for a kept record (None stays None)."""
-    return moment.isoformat() if moment is not None else None
-
-
-def _moment(text: str | None) -> pd.Timestamp | None:
-    """A time of a kept record; ValueError when it has no UTC offset."""
-    if not text:
-        return None
-    moment = pd.Timestamp(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"time {text!r} has no UTC offset")
-    return moment
+        return frame, bad, moment_of(fields["end"]), moment_of(fields["recheck"])
 
 
 def row_problems(
