@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from .. import __version__
 from ..config.schema import Config
 from ..evaluation.evaluate import (
     IndexCache,
@@ -110,6 +111,8 @@ class Refresher:
         self.patterns = PatternCache()
         self.indexes = IndexCache()
         self._shrunk: dict[str, tuple[tuple[int, float], int]] = {}
+        # The SHA-256 of each cost frame held as the state folder has it (none without one).
+        self._frames: dict[str, str] = {}
         if state is not None:
             self._load_state(state)
 
@@ -135,6 +138,7 @@ class Refresher:
                 log.warning("ignoring malformed cached state of provider %s: %s", name, error)
                 continue
             self.data[name] = data
+            self._frames[name] = str(record["frame_sha256"])
             self.health[name] = dataclasses.replace(
                 self.health[name],
                 up=True,
@@ -214,6 +218,7 @@ class Refresher:
             )
         if isinstance(data, CostData):
             self.data[name] = data
+            self._frames.pop(name, None)  # known again once the state folder has it
             rows = len(data.frame)
         else:
             self.incidents[name] = data
@@ -245,7 +250,7 @@ class Refresher:
             log.warning("%s", warning)
         # Incident sources are cheap to read again after a restart; the state keeps cost frames.
         if self.state is not None and isinstance(data, CostData):
-            self.state.save_provider(
+            self._frames[name] = self.state.save_provider(
                 name,
                 provider_fingerprint(self.config, name),
                 data,
@@ -301,6 +306,15 @@ class Refresher:
                 "zero spend, and the last good data stays served"
             )
 
+    def _dataset(self) -> str | None:
+        """A fingerprint of the cost data held and of all that makes budgets' days of it, or
+        None when a frame is not as the state folder has it (no folder, a failed write)."""
+        if any(name not in self._frames for name in self.data):
+            return None
+        frames = sorted((name, self._frames[name]) for name in self.data)
+        text = f"{__version__}|{self.config.model_dump_json()}|{frames}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
     def snapshot(self, now: datetime) -> Snapshot:
         """Evaluate every budget at ``now`` from the data held."""
         started = time.perf_counter()
@@ -308,6 +322,7 @@ class Refresher:
             dataclasses.replace(item, extra=self.providers[name].metrics())
             for name, item in self.health.items()
         )
+        self.forecasts.use_dataset(self._dataset())
         snapshot = evaluate(
             self.config,
             self.data,

@@ -11,6 +11,7 @@ import fcntl
 import glob
 import gzip
 import hashlib
+import io
 import json
 import logging
 import os
@@ -157,16 +158,19 @@ class StateDir:
 
     def save_provider(
         self, name: str, fingerprint: str, data: CostData, meta: dict[str, Any]
-    ) -> None:
+    ) -> str:
         """Persist a provider's last good data; the frame first, then the record pointing at it.
 
         Each frame file is named after its content, so a kill between the two writes leaves the
-        old record pointing at the old frame, which is still there: never a mixed pair.
+        old record pointing at the old frame, which is still there: never a mixed pair. Returns
+        the SHA-256 of the frame's file, as ``load_provider``'s record gives it (``frame_sha256``):
+        what tells one frame from another without comparing them.
         """
         folder = self.path / "providers"
         folder.mkdir(parents=True, exist_ok=True)
         buffer = data.frame.to_parquet(index=False)
-        frame_name = f"{name}.{hashlib.sha256(buffer).hexdigest()[:16]}.parquet"
+        digest = hashlib.sha256(buffer).hexdigest()
+        frame_name = f"{name}.{digest[:16]}.parquet"
         atomic_write(folder / frame_name, buffer)
         record = {
             "fingerprint": fingerprint,
@@ -185,15 +189,20 @@ class StateDir:
         for old in folder.glob(f"{glob.escape(name)}.*parquet"):
             if old.name != frame_name and own.fullmatch(old.name):
                 old.unlink(missing_ok=True)
+        return digest
 
     def load_provider(self, name: str, fingerprint: str) -> tuple[CostData, dict[str, Any]] | None:
-        """The persisted data of a provider, if it was saved with the same provider config."""
+        """The persisted data of a provider, if it was saved with the same provider config, and
+        its record (with ``frame_sha256``, the SHA-256 of the frame's file as read)."""
         folder = self.path / "providers"
         try:
             record = json.loads((folder / f"{name}.json").read_text())
             if record.get("fingerprint") != fingerprint:
                 return None
-            frame = pd.read_parquet(folder / Path(record.get("frame", f"{name}.parquet")).name)
+            payload = (folder / Path(record.get("frame", f"{name}.parquet")).name).read_bytes()
+            frame = pd.read_parquet(io.BytesIO(payload))
+            # Of the bytes read, not of a name: a damaged file has its own.
+            record["frame_sha256"] = hashlib.sha256(payload).hexdigest()
             # Valid JSON of the wrong shape is as damaged as a torn file: check all of it here.
             bad = BadRows(
                 int(record.get("bad_rows", 0)),
