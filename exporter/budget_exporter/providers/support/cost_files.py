@@ -11,9 +11,13 @@ import hashlib
 import io
 import json
 import logging
+import os
 import re
+import tempfile
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -28,7 +32,7 @@ from ...model.fields import Duration, TextList
 from ...model.moments import moment_of, moment_text
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from .atomic import atomic_write
-from .engine import ROWS, STATE, ReadLimits
+from .engine import ROWS, STATE, ReadLimits, complete_length, is_parquet
 from .files import (
     CacheEntry,
     FileCache,
@@ -78,6 +82,8 @@ STORED_FORMAT = 2
 # A changed file is read again only from the days that can still change, for at most this long
 # after its last whole read: a restatement of settled days is seen within a day.
 WHOLE_READ_EVERY = timedelta(days=1)
+# Files are hashed and copied in pieces of this size.
+_CHUNK = 1 << 20
 # The engine's condition is looser than the split of settled and unsettled rows by this much,
 # so a time it reads otherwise than the provider (a local time without an offset) cannot drop
 # a row; the split itself is on the provider's own times.
@@ -104,7 +110,7 @@ class CostFileProvider(CostProvider[FileConfigT]):
 
     def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
         super().__init__(name, config, context)
-        self._cache: FileCache[ParsedFile] = StoredFileCache(kept_folder(name, config, context))
+        self._cache = StoredFileCache(kept_folder(name, config, context))
 
     def fetch(self, now: datetime) -> CostData:
         paths = expand_paths(self.settings.paths, self.context.base_dir, self.name)
@@ -185,6 +191,26 @@ class KeptFileCache(FileCache[T]):
     def __init__(self, folder: Path | None):
         super().__init__()
         self._folder = folder
+        # What a provider noted of the read that made a value, for its next read of the file;
+        # tied to that value, so a note never outlives the groups it describes.
+        self._notes: dict[Path, tuple[T, str]] = {}
+
+    def note(self, path: Path, value: T, text: str | None) -> None:
+        """Keep ``text`` with ``value`` as read from ``path`` (None forgets any note)."""
+        if text is None:
+            self._notes.pop(path, None)
+        else:
+            self._notes[path] = (value, text)
+
+    def noted(self, path: Path, value: T) -> str | None:
+        """The note kept with ``value``, when ``value`` is what it was kept with."""
+        found = self._notes.get(path)
+        return found[1] if found is not None and found[0] is value else None
+
+    def forget_except(self, keep: list[Path]) -> None:
+        super().forget_except(keep)
+        for path in set(self._notes) - set(keep):
+            del self._notes[path]
 
     @abstractmethod
     def encode(self, value: T) -> tuple[pd.DataFrame, BadRows, dict[str, str | None]]:
@@ -230,6 +256,7 @@ class KeptFileCache(FileCache[T]):
                 "bad_rows": bad.count,
                 "examples": [[row.source, row.line, row.reason] for row in bad.examples],
                 "fields": fields,
+                "note": self.noted(path, entry.value),
             }
             atomic_write(record_path, json.dumps(record).encode())
         except OSError as error:  # a read-only or full folder costs a re-read after a restart
@@ -263,6 +290,9 @@ class KeptFileCache(FileCache[T]):
             fields = {str(k): None if v is None else str(v) for k, v in record["fields"].items()}
             value = self.decode(frame, bad, fields)
             whole = moment_of(record["whole_read"])
+            note = record.get("note")
+            if note is not None and not isinstance(note, str):
+                raise ValueError(f"note {note!r} is not text")
         except Exception as error:  # pyarrow's own errors for a damaged frame file, too
             log.warning(
                 "ignoring the kept groups of %s (%s: %s): the file is read again",
@@ -274,6 +304,7 @@ class KeptFileCache(FileCache[T]):
         self._entries[path] = CacheEntry(
             signature, value, whole.to_pydatetime() if whole is not None else None
         )
+        self.note(path, value, note)
 
 
 class StoredFileCache(KeptFileCache[ParsedFile]):
@@ -287,6 +318,105 @@ class StoredFileCache(KeptFileCache[ParsedFile]):
         self, frame: pd.DataFrame, bad: BadRows, fields: dict[str, str | None]
     ) -> ParsedFile:
         return frame, bad, moment_of(fields["end"]), moment_of(fields["recheck"])
+
+
+@dataclass(frozen=True)
+class ReadText:
+    """Of a plain CSV file as read: the bytes of its complete lines, its data lines among them,
+    and the SHA-256 of those bytes."""
+
+    length: int
+    rows: int
+    sha256: str
+
+
+def file_identity(path: Path) -> tuple[int, ...]:
+    """What tells whether a file was written between two moments (before and after a read)."""
+    # The inode change time moves with any write, whatever a copy does to the modification time.
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
+def plain_text(path: Path) -> bool:
+    """Whether ``path`` is a CSV file as written (neither gzip nor Parquet)."""
+    if is_parquet(path):
+        return False
+    with path.open("rb") as stream:
+        return stream.read(2) != b"\x1f\x8b"
+
+
+def read_text(path: Path, rows: int, since: tuple[int, ...]) -> ReadText | None:
+    """What a whole read of the plain CSV ``path`` read: its complete lines (a line still being
+    written is left out, as the engine leaves it) holding ``rows`` data lines. None when the
+    file changed since ``since`` (``file_identity`` before the read): the bytes hashed here
+    might not be those read."""
+    digest = hashlib.sha256()
+    length = complete_length(path)
+    with path.open("rb") as stream:
+        left = length if length is not None else None
+        while left is None or left > 0:
+            chunk = stream.read(_CHUNK if left is None else min(_CHUNK, left))
+            if not chunk:
+                break
+            digest.update(chunk)
+            if left is not None:
+                left -= len(chunk)
+        end = stream.tell()
+    if file_identity(path) != since:
+        return None
+    return ReadText(end, rows, digest.hexdigest())
+
+
+@contextmanager
+def appended_text(
+    path: Path, before: ReadText, spill_dir: str | None, max_line: int
+) -> Iterator[tuple[Path, ReadText] | None]:
+    """The lines appended to ``path`` since ``before`` was read, as a CSV file of their own
+    (the header, then those lines), and what the whole file now reads as.
+
+    None when the file is not what was read plus complete lines after it: its first
+    ``before.length`` bytes differ (a rewritten day, a reordered file), it is shorter, or its
+    header did not end before them. A line still being written is left for the next read.
+    """
+    digest = hashlib.sha256()
+    with path.open("rb") as source:
+        header = source.readline(max_line)
+        if not header.endswith(b"\n") or len(header) > before.length:
+            yield None
+            return
+        source.seek(0)
+        left = before.length
+        while left > 0 and (chunk := source.read(min(_CHUNK, left))):
+            digest.update(chunk)
+            left -= len(chunk)
+        if left or digest.hexdigest() != before.sha256:
+            yield None
+            return
+        handle, name = tempfile.mkstemp(dir=spill_dir, prefix=f".{path.name}.tail.")
+        copy = Path(name)
+        try:
+            length, pending = before.length, b""
+            with os.fdopen(handle, "wb") as target:
+                target.write(header)
+                while chunk := source.read(_CHUNK):
+                    cut = chunk.rfind(b"\n")
+                    if cut < 0:
+                        pending += chunk
+                        if len(pending) > max_line:
+                            break  # a line longer than the engine reads: the whole read says so
+                        continue
+                    complete = pending + chunk[: cut + 1]
+                    pending = chunk[cut + 1 :]
+                    digest.update(complete)
+                    target.write(complete)
+                    length += len(complete)
+            if len(pending) > max_line:
+                yield None
+            else:
+                # Its data lines are the engine's to count (a quoted cell may hold a newline).
+                yield copy, ReadText(length, before.rows, digest.hexdigest())
+        finally:
+            copy.unlink(missing_ok=True)
 
 
 def row_problems(
@@ -336,13 +466,52 @@ def file_result(
 
     Raises ProviderError when most rows of the file are bad: the file is read wrongly.
     """
-    total = int(groups[ROWS].sum())
+    _refuse_mostly_bad(int(groups[ROWS].sum()), bad, path, provider, hint)
+    return _parsed(frame, bad, latest, now)
+
+
+def appended_result(
+    before: ParsedFile,
+    rows_before: int,
+    frame: pd.DataFrame,
+    bad: BadRows,
+    groups: pd.DataFrame,
+    path: Path,
+    provider: str,
+    latest: pd.Timestamp,
+    now: pd.Timestamp,
+    hint: str = "",
+) -> ParsedFile:
+    """``file_result`` of a file whose first ``rows_before`` lines gave ``before`` and whose
+    lines after them gave ``frame``, ``bad`` and ``groups``: both sets of groups together.
+
+    Raises ProviderError when most rows of the whole file are bad.
+    """
+    kept, kept_bad, kept_newest, kept_recheck = before
+    _refuse_mostly_bad(rows_before + int(groups[ROWS].sum()), kept_bad + bad, path, provider, hint)
+    fresh, fresh_bad, fresh_newest, fresh_recheck = _parsed(frame, bad, latest, now)
+    newest = [end for end in (kept_newest, fresh_newest) if end is not None]
+    recheck = [moment for moment in (kept_recheck, fresh_recheck) if moment is not None]
+    return (
+        normalize(concat_frames([kept, fresh])),
+        kept_bad + fresh_bad,
+        max(newest) if newest else None,
+        min(recheck) if recheck else None,
+    )
+
+
+def _refuse_mostly_bad(total: int, bad: BadRows, path: Path, provider: str, hint: str) -> None:
     if total and (bad.count == total or (total >= 10 and bad.count > total * MAX_BAD_SHARE)):
         first = bad.examples[0] if bad.examples else None
         raise ProviderError(
             f"provider {provider}: {bad.count} of {total} rows of {path} are bad, first "
             f"{first}{hint}; nothing of this file is used and the last good data stays served"
         )
+
+
+def _parsed(
+    frame: pd.DataFrame, bad: BadRows, latest: pd.Timestamp, now: pd.Timestamp
+) -> ParsedFile:
     valid = frame["start"].notna() & frame["end"].notna() & frame["cost"].notna()
     valid &= frame["currency"].notna() & ~(frame["start"] > latest + FUTURE_HORIZON)
     future = frame["start"] > latest
