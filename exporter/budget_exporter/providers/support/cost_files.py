@@ -20,9 +20,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import pandas as pd
+from pandas.api.types import union_categoricals
 from pydantic import Field
 
 from ...model.bad_rows import BadRow, BadRows
@@ -493,11 +494,31 @@ def appended_result(
     newest = [end for end in (kept_newest, fresh_newest) if end is not None]
     recheck = [moment for moment in (kept_recheck, fresh_recheck) if moment is not None]
     return (
-        normalize(concat_frames([kept, fresh])),
+        _merged(kept, fresh),
         kept_bad + fresh_bad,
         max(newest) if newest else None,
         min(recheck) if recheck else None,
     )
+
+
+def _merged(kept: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
+    """Two normalized frames as one normalized frame.
+
+    Lines appended for later charge periods than any kept (the usual export's new day) make
+    groups of their own after those kept: the two are stacked, categories united without
+    going through text, which costs a fraction of grouping every row again.
+    """
+    same = list(kept.columns) == list(fresh.columns)
+    if not same or kept.empty or fresh.empty or fresh["start"].min() <= kept["start"].max():
+        return normalize(concat_frames([kept, fresh]))
+    columns: dict[str, Any] = {}
+    for name in kept.columns:
+        left, right = kept[name], fresh[name]
+        if isinstance(left.dtype, pd.CategoricalDtype):
+            columns[name] = union_categoricals([left, right.astype("category")])
+        else:
+            columns[name] = pd.concat([left, right], ignore_index=True)
+    return pd.DataFrame(columns)
 
 
 def _refuse_mostly_bad(total: int, bad: BadRows, path: Path, provider: str, hint: str) -> None:
