@@ -162,12 +162,33 @@ def test_a_file_changed_before_its_old_end_is_read_whole(tmp_path, reads, change
     assert_same(data, whole_read(tmp_path))
 
 
-def test_a_gzip_file_is_read_whole(tmp_path, reads):
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda path: write(path, [*BEFORE, "2026-11-19,a,1"]),  # compressed again, whole
+        lambda path: path.write_bytes(  # a gzip member of its own after the first
+            path.read_bytes() + gzip.compress(b"2026-11-19,a,1\n", mtime=0)
+        ),
+    ],
+    ids=["rewritten", "a member appended"],
+)
+def test_a_gzip_file_whose_text_was_appended_to_is_read_from_its_new_lines(tmp_path, reads, change):
     path = tmp_path / "costs.csv.gz"
     write(path, BEFORE)
     reader = provider(tmp_path)
     reader.fetch(NOW)
-    write(path, [*BEFORE, "2026-11-19,a,1"])
+    change(path)
+    data = reader.fetch(NOW)
+    assert reads == ["whole", "tail"]
+    assert_same(data, whole_read(tmp_path))
+
+
+def test_a_gzip_file_whose_text_changed_before_its_old_end_is_read_whole(tmp_path, reads):
+    path = tmp_path / "costs.csv.gz"
+    write(path, BEFORE)
+    reader = provider(tmp_path)
+    reader.fetch(NOW)
+    write(path, [line.replace(",b,1.25", ",b,1.75") for line in BEFORE] + ["2026-11-19,a,1"])
     data = reader.fetch(NOW)
     assert reads == ["whole", "whole"]
     assert_same(data, whole_read(tmp_path))
@@ -210,3 +231,16 @@ def test_a_damaged_note_in_the_state_folder_makes_a_whole_read(tmp_path, reads):
     data = provider(tmp_path, tmp_path / "cache").fetch(NOW)
     assert reads == ["whole", "whole"]
     assert_same(data, whole_read(tmp_path))
+
+
+def test_a_gzip_file_whose_text_ends_inside_a_line_is_read_whole_when_it_changes(tmp_path, reads):
+    path = tmp_path / "costs.csv.gz"
+    text = HEADER + "\n" + "\n".join(BEFORE)  # its last line has no end: more may join it
+    path.write_bytes(gzip.compress(text.encode(), mtime=0))
+    reader = provider(tmp_path)
+    reader.fetch(NOW)
+    path.write_bytes(gzip.compress((text + "5\n2026-11-19,a,1\n").encode(), mtime=0))
+    data = reader.fetch(NOW)
+    assert reads == ["whole", "whole"]
+    assert_same(data, whole_read(tmp_path))
+    assert data.frame["cost"].max() == 18.255

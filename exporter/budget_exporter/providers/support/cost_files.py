@@ -7,6 +7,7 @@ the same for all of them, so a bad row reads the same whatever the format.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -14,13 +15,14 @@ import logging
 import os
 import re
 import tempfile
+import zlib
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, BinaryIO, ClassVar, TypeVar
 
 import pandas as pd
 from pandas.api.types import union_categoricals
@@ -338,86 +340,112 @@ def file_identity(path: Path) -> tuple[int, ...]:
     return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
 
 
-def plain_text(path: Path) -> bool:
-    """Whether ``path`` is a CSV file as written (neither gzip nor Parquet)."""
+def csv_text(path: Path) -> str | None:
+    """How the text of a CSV file is stored: "plain", "gzip", or None for Parquet."""
     if is_parquet(path):
-        return False
-    with path.open("rb") as stream:
-        return stream.read(2) != b"\x1f\x8b"
-
-
-def read_text(path: Path, rows: int, since: tuple[int, ...]) -> ReadText | None:
-    """What a whole read of the plain CSV ``path`` read: its complete lines (a line still being
-    written is left out, as the engine leaves it) holding ``rows`` data lines. None when the
-    file changed since ``since`` (``file_identity`` before the read): the bytes hashed here
-    might not be those read."""
-    digest = hashlib.sha256()
-    length = complete_length(path)
-    with path.open("rb") as stream:
-        left = length if length is not None else None
-        while left is None or left > 0:
-            chunk = stream.read(_CHUNK if left is None else min(_CHUNK, left))
-            if not chunk:
-                break
-            digest.update(chunk)
-            if left is not None:
-                left -= len(chunk)
-        end = stream.tell()
-    if file_identity(path) != since:
         return None
-    return ReadText(end, rows, digest.hexdigest())
+    with path.open("rb") as stream:
+        return "gzip" if stream.read(2) == b"\x1f\x8b" else "plain"
+
+
+def _text(path: Path, stored: str) -> Iterator[bytes]:
+    """The text of a CSV file in pieces, inflated from its start when it is gzip."""
+    opener = gzip.open if stored == "gzip" else open
+    with opener(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            yield chunk
+
+
+def read_text(path: Path, stored: str, rows: int, since: tuple[int, ...]) -> ReadText | None:
+    """What a whole read of the CSV ``path`` read: the bytes of its complete lines (a plain
+    file's line still being written is left out, as the engine leaves it) holding ``rows``
+    data lines. None when the file changed since ``since`` (``file_identity`` before the
+    read), so the bytes hashed here might not be those read, or when a gzip file's text does
+    not end with a line's end (lines appended would continue its last line)."""
+    digest = hashlib.sha256()
+    length = 0
+    limit = complete_length(path) if stored == "plain" else None
+    last = b""
+    for chunk in _text(path, stored):
+        if limit is not None:
+            chunk = chunk[: limit - length]
+        if not chunk:
+            break
+        digest.update(chunk)
+        length += len(chunk)
+        last = chunk[-1:]
+    if file_identity(path) != since or (stored == "gzip" and length and last != b"\n"):
+        return None
+    return ReadText(length, rows, digest.hexdigest())
 
 
 @contextmanager
 def appended_text(
-    path: Path, before: ReadText, spill_dir: str | None, max_line: int
+    path: Path, stored: str, before: ReadText, limits: ReadLimits
 ) -> Iterator[tuple[Path, ReadText] | None]:
     """The lines appended to ``path`` since ``before`` was read, as a CSV file of their own
     (the header, then those lines), and what the whole file now reads as.
 
     None when the file is not what was read plus complete lines after it: its first
-    ``before.length`` bytes differ (a rewritten day, a reordered file), it is shorter, or its
-    header did not end before them. A line still being written is left for the next read.
+    ``before.length`` bytes of text differ (a rewritten day, a reordered file), it is
+    shorter, its header did not end before them, or it cannot be read (the whole read says
+    why, as it does for text beyond ``limits.max_decompressed_bytes``). A plain file's line
+    still being written is left for the next read.
     """
+    handle, name = tempfile.mkstemp(dir=limits.spill_dir, prefix=f".{path.name}.tail.")
+    copy = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as target:
+            try:
+                found = _copy_appended(path, stored, before, target, limits)
+            except (OSError, EOFError, zlib.error) as error:
+                log.info("%s is read whole: %s", path, error)
+                found = None
+        yield (copy, found) if found is not None else None
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _copy_appended(
+    path: Path, stored: str, before: ReadText, target: BinaryIO, limits: ReadLimits
+) -> ReadText | None:
+    max_line = limits.max_field_bytes
     digest = hashlib.sha256()
-    with path.open("rb") as source:
-        header = source.readline(max_line)
-        if not header.endswith(b"\n") or len(header) > before.length:
-            yield None
-            return
-        source.seek(0)
-        left = before.length
-        while left > 0 and (chunk := source.read(min(_CHUNK, left))):
-            digest.update(chunk)
-            left -= len(chunk)
-        if left or digest.hexdigest() != before.sha256:
-            yield None
-            return
-        handle, name = tempfile.mkstemp(dir=spill_dir, prefix=f".{path.name}.tail.")
-        copy = Path(name)
-        try:
-            length, pending = before.length, b""
-            with os.fdopen(handle, "wb") as target:
-                target.write(header)
-                while chunk := source.read(_CHUNK):
-                    cut = chunk.rfind(b"\n")
-                    if cut < 0:
-                        pending += chunk
-                        if len(pending) > max_line:
-                            break  # a line longer than the engine reads: the whole read says so
-                        continue
-                    complete = pending + chunk[: cut + 1]
-                    pending = chunk[cut + 1 :]
-                    digest.update(complete)
-                    target.write(complete)
-                    length += len(complete)
+    position, head, pending, total = 0, b"", b"", 0
+    started = False
+    for chunk in _text(path, stored):
+        total += len(chunk)
+        if total > limits.max_decompressed_bytes:
+            return None
+        if position < before.length:
+            take = chunk[: before.length - position]
+            digest.update(take)
+            position += len(take)
+            head += take[: max(max_line - len(head), 0)]
+            chunk = chunk[len(take) :]
+            if position < before.length:
+                continue
+            end = head.find(b"\n")
+            if end < 0 or digest.hexdigest() != before.sha256:
+                return None
+            target.write(head[: end + 1])
+            started = True
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            pending += chunk
             if len(pending) > max_line:
-                yield None
-            else:
-                # Its data lines are the engine's to count (a quoted cell may hold a newline).
-                yield copy, ReadText(length, before.rows, digest.hexdigest())
-        finally:
-            copy.unlink(missing_ok=True)
+                return None  # a line longer than the engine reads: the whole read says so
+            continue
+        complete = pending + chunk[: cut + 1]
+        pending = chunk[cut + 1 :]
+        digest.update(complete)
+        target.write(complete)
+        position += len(complete)
+    # A gzip file is read to its end: a last line without its end is no line being written.
+    if not started or (stored == "gzip" and pending):
+        return None
+    # Its data lines are the engine's to count (a quoted cell may hold a newline).
+    return ReadText(position, before.rows, digest.hexdigest())
 
 
 def row_problems(
