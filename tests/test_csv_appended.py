@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,6 +62,15 @@ def reads(monkeypatch) -> list[str]:
 def whole_read(folder: Path, now: datetime = NOW, **settings) -> CostData:
     """What a provider that never read the file before makes of it."""
     return provider(folder, **settings).fetch(now)
+
+
+def read_again(path: Path, change: Callable[[Path], object]) -> CostData:
+    """What a provider that read ``path`` (BEFORE) reads of it once ``change`` changed it."""
+    write(path, BEFORE)
+    reader = provider(path.parent)
+    reader.fetch(NOW)
+    change(path)
+    return reader.fetch(NOW)
 
 
 def assert_same(data: CostData, expected: CostData) -> None:
@@ -121,11 +131,7 @@ def test_a_rewritten_settled_day_of_the_same_size_is_seen(tmp_path, reads):
 )
 def test_appended_lines_whose_dates_read_otherwise_make_a_whole_read(tmp_path, reads, lines, why):
     path = tmp_path / "costs.csv"
-    write(path, BEFORE)
-    reader = provider(tmp_path)
-    reader.fetch(NOW)
-    append(path, lines)
-    data = reader.fetch(NOW)
+    data = read_again(path, lambda path: append(path, lines))
     assert reads == ["whole", "tail", "whole"], why
     assert_same(data, whole_read(tmp_path))
 
@@ -153,11 +159,7 @@ def test_hours_appended_to_a_file_of_hours_are_read_alone(tmp_path, reads):
 )
 def test_a_file_changed_before_its_old_end_is_read_whole(tmp_path, reads, change):
     path = tmp_path / "costs.csv"
-    write(path, BEFORE)
-    reader = provider(tmp_path)
-    reader.fetch(NOW)
-    change(path)
-    data = reader.fetch(NOW)
+    data = read_again(path, change)
     assert reads == ["whole", "whole"]
     assert_same(data, whole_read(tmp_path))
 
@@ -174,22 +176,16 @@ def test_a_file_changed_before_its_old_end_is_read_whole(tmp_path, reads, change
 )
 def test_a_gzip_file_whose_text_was_appended_to_is_read_from_its_new_lines(tmp_path, reads, change):
     path = tmp_path / "costs.csv.gz"
-    write(path, BEFORE)
-    reader = provider(tmp_path)
-    reader.fetch(NOW)
-    change(path)
-    data = reader.fetch(NOW)
+    data = read_again(path, change)
     assert reads == ["whole", "tail"]
     assert_same(data, whole_read(tmp_path))
 
 
 def test_a_gzip_file_whose_text_changed_before_its_old_end_is_read_whole(tmp_path, reads):
-    path = tmp_path / "costs.csv.gz"
-    write(path, BEFORE)
-    reader = provider(tmp_path)
-    reader.fetch(NOW)
-    write(path, [line.replace(",b,1.25", ",b,1.75") for line in BEFORE] + ["2026-11-19,a,1"])
-    data = reader.fetch(NOW)
+    restated = [line.replace(",b,1.25", ",b,1.75") for line in BEFORE]
+    data = read_again(
+        tmp_path / "costs.csv.gz", lambda path: write(path, [*restated, "2026-11-19,a,1"])
+    )
     assert reads == ["whole", "whole"]
     assert_same(data, whole_read(tmp_path))
 

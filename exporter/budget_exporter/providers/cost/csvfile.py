@@ -23,7 +23,6 @@ from ..support.cost_files import (
     CostFileConfig,
     CostFileProvider,
     ReadText,
-    appended_result,
     appended_text,
     csv_text,
     date_format_hint,
@@ -155,16 +154,7 @@ class CsvProvider(CostFileProvider[CsvConfig]):
         except OSError:
             stored = before = None  # the engine's read says what is wrong with the file
         part = self._part(path, path, now)
-        parsed = file_result(
-            part.frame,
-            part.bad,
-            part.groups,
-            path,
-            self.name,
-            part.latest,
-            pd.Timestamp(now),
-            part.hint,
-        )
+        parsed = self._result(part, path, now)
         try:
             read = None
             if stored is not None and before is not None:
@@ -219,9 +209,15 @@ class CsvProvider(CostFileProvider[CsvConfig]):
             part = self._part(copy, path, now, offset=read.rows, daily=daily)
         if (part.daily, part.dates) != wanted:
             return None
-        parsed = appended_result(
-            before,
-            read.rows,
+        parsed = self._result(part, path, now, before=(before, read.rows))
+        whole = ReadText(after.length, read.rows + part.rows, after.sha256)
+        self._cache.note(path, parsed, _note(whole, part))
+        return parsed
+
+    def _result(
+        self, part: _Part, path: Path, now: datetime, before: tuple[ParsedFile, int] | None = None
+    ) -> ParsedFile:
+        return file_result(
             part.frame,
             part.bad,
             part.groups,
@@ -230,10 +226,8 @@ class CsvProvider(CostFileProvider[CsvConfig]):
             part.latest,
             pd.Timestamp(now),
             part.hint,
+            before=before,
         )
-        whole = ReadText(after.length, read.rows + part.rows, after.sha256)
-        self._cache.note(path, parsed, _note(whole, part))
-        return parsed
 
     def _part(
         self,

@@ -490,40 +490,25 @@ def file_result(
     latest: pd.Timestamp,
     now: pd.Timestamp,
     hint: str = "",
+    before: tuple[ParsedFile, int] | None = None,
 ) -> ParsedFile:
     """The normalized rows of ``frame`` with start, end, cost and currency, and the newest end.
 
+    With ``before`` (what the file's first lines gave, and how many data lines those were),
+    ``frame`` holds the lines after them and the result is both together.
     Raises ProviderError when most rows of the file are bad: the file is read wrongly.
     """
-    _refuse_mostly_bad(int(groups[ROWS].sum()), bad, path, provider, hint)
-    return _parsed(frame, bad, latest, now)
-
-
-def appended_result(
-    before: ParsedFile,
-    rows_before: int,
-    frame: pd.DataFrame,
-    bad: BadRows,
-    groups: pd.DataFrame,
-    path: Path,
-    provider: str,
-    latest: pd.Timestamp,
-    now: pd.Timestamp,
-    hint: str = "",
-) -> ParsedFile:
-    """``file_result`` of a file whose first ``rows_before`` lines gave ``before`` and whose
-    lines after them gave ``frame``, ``bad`` and ``groups``: both sets of groups together.
-
-    Raises ProviderError when most rows of the whole file are bad.
-    """
-    kept, kept_bad, kept_newest, kept_recheck = before
-    _refuse_mostly_bad(rows_before + int(groups[ROWS].sum()), kept_bad + bad, path, provider, hint)
-    fresh, fresh_bad, fresh_newest, fresh_recheck = _parsed(frame, bad, latest, now)
+    if before is None:
+        _refuse_mostly_bad(int(groups[ROWS].sum()), bad, path, provider, hint)
+        return _parsed(frame, bad, latest, now)
+    (kept, kept_bad, kept_newest, kept_recheck), rows = before
+    _refuse_mostly_bad(rows + int(groups[ROWS].sum()), kept_bad + bad, path, provider, hint)
+    fresh, _, fresh_newest, fresh_recheck = _parsed(frame, bad, latest, now)
     newest = [end for end in (kept_newest, fresh_newest) if end is not None]
     recheck = [moment for moment in (kept_recheck, fresh_recheck) if moment is not None]
     return (
         _merged(kept, fresh),
-        kept_bad + fresh_bad,
+        kept_bad + bad,
         max(newest) if newest else None,
         min(recheck) if recheck else None,
     )
