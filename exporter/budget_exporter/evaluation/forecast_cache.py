@@ -137,11 +137,11 @@ class ForecastCache:
         entry = self._entries.get(key)
         current = entry is not None and entry.origin == origin
         inputs = None
-        shortcut = _shortcut(self._dataset, key, status, zone, origin)
         if current and key in self._restored:
             # Fit before a restart: it serves as it is if it was fit on the same days, which
             # the same dataset, budget, origin and values say at once; else its days tell.
             assert entry is not None
+            shortcut = _shortcut(self._dataset, key, status, zone, origin)
             if not (shortcut and entry.shortcut == shortcut):
                 inputs = _inputs(spec, index, status, zone, origin)
                 current = inputs.fingerprint == entry.fingerprint
@@ -155,6 +155,7 @@ class ForecastCache:
         if not current and self._fits_left > 0:
             self._fits_left -= 1
             self.fits += 1
+            shortcut = _shortcut(self._dataset, key, status, zone, origin)
             entry = _fit(inputs or _inputs(spec, index, status, zone, origin), spec, shortcut)
             self._entries[key] = entry
             self._restored.discard(key)

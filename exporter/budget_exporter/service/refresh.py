@@ -113,6 +113,8 @@ class Refresher:
         self._shrunk: dict[str, tuple[tuple[int, float], int]] = {}
         # The SHA-256 of each cost frame held as the state folder has it (none without one).
         self._frames: dict[str, str] = {}
+        settings = f"{__version__}|{config.model_dump_json()}"
+        self._settings = hashlib.sha256(settings.encode()).hexdigest()
         if state is not None:
             self._load_state(state)
 
@@ -312,8 +314,7 @@ class Refresher:
         if any(name not in self._frames for name in self.data):
             return None
         frames = sorted((name, self._frames[name]) for name in self.data)
-        text = f"{__version__}|{self.config.model_dump_json()}|{frames}"
-        return hashlib.sha256(text.encode()).hexdigest()
+        return hashlib.sha256(f"{self._settings}|{frames}".encode()).hexdigest()
 
     def snapshot(self, now: datetime) -> Snapshot:
         """Evaluate every budget at ``now`` from the data held."""

@@ -161,7 +161,8 @@ class CsvProvider(CostFileProvider[CsvConfig]):
                 read = read_text(path, stored, part.rows, before)
         except (OSError, EOFError, zlib.error):  # changed since: the next read is a whole one
             read = None
-        self._cache.note(path, parsed, _note(read, part) if read is not None else None)
+        note = _note(read, stored, part) if read is not None and stored is not None else None
+        self._cache.note(path, parsed, note)
         return parsed
 
     def _update(
@@ -191,11 +192,12 @@ class CsvProvider(CostFileProvider[CsvConfig]):
                 return None
             read = ReadText(int(seen["length"]), int(seen["rows"]), str(seen["sha256"]))
             wanted = (bool(seen["daily"]), str(seen["dates"]))
+            kind = str(seen["stored"])
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             log.warning("provider %s: ignoring the note of %s (%s)", self.name, path, error)
             return None
         stored = csv_text(path)
-        if stored is None:
+        if stored != kind:  # compressed since, or no longer: the engine goes by the name
             return None
         with appended_text(path, stored, read, self.limits()) as found:
             if found is None:
@@ -211,7 +213,7 @@ class CsvProvider(CostFileProvider[CsvConfig]):
             return None
         parsed = self._result(part, path, now, before=(before, read.rows))
         whole = ReadText(after.length, read.rows + part.rows, after.sha256)
-        self._cache.note(path, parsed, _note(whole, part))
+        self._cache.note(path, parsed, _note(whole, stored, part))
         return parsed
 
     def _result(
@@ -346,7 +348,7 @@ class CsvProvider(CostFileProvider[CsvConfig]):
 NOTE_VERSION = 1
 
 
-def _note(read: ReadText, part: _Part) -> str | None:
+def _note(read: ReadText, stored: str, part: _Part) -> str | None:
     """What the next read of the file needs to read only what is appended to it."""
     if part.beyond:
         return None
@@ -356,6 +358,7 @@ def _note(read: ReadText, part: _Part) -> str | None:
             "length": read.length,
             "rows": read.rows,
             "sha256": read.sha256,
+            "stored": stored,
             "daily": part.daily,
             "dates": part.dates,
             "beyond": part.beyond,

@@ -325,8 +325,8 @@ class StoredFileCache(KeptFileCache[ParsedFile]):
 
 @dataclass(frozen=True)
 class ReadText:
-    """Of a plain CSV file as read: the bytes of its complete lines, its data lines among them,
-    and the SHA-256 of those bytes."""
+    """Of a CSV file's text (inflated, for gzip) as read: the bytes of its complete lines, its
+    data lines among them, and the SHA-256 of those bytes."""
 
     length: int
     rows: int
