@@ -27,6 +27,7 @@ from ..evaluation.snapshot import ProviderHealth, Snapshot
 from ..model.costs import CostData, settled_shrink
 from ..model.errors import ProviderError
 from ..model.incidents import IncidentData
+from ..model.moments import moment_of
 from ..model.periods import period_containing
 from ..money.currency import to_reporting_currency
 from ..providers.base import ProviderContext
@@ -132,10 +133,11 @@ class Refresher:
                 continue
             data, record = loaded
             try:
-                last_success = datetime.fromisoformat(record["last_success"])
+                moment = moment_of(record["last_success"])
+                if moment is None:
+                    raise ValueError("no last_success")
+                last_success = moment.to_pydatetime()
                 duration = float(record.get("duration_seconds", 0.0))
-                if last_success.tzinfo is None:
-                    raise ValueError(f"last_success {record['last_success']!r} has no UTC offset")
             except Exception as error:  # a malformed record is dropped, never trusted
                 log.warning("ignoring malformed cached state of provider %s: %s", name, error)
                 continue
