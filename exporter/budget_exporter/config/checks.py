@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from ..model.fields import NAME
 from ..model.periods import format_duration, parse_duration
 from ..providers.settings import COST_SETTINGS, INCIDENT_SETTINGS, ProviderConfig
+from .schema import SEVERITY_LADDER
 from .yaml_source import format_path
 
 if TYPE_CHECKING:
@@ -207,11 +208,6 @@ def cross_checks(raw: dict[str, Any], provider_names: set[str]) -> list[tuple[st
             cycle = " -> ".join([*chain, current])
             problems.append((f"budgets[{index}].parent", f"budget hierarchy has a cycle: {cycle}"))
     return problems
-
-
-# The severities alerts route and inhibit by, lowest first (mixin/severities.py draws the same
-# ladder for the rules and routes; a test keeps the two equal).
-SEVERITY_LADDER = ("notice", "warning", "critical", "emergency")
 
 
 def threshold_warnings(config: Config) -> list[str]:

@@ -77,6 +77,9 @@ RESERVED_LABELS = frozenset(
 TEMPLATE_VALUE = "{value}"
 DEFAULT_THRESHOLDS = {"notice": 0.75, "warning": 0.9, "critical": 1.0}
 SEVERITY_ORDER = ("notice", "warning", "critical")
+# The severities alerts route and inhibit by, lowest first (mixin/severities.py draws the same
+# ladder for the rules and routes; a test keeps the two equal).
+SEVERITY_LADDER = ("notice", "warning", "critical", "emergency")
 MAX_AMOUNT = 1e12
 MAX_REFRESH = timedelta(days=31)
 MAX_EVALUATION = timedelta(days=1)
