@@ -2,7 +2,8 @@
 
 PyYAML shares the object an alias points to, so a "billion laughs" document loads into little
 memory; every walk over the loaded data (environment expansion, validation, line lookup) follows
-each alias again, though, and would take hours. Documents are measured on their node graph first.
+each alias again, though, and would take hours. Documents whose nodes are shared are measured
+on their node graph first; the nesting of every document is bounded while it is composed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,35 @@ class YamlRefused(yaml.YAMLError):
         self.problem_mark = mark
 
 
+def too_deep(mark: Any, max_depth: int = MAX_DEPTH) -> YamlRefused:
+    """The refusal of a document that nests deeper than ``max_depth``, at ``mark``."""
+    return YamlRefused(f"the document nests deeper than {max_depth} levels", mark)
+
+
+class NestingLimit:
+    """Loader mixin: refuses nesting deeper than MAX_DEPTH while the document is composed, and
+    counts the nodes composed.
+
+    PyYAML's composers (libyaml's and the Python one) call ``descend_resolver`` before each
+    node they compose, aliases excepted, and ``ascend_resolver`` after it; the safe loader
+    resolves no paths, so both are free to count. A walk of the document that meets more nodes
+    than ``nodes_composed`` has met one twice: an alias. Nesting reached through aliases is
+    measured by ``check_node``.
+    """
+
+    _depth = 0
+    nodes_composed = 0
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        self.nodes_composed += 1
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise too_deep(current_node.start_mark if current_node is not None else None)
+
+    def ascend_resolver(self) -> None:
+        self._depth -= 1
+
+
 def check_node(
     node: yaml.Node | None, max_nodes: int = MAX_EXPANDED_NODES, max_depth: int = MAX_DEPTH
 ) -> None:
@@ -47,9 +77,7 @@ def check_node(
             depth = 1 + max((depths[id(child)] for child in children), default=0)
             sizes[key], depths[key] = size, depth
             if depth > max_depth:
-                raise YamlRefused(
-                    f"the document nests deeper than {max_depth} levels", current.start_mark
-                )
+                raise too_deep(current.start_mark, max_depth)
             if size > max_nodes:
                 raise YamlRefused(
                     f"aliases expand the document to more than {max_nodes:,} values "
