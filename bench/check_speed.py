@@ -1,13 +1,20 @@
 """How long ``check`` takes to validate a config of many budgets, step by step.
 
 A config of ``--budgets`` budgets over one CSV file: a parent per 10 budgets, the others its
-children, with filters and labels as in bench/scrape.py. Times reading and validating the
-config (``load_config``), the hierarchy's ``allocation_warnings`` and the whole ``check``
-command (which also reads the CSV once), in one process.
+children, with filters and labels as in bench/scrape.py. Times, in one process: the first
+``load_config`` (as ``check`` makes it); reading the YAML alone (``load_yaml_document``:
+composing, the alias measure, construction) and the whole ``load_config`` again, the median of
+``--repeat`` of each in turn; the hierarchy's ``allocation_warnings``; the whole ``check``
+command (which also reads the CSV once).
 
     .venv/bin/python bench/check_speed.py --budgets 10000
+    .venv/bin/python bench/check_speed.py --budgets 10000 --before main --rounds 5
 
-Prints a JSON record; bench/README.md keeps the results.
+With ``--before REV`` the package of that git revision and this checkout's take turns, each
+run in a process of its own (before, after, before, after...), and the medians of the rounds
+are printed side by side with the median ratio of the pairs, so both meet the same load.
+
+Prints JSON records; bench/README.md keeps the results.
 """
 
 from __future__ import annotations
@@ -16,15 +23,24 @@ import argparse
 import contextlib
 import io
 import json
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from budget_exporter.cli.commands import main as cli
-from budget_exporter.config.hierarchy import allocation_warnings
-from budget_exporter.config.loader import load_config
-
+ROOT = Path(__file__).resolve().parent.parent
 PERIODS = ("daily", "weekly", "monthly", "quarterly", "yearly")
+FIGURES = (
+    "first_load_config_seconds",
+    "yaml_seconds",
+    "load_config_seconds",
+    "allocation_warnings_seconds",
+    "check_seconds",
+    "max_rss_mib",
+)
 
 
 def write_config(folder: Path, budgets: int) -> Path:
@@ -42,12 +58,30 @@ def write_config(folder: Path, budgets: int) -> Path:
     return path
 
 
-def run(budgets: int) -> dict[str, float | int]:
+def run(budgets: int, repeat: int) -> dict[str, float | int]:
+    # Imported here so that --before can run another revision's package in a child process.
+    import resource
+
+    from budget_exporter.cli.commands import main as cli
+    from budget_exporter.config.hierarchy import allocation_warnings
+    from budget_exporter.config.loader import load_config
+    from budget_exporter.config.yaml_source import load_yaml_document
+
     with tempfile.TemporaryDirectory() as folder:
         path = write_config(Path(folder), budgets)
-        started = time.perf_counter()
-        config = load_config(path)
-        loaded = time.perf_counter()
+        text = path.read_text(encoding="utf-8")
+        began = time.perf_counter()
+        load_config(path)  # as check does it: once, in a process that has read nothing yet
+        first = time.perf_counter() - began
+        parses, loads = [], []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            load_yaml_document(text, str(path))
+            parsed = time.perf_counter()
+            config = load_config(path)
+            loaded = time.perf_counter()
+            parses.append(parsed - began)
+            loads.append(loaded - parsed)
         warnings = allocation_warnings(config)
         warned = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -55,21 +89,70 @@ def run(budgets: int) -> dict[str, float | int]:
         checked = time.perf_counter()
     return {
         "budgets": budgets,
-        "load_config_seconds": round(loaded - started, 2),
+        "first_load_config_seconds": round(first, 3),
+        "yaml_seconds": round(statistics.median(parses), 3),
+        "load_config_seconds": round(statistics.median(loads), 3),
         "allocation_warnings_seconds": round(warned - loaded, 3),
         "warnings": len(warnings),
-        "check_seconds": round(checked - warned, 2),
+        "check_seconds": round(checked - warned, 3),
         "check_exit_code": code,
+        "max_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+
+
+def side_by_side(revision: str, budgets: int, repeat: int, rounds: int) -> None:
+    """Runs of ``revision`` and of this checkout in turn; the medians of each figure."""
+    with tempfile.TemporaryDirectory() as folder:
+        archive = subprocess.run(
+            ["git", "archive", revision, "exporter"], cwd=ROOT, check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
+        trees = {"before": Path(folder) / "exporter", "after": ROOT / "exporter"}
+        records: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+        for _ in range(rounds):
+            for label, tree in trees.items():
+                answer = subprocess.run(
+                    [sys.executable, __file__, "--budgets", str(budgets), "--repeat", str(repeat)],
+                    env={**os.environ, "PYTHONPATH": str(tree)},
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                records[label].append(json.loads(answer))
+    for label, runs in records.items():
+        medians = {name: statistics.median(run[name] for run in runs) for name in FIGURES}
+        lows = {name: min(run[name] for run in runs) for name in FIGURES}
+        tree = revision if label == "before" else "this checkout"
+        print(json.dumps({"code": tree, "rounds": rounds, "median": medians, "min": lows}))
+    # Each pair ran back to back, so its ratio holds when the machine's load drifts.
+    ratios = {
+        name: round(
+            statistics.median(
+                old[name] / new[name]
+                for old, new in zip(records["before"], records["after"], strict=True)
+            ),
+            2,
+        )
+        for name in FIGURES
+    }
+    print(json.dumps({"before_over_after_median_of_pairs": ratios}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--budgets", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3, help="loads of the config per process")
+    parser.add_argument("--before", help="also run the package of this git revision, in turn")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each side with --before")
     args = parser.parse_args()
     if not 1 <= args.budgets <= 100_000:
         parser.error("1 to 100,000 budgets")
-    print(json.dumps(run(args.budgets)), flush=True)
+    if not 1 <= args.repeat <= 20 or not 1 <= args.rounds <= 20:
+        parser.error("--repeat and --rounds take 1 to 20")
+    if args.before:
+        side_by_side(args.before, args.budgets, args.repeat, args.rounds)
+    else:
+        print(json.dumps(run(args.budgets, args.repeat)), flush=True)
 
 
 if __name__ == "__main__":
