@@ -149,12 +149,6 @@ def parse_yaml(text: str) -> YamlDocument:
             loader.dispose()
 
 
-def load_yaml(text: str) -> tuple[yaml.Node | None, Any]:
-    """Parse once (with libyaml when present), keeping the node tree for line numbers."""
-    document = parse_yaml(text)
-    return document.node, document.data
-
-
 def parse_yaml_document(text: str, source: str) -> YamlDocument:
     """``parse_yaml``, with text that is not YAML as a ConfigError naming ``source`` and line."""
     try:
@@ -167,7 +161,7 @@ def parse_yaml_document(text: str, source: str) -> YamlDocument:
 
 
 def load_yaml_document(text: str, source: str) -> tuple[yaml.Node | None, Any]:
-    """``load_yaml``, with text that is not YAML as a ConfigError naming ``source`` and line."""
+    """``parse_yaml_document`` as a pair: the node tree and the data."""
     document = parse_yaml_document(text, source)
     return document.node, document.data
 
