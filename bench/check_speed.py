@@ -9,6 +9,11 @@ command (which also reads the CSV once).
 
     .venv/bin/python bench/check_speed.py --budgets 10000
     .venv/bin/python bench/check_speed.py --budgets 10000 --before main --rounds 5
+    .venv/bin/python bench/check_speed.py --budgets 10000 --stages
+
+With ``--stages`` it times each stage of reading the config on its own instead, with the
+cycle collector running and paused, including the stages the load no longer runs for a config
+without aliases (the alias measure, PyYAML's constructor, the duplicate-key walk).
 
 With ``--before REV`` the package of that git revision and this checkout's take turns, each
 run in a process of its own (before, after, before, after...), and the medians of the rounds
@@ -29,7 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PERIODS = ("daily", "weekly", "monthly", "quarterly", "yearly")
@@ -100,6 +107,73 @@ def run(budgets: int, repeat: int) -> dict[str, float | int]:
     }
 
 
+def stages(budgets: int, repeat: int) -> dict[str, dict[str, float]]:
+    """Each stage of reading the config, alone: the median of ``repeat`` runs of it."""
+    import copy
+    import gc
+
+    from budget_exporter.config import loader, yaml_source
+    from budget_exporter.config.checks import (
+        cross_checks,
+        declared_provider_types,
+        source_checks,
+        validate_providers,
+    )
+    from budget_exporter.config.schema import Config
+    from budget_exporter.model.yamlguard import check_node
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_config(Path(folder), budgets)
+        text = path.read_text(encoding="utf-8")
+
+        def compose() -> Any:
+            reader = yaml_source._Loader(text)
+            try:
+                return reader.get_single_node()
+            finally:
+                reader.dispose()
+
+        node = compose()
+        data = yaml_source._construct_tree(yaml_source._Loader(text), node, 10**9)[0]
+
+        def checked() -> dict[str, Any]:
+            raw = {**data, "providers": copy.deepcopy(data["providers"])}
+            names = validate_providers(raw, [])
+            cross_checks(raw, names)
+            source_checks(raw, declared_provider_types(raw))
+            return raw
+
+        raw = checked()
+        steps: dict[str, Callable[[], object]] = {
+            "compose (libyaml)": compose,
+            "alias measure (check_node)": lambda: check_node(node),
+            "construct (PyYAML)": lambda: yaml_source._Loader(text).construct_document(node),
+            "construct (from the nodes)": lambda: yaml_source._construct_tree(
+                yaml_source._Loader(text), node, 10**9
+            ),
+            "duplicate_keys": lambda: yaml_source.duplicate_keys(node, ()),
+            "expand_environment": lambda: loader.expand_environment(data, (), []),
+            "providers, names, references": checked,
+            "Config.model_validate": lambda: Config.model_validate(raw),
+            "load_config (all of it)": lambda: loader.load_config(path),
+        }
+        figures = {}
+        for name, step in steps.items():
+            times: dict[str, list[float]] = {"collector_on": [], "paused": []}
+            for _ in range(repeat):
+                for mode, spent in times.items():
+                    if mode == "paused":
+                        gc.disable()
+                    began = time.perf_counter()
+                    step()
+                    spent.append(time.perf_counter() - began)
+                    gc.enable()
+            figures[name] = {
+                mode: round(statistics.median(spent), 3) for mode, spent in times.items()
+            }
+    return figures
+
+
 def side_by_side(revision: str, budgets: int, repeat: int, rounds: int) -> None:
     """Runs of ``revision`` and of this checkout in turn; the medians of each figure."""
     with tempfile.TemporaryDirectory() as folder:
@@ -144,12 +218,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="loads of the config per process")
     parser.add_argument("--before", help="also run the package of this git revision, in turn")
     parser.add_argument("--rounds", type=int, default=5, help="runs of each side with --before")
+    parser.add_argument("--stages", action="store_true", help="time each stage on its own")
     args = parser.parse_args()
     if not 1 <= args.budgets <= 100_000:
         parser.error("1 to 100,000 budgets")
     if not 1 <= args.repeat <= 20 or not 1 <= args.rounds <= 20:
         parser.error("--repeat and --rounds take 1 to 20")
-    if args.before:
+    if args.stages:
+        for name, figures in stages(args.budgets, args.repeat).items():
+            print(json.dumps({"stage": name, **figures}), flush=True)
+    elif args.before:
         side_by_side(args.before, args.budgets, args.repeat, args.rounds)
     else:
         print(json.dumps(run(args.budgets, args.repeat)), flush=True)
