@@ -155,7 +155,6 @@ def stages(budgets: int, repeat: int) -> dict[str, dict[str, float]]:
             "expand_environment": lambda: loader.expand_environment(data, (), []),
             "providers, names, references": checked,
             "Config.model_validate": lambda: Config.model_validate(raw),
-            "load_config (all of it)": lambda: loader.load_config(path),
         }
         figures = {}
         for name, step in steps.items():
