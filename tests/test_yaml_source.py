@@ -243,11 +243,23 @@ def test_nesting_is_bounded_while_composing(loader: type) -> None:
     assert (mark.line, mark.column) == (1, 5 + MAX_DEPTH - 3)
 
 
-def test_nesting_reached_through_aliases_is_still_measured() -> None:
-    half = MAX_DEPTH // 2 + 1
-    text = f"a: &a {nested(half)}\nb: {'[' * half}*a{']' * half}\n"
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"a: &a {nested(MAX_DEPTH // 2 + 1)}\nb: {'[' * 33}*a{']' * 33}\n",
+        f"a: &s x\nb: {'[' * (MAX_DEPTH - 1)}*s{']' * (MAX_DEPTH - 1)}\n",
+    ],
+    ids=["an aliased list", "an aliased scalar one level too deep"],
+)
+def test_nesting_reached_through_aliases_is_still_measured(text: str) -> None:
     with pytest.raises(YamlRefused, match="nests deeper"):
         parse_yaml(text)
+
+
+def test_a_list_that_contains_itself_is_refused_at_its_line() -> None:
+    with pytest.raises(YamlRefused, match="an alias refers to a node that contains it") as caught:
+        parse_yaml("a: 1\nb: &b [1, [*b]]\n")
+    assert caught.value.problem_mark.line + 1 == 2
 
 
 @pytest.mark.parametrize(

@@ -62,41 +62,45 @@ def check_node(
     """Raise YamlRefused when ``node`` expands to more than ``max_nodes`` or nests too deep."""
     if node is None:
         return
-    sizes: dict[int, int] = {}
-    depths: dict[int, int] = {}
-    # Post-order walk without recursion, sizes memoized per node object (aliases share nodes).
-    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    # Expanded size and height of each collection, memoized per node object (aliases share
+    # nodes). The walk refuses a path longer than max_depth before descending it, so its own
+    # recursion stays within max_depth calls.
+    measured: dict[int, tuple[int, int]] = {}
     on_path: set[int] = set()
-    while stack:
-        current, done = stack.pop()
+
+    def measure(current: yaml.Node, level: int) -> tuple[int, int]:
         key = id(current)
-        if done:
-            on_path.discard(key)
-            children = _children(current)
-            size = 1 + sum(sizes[id(child)] for child in children)
-            depth = 1 + max((depths[id(child)] for child in children), default=0)
-            sizes[key], depths[key] = size, depth
-            if depth > max_depth:
+        known = measured.get(key)
+        if known is not None:
+            if level + known[1] - 1 > max_depth:
                 raise too_deep(current.start_mark, max_depth)
-            if size > max_nodes:
-                raise YamlRefused(
-                    f"aliases expand the document to more than {max_nodes:,} values "
-                    "(an alias bomb?); write the values out or share fewer anchors",
-                    current.start_mark,
-                )
-            continue
-        if key in sizes:
-            continue
+            return known
+        if level > max_depth:
+            raise too_deep(current.start_mark, max_depth)
+        if isinstance(current, yaml.ScalarNode):
+            return 1, 1
         if key in on_path:
             raise YamlRefused("an alias refers to a node that contains it", current.start_mark)
         on_path.add(key)
-        stack.append((current, True))
-        stack.extend((child, False) for child in _children(current) if id(child) not in sizes)
+        size, height = 1, 0
+        below = level + 1
+        children = (
+            [part for pair in current.value for part in pair]
+            if isinstance(current, yaml.MappingNode)
+            else current.value
+        )
+        for child in children:
+            child_size, child_height = measure(child, below)
+            size += child_size
+            height = max(height, child_height)
+        on_path.discard(key)
+        if size > max_nodes:
+            raise YamlRefused(
+                f"aliases expand the document to more than {max_nodes:,} values "
+                "(an alias bomb?); write the values out or share fewer anchors",
+                current.start_mark,
+            )
+        measured[key] = (size, height + 1)
+        return size, height + 1
 
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
+    measure(node, 1)
