@@ -11,9 +11,12 @@ command (which also reads the CSV once).
     .venv/bin/python bench/check_speed.py --budgets 10000 --before main --rounds 5
     .venv/bin/python bench/check_speed.py --budgets 10000 --stages
 
+With ``--anchor`` every budget has the same filter, written once with an anchor and then by
+alias, so the alias measure runs.
+
 With ``--stages`` it times each stage of reading the config on its own instead, with the
-cycle collector running and paused, including the stages the load no longer runs for a config
-without aliases (the alias measure, PyYAML's constructor, the duplicate-key walk).
+cycle collector running and paused, including the stages the load now runs only when needed
+(the alias measure, PyYAML's constructor, the duplicate-key and environment walks).
 
 With ``--before REV`` the package of that git revision and this checkout's take turns, each
 run in a process of its own (before, after, before, after...), and the medians of the rounds
@@ -50,22 +53,25 @@ FIGURES = (
 )
 
 
-def write_config(folder: Path, budgets: int) -> Path:
+def write_config(folder: Path, budgets: int, anchor: bool = False) -> Path:
     (folder / "costs.csv").write_text("date,cost,team\n2024-09-01,10,web\n2024-09-02,20,data\n")
     lines = ["providers:", "  costs: {type: csv, paths: [costs.csv]}", "budgets:"]
     for i in range(budgets):
         parent = "" if i % 10 == 0 else f", parent: b{i - i % 10:05d}"
         amount = 100_000 if i % 10 == 0 else 1000 + i
+        team = "{team: [web]}"
+        if anchor:  # one filter for all, written once
+            team = f"&web {team}" if i == 0 else "*web"
         lines.append(
             f"  - {{name: b{i:05d}, amount: {amount}, period: {PERIODS[i % 5]}, "
-            f"filter: {{team: [web]}}, labels: {{team: t{i % 50}}}{parent}}}"
+            f"filter: {team}, labels: {{team: t{i % 50}}}{parent}}}"
         )
     path = folder / "config.yml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def run(budgets: int, repeat: int) -> dict[str, float | int]:
+def run(budgets: int, repeat: int, anchor: bool) -> dict[str, float | int]:
     # Imported here so that --before can run another revision's package in a child process.
     import resource
 
@@ -75,7 +81,7 @@ def run(budgets: int, repeat: int) -> dict[str, float | int]:
     from budget_exporter.config.yaml_source import load_yaml_document
 
     with tempfile.TemporaryDirectory() as folder:
-        path = write_config(Path(folder), budgets)
+        path = write_config(Path(folder), budgets, anchor)
         text = path.read_text(encoding="utf-8")
         began = time.perf_counter()
         load_config(path)  # as check does it: once, in a process that has read nothing yet
@@ -173,7 +179,7 @@ def stages(budgets: int, repeat: int) -> dict[str, dict[str, float]]:
     return figures
 
 
-def side_by_side(revision: str, budgets: int, repeat: int, rounds: int) -> None:
+def side_by_side(revision: str, budgets: int, repeat: int, rounds: int, anchor: bool) -> None:
     """Runs of ``revision`` and of this checkout in turn; the medians of each figure."""
     with tempfile.TemporaryDirectory() as folder:
         archive = subprocess.run(
@@ -184,8 +190,10 @@ def side_by_side(revision: str, budgets: int, repeat: int, rounds: int) -> None:
         records: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
         for _ in range(rounds):
             for label, tree in trees.items():
+                command = [sys.executable, __file__, "--budgets", str(budgets)]
+                command += ["--repeat", str(repeat), *(["--anchor"] if anchor else [])]
                 answer = subprocess.run(
-                    [sys.executable, __file__, "--budgets", str(budgets), "--repeat", str(repeat)],
+                    command,
                     env={**os.environ, "PYTHONPATH": str(tree)},
                     check=True,
                     capture_output=True,
@@ -218,6 +226,7 @@ def main() -> None:
     parser.add_argument("--before", help="also run the package of this git revision, in turn")
     parser.add_argument("--rounds", type=int, default=5, help="runs of each side with --before")
     parser.add_argument("--stages", action="store_true", help="time each stage on its own")
+    parser.add_argument("--anchor", action="store_true", help="budgets share a filter by alias")
     args = parser.parse_args()
     if not 1 <= args.budgets <= 100_000:
         parser.error("1 to 100,000 budgets")
@@ -227,9 +236,9 @@ def main() -> None:
         for name, figures in stages(args.budgets, args.repeat).items():
             print(json.dumps({"stage": name, **figures}), flush=True)
     elif args.before:
-        side_by_side(args.before, args.budgets, args.repeat, args.rounds)
+        side_by_side(args.before, args.budgets, args.repeat, args.rounds, args.anchor)
     else:
-        print(json.dumps(run(args.budgets, args.repeat)), flush=True)
+        print(json.dumps(run(args.budgets, args.repeat, args.anchor)), flush=True)
 
 
 if __name__ == "__main__":
