@@ -341,3 +341,14 @@ def test_the_cycle_collector_is_given_back_after_a_load_and_a_refusal() -> None:
         assert not gc.isenabled()  # whoever held it still holds it
     finally:
         gc.enable()
+
+
+def test_a_config_sharing_a_filter_by_alias_reads_as_if_written_out() -> None:
+    shared = PROVIDERS + (
+        "budgets:\n"
+        "  - {name: a, amount: 1, period: monthly, filter: &web {team: [web], env: prod}}\n"
+        "  - {name: b, amount: 2, period: monthly, filter: *web}\n"
+    )
+    written = shared.replace("&web ", "").replace("*web", "{team: [web], env: prod}")
+    assert parse_config(shared) == parse_config(written)
+    assert parse_config(shared).budgets[1].filter == {"team": ("web",), "env": ("prod",)}
