@@ -6,12 +6,11 @@ The families come from the modules beside this one (``budgets``, ``forecast``, `
 Both formats are written here rather than by the client library's generators: those check
 and escape every label name of every sample, which at 10,000 budgets (about 200,000 lines)
 took two thirds of a render (bench/README.md). The writer reads the families' columns
-(``family.Family``) without making a ``Sample`` of each, fills each label set's values into
-a pattern made once per set of label names, and writes the sample lines once for both
-formats, which differ only in their headers. The output
-is byte for byte the library's (tests/test_exposition_writer.py); what the families never
-hold (timestamps, exemplars, native histograms, the OpenMetrics-only samples of counters)
-goes to the library.
+(``family.Family``) without making a ``Sample`` of each, fills each label set's values into a
+pattern made once per set of label names, and writes the sample lines once for both formats,
+which differ only in their headers. The output is byte for byte the library's
+(tests/test_exposition_writer.py); what the families never hold (timestamps, exemplars,
+native histograms, the OpenMetrics-only samples of counters) goes to the library.
 """
 
 from __future__ import annotations

@@ -17,17 +17,17 @@ class Family(Metric):
     The samples are held as two columns, label sets and values, which the exposition writer
     reads as they are. ``samples``, what the client library reads (its generators, its
     registry's ``get_sample_value``), is made from them when asked. At 10,000 budgets a
-    ``Sample`` tuple per series made building the families three times slower: every one is
-    an object the garbage collector tracks, and the collections they set off walk the whole
-    snapshot (bench/README.md).
+    ``Sample`` tuple per series made building the families two to three times slower: every
+    one is an object the garbage collector tracks, and the collections they set off walk the
+    whole snapshot (bench/README.md).
 
     A family switched off (an optional one the config leaves out) takes samples and drops them,
     so the code that fills families needs no test of its own.
     """
 
     def __init__(self, spec: FamilySpec, on: bool = True):
-        # Metric.__init__ is not called: it would start a list of Sample tuples. Its name and
-        # type checks are the catalogue's (tests/test_metric_catalogue.py runs promtool).
+        # Metric.__init__ is not called: it would start a list of Sample tuples. Every
+        # declared name and type is checked by tests/test_metric_catalogue.py instead.
         self.name = spec.name.removesuffix("_total")
         self.documentation = spec.help
         self.type = spec.kind
