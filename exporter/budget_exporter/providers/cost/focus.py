@@ -93,6 +93,7 @@ class FocusProvider(CostFileProvider[FocusConfig]):
                 f"provider {self.name}: {path} is not a FOCUS file: "
                 f"missing column(s) {', '.join(missing)}"
             )
+        wanted = self.context.dimensions
         raw = engine.grouped(
             path,
             self.name,
@@ -100,6 +101,11 @@ class FocusProvider(CostFileProvider[FocusConfig]):
             keys=self._keys(columns),
             cost=cost_column,
             where=_may_end_after(since, columns) if since is not None else None,
+            # Only the tag keys budgets use are read, each distinct Tags cell parsed once.
+            cells={"Tags": tag_keys("Tags", sorted(wanted))}
+            if "Tags" in columns and wanted is not None
+            else {},
+            types=columns,
         )
         latest = pd.Timestamp(now) + self.settings.clock_skew
         start = _times(raw["ChargePeriodStart"])
@@ -175,11 +181,8 @@ class FocusProvider(CostFileProvider[FocusConfig]):
                 "lower(\"ChargeCategory\") = 'purchase'" if "ChargeCategory" in columns else "false"
             )
             keys["SkuId"] = f'CASE WHEN {purchase} THEN "SkuId" END'
-        if "Tags" in columns:
-            if wanted is None:
-                keys["Tags"] = quote("Tags")
-            else:
-                keys.update(tag_keys("Tags", sorted(wanted)))
+        if "Tags" in columns and wanted is None:
+            keys["Tags"] = quote("Tags")  # every key: the cells are parsed here
         return keys
 
     @staticmethod

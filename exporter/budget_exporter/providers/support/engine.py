@@ -13,7 +13,7 @@ import csv
 import gzip
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +161,8 @@ def grouped(
     strip_commas: bool = False,
     rename: Mapping[str, str] = {},
     where: str | None = None,
+    cells: Mapping[str, Mapping[str, str]] = {},
+    types: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """One row per distinct combination of ``keys``, with ``ROWS``, ``LINE``, ``STATE``, sums.
 
@@ -169,9 +171,12 @@ def grouped(
     ``sums`` maps more output names to columns summed as numbers (cells that are not count 0).
     ``rename`` gives file columns other names before the expressions see them; ``where``, an
     SQL condition over them, keeps only the lines it holds for (their line numbers unchanged).
+    ``cells`` maps a column to more keys computed from that column alone (output name -> SQL
+    expression over it): where its cells repeat, each distinct cell is computed once.
+    ``types`` is what ``schema`` said of the file, when the caller has it already.
     """
     check_decompressed_size(path, provider, limits.max_decompressed_bytes)
-    types = schema(path, provider, limits)
+    types = dict(types) if types is not None else schema(path, provider, limits)
     types.update({new: types.get(old, "VARCHAR") for old, new in rename.items()})
     value = f"TRY_CAST({_clean(cost, types, strip_commas)} AS DOUBLE)"
     state = (
@@ -183,37 +188,70 @@ def grouped(
     selected.append(f"CASE WHEN {state} = 'ok' THEN {value} END AS cost")
     for name, column in sums.items():
         selected.append(f"TRY_CAST({_clean(column, types, False)} AS DOUBLE) AS {_quote(name)}")
-    group = [_quote(name) for name in keys] + [STATE]
+    derived = {name: expression for each in cells.values() for name, expression in each.items()}
+    group = [_quote(name) for name in (*keys, *derived)] + [STATE]
     renamed = ", ".join(f"{_quote(old)} AS {_quote(new)}" for old, new in rename.items())
     star = f"* RENAME ({renamed})" if renamed else "*"
     # Parquet rows are numbered by the reader, so a condition reaches the scan (row groups and
     # columns of lines it rejects are skipped); CSV lines by their order (the header is line 1).
     line = f"{ROW_NUMBER} + 1" if is_parquet(path) else "row_number() OVER () + 1"
-    query = f"""
-        WITH numbered AS (SELECT {star}, {line} AS {LINE} FROM {{source}}),
-        typed AS (
-            SELECT {", ".join(selected)}, {LINE} FROM numbered
-            {f"WHERE {where}" if where else ""}
-        )
-        SELECT {", ".join(group)}, count(*) AS {ROWS}, min({LINE}) AS {LINE},
-            fsum(cost) AS cost
-            {"".join(f", fsum({_quote(name)}) AS {_quote(name)}" for name in sums)}
-        FROM typed GROUP BY ALL ORDER BY {LINE}
-    """
+    condition = f"WHERE {where}" if where else ""
+
+    def query(source: str, once: Collection[str]) -> str:
+        """The grouping, the ``cells`` of the columns in ``once`` computed per distinct cell."""
+        tables, joins, values = [], [], list(selected)
+        for number, (column, expressions) in enumerate(cells.items()):
+            if column not in once:
+                values += [f"{e} AS {_quote(name)}" for name, e in expressions.items()]
+                continue
+            # Each distinct cell (of the lines kept) gets the same expressions once, in a table
+            # joined back to the lines on the cell, NULL matching NULL: the values are those
+            # the lines would get, computed fewer times.
+            table, cell = f"__cells_{number}", f"__cell_{number}"
+            outputs = {name: f"__value_{number}_{i}" for i, name in enumerate(expressions)}
+            computed = ", ".join(f"{e} AS {outputs[name]}" for name, e in expressions.items())
+            tables.append(
+                f"{table} AS (SELECT {_quote(column)} AS {cell}, {computed} FROM "
+                f"(SELECT DISTINCT {_quote(column)} FROM numbered {condition}))"
+            )
+            joins.append(
+                f"LEFT JOIN {table} "
+                f"ON numbered.{_quote(column)} IS NOT DISTINCT FROM {table}.{cell}"
+            )
+            values += [f"{table}.{outputs[name]} AS {_quote(name)}" for name in expressions]
+        return f"""
+            WITH numbered AS NOT MATERIALIZED (SELECT {star}, {line} AS {LINE} FROM {source}),
+            {"".join(f"{table}, " for table in tables)}
+            typed AS (
+                SELECT {", ".join(values)}, numbered.{LINE} FROM numbered {" ".join(joins)}
+                {condition}
+            )
+            SELECT {", ".join(group)}, count(*) AS {ROWS}, min({LINE}) AS {LINE},
+                fsum(cost) AS cost
+                {"".join(f", fsum({_quote(name)}) AS {_quote(name)}" for name in sums)}
+            FROM typed GROUP BY ALL ORDER BY {LINE}
+        """
+
     with _reading(path, limits, provider) as source, _connect(limits) as connection:
-        frame = _guard(lambda: connection.sql(query.format(source=source)).df(), path, provider)
-    for name in keys:
-        column = frame[name]
-        typed = pd.api.types.is_datetime64_any_dtype(column) or pd.api.types.is_numeric_dtype(
-            column
+
+        def run() -> pd.DataFrame:
+            # Only a Parquet file is cheap to look at twice (the one column, not the text).
+            once = [c for c in cells if is_parquet(path) and _repeats(connection, source, c)]
+            return connection.sql(query(source, once)).df()
+
+        frame = _guard(run, path, provider)
+    expressions = {**keys, **derived}
+    blobs = {quote(c) for c, t in types.items() if t == "BLOB"}
+    for name in expressions:
+        values = frame[name]
+        typed = pd.api.types.is_datetime64_any_dtype(values) or pd.api.types.is_numeric_dtype(
+            values
         )
-        if column.dtype != object and not typed:  # pandas' own text type: cells as plain str
-            frame[name] = column.astype("object")
-        elif types.get(name) == "BLOB" or keys[name] in {
-            quote(c) for c, t in types.items() if t == "BLOB"
-        }:
+        if values.dtype != object and not typed:  # pandas' own text type: cells as plain str
+            frame[name] = values.astype("object")
+        elif types.get(name) == "BLOB" or expressions[name] in blobs:
             # Parquet BINARY as text: UTF-8, bytes that are not UTF-8 replaced (U+FFFD).
-            frame[name] = column.map(
+            frame[name] = values.map(
                 lambda cell: (
                     bytes(cell).decode("utf-8", "replace")
                     if isinstance(cell, bytes | bytearray)
@@ -221,6 +259,24 @@ def grouped(
                 )
             )
     return frame
+
+
+# A column's distinct cells are computed once and joined back to the lines when they are at
+# most this share of its lines: the distinct cells and the join cost about as much as a JSON
+# parse of every line (measured in bench/ingest.py), so they pay only when cells repeat.
+MAX_DISTINCT_SHARE = 0.25
+
+
+def _repeats(connection: Any, source: str, column: str) -> bool:
+    """Whether the cells of ``column`` repeat enough to compute each distinct one once.
+
+    An estimate (HyperLogLog) from a scan of that one column; it decides the plan, never the
+    values.
+    """
+    [(lines, distinct)] = connection.sql(
+        f"SELECT count(*), approx_count_distinct({_quote(column)}) FROM {source}"
+    ).fetchall()
+    return bool(lines) and distinct <= lines * MAX_DISTINCT_SHARE
 
 
 def _clean(column: str, types: Mapping[str, str], strip_commas: bool) -> str:
