@@ -1,7 +1,7 @@
 """The engine's plans give the lines the same values: tag cells parsed once per distinct cell
 or on every line, a CUR file read whole or from its unsettled days."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -11,8 +11,10 @@ from budget_exporter.model.costs import CostData
 from budget_exporter.model.periods import PeriodKind
 from budget_exporter.money.budgets import BudgetSpec, CostIndex, evaluate_budget
 from budget_exporter.providers.base import ProviderContext
+from budget_exporter.providers.cost.aws_cur import AwsCurConfig, AwsCurProvider
 from budget_exporter.providers.cost.focus import FocusConfig, FocusProvider
 from budget_exporter.providers.support import engine
+from test_aws_cur import APRIL, EC2, MONTH, S3, item, write_parquet
 
 AT = datetime(2024, 9, 20, 12, tzinfo=UTC)
 BAD_TAGS = "Tags is not a JSON object (row kept without tags)"
@@ -116,3 +118,139 @@ def test_cells_are_parsed_once_each_only_when_they_repeat(tmp_path, cells, repea
     source = engine._source(path, limits)
     with engine._connect(limits) as connection:
         assert engine._repeats(connection, source, "Tags") is repeats
+
+
+CUR_AT = datetime(2026, 3, 11, 12, tzinfo=UTC)
+
+
+def cur_lines(days: range, cost=lambda day, hour: 1.0, invoice: str = "") -> list[dict]:
+    """Hourly usage of two services on each day of March 2026, with a tax and a credit line
+    spanning the month (they end after any settled day, so every tail read holds them)."""
+    lines = []
+    for day in days:
+        for hour in range(24):
+            start = datetime(2026, 3, day, hour)
+            for service in (EC2, S3):
+                lines.append(
+                    item("Usage", cost(day, hour), start, start + timedelta(hours=1), service)
+                )
+    lines += [item("Tax", 1.5, MONTH, APRIL), item("Credit", -2.0, MONTH, APRIL)]
+    return [{**line, "bill_invoice_id": invoice} for line in lines]
+
+
+def cur_provider(folder: Path, state: Path) -> AwsCurProvider:
+    config = AwsCurConfig.model_validate({"type": "aws_cur", "paths": "export.parquet"})
+    dimensions = frozenset({"ServiceName", "tags.team"})
+    context = ProviderContext(
+        "UTC", "USD", str(folder), cache_dir=str(state), dimensions=dimensions
+    )
+    return AwsCurProvider("cur", config, context)
+
+
+def reads(source: AwsCurProvider) -> list[pd.Timestamp | None]:
+    """Records the ``since`` of every read of ``source`` (None: the whole file)."""
+    calls: list[pd.Timestamp | None] = []
+    parse = source._parse_file
+
+    def counted(path, since=None):
+        calls.append(since)
+        return parse(path, since)
+
+    source._parse_file = counted  # type: ignore[method-assign]
+    return calls
+
+
+def same_as_a_whole_read(data: CostData, folder: Path, at: datetime) -> None:
+    whole = cur_provider(folder, folder / "other-state").fetch(at)
+    columns = sorted(whole.frame.columns)
+    assert sorted(data.frame.columns) == columns
+    pd.testing.assert_frame_equal(
+        data.frame[columns].astype("object"), whole.frame[columns].astype("object")
+    )
+    assert (data.data_end, data.settled_through) == (whole.data_end, whole.settled_through)
+    assert data.bad_rows == whole.bad_rows
+
+
+@pytest.mark.parametrize(
+    "invoice", ["", "EUINIE26-1234"], ids=["the month stays open", "the month gets invoiced"]
+)
+def test_a_changed_cur_file_is_read_from_its_unsettled_days_with_the_groups_of_a_whole_read(
+    tmp_path, invoice
+):
+    write_parquet(tmp_path / "export.parquet", cur_lines(range(1, 11)))
+    source = cur_provider(tmp_path, tmp_path / "state")
+    source.fetch(CUR_AT)
+    calls = reads(source)
+    # The daily rewrite: day 9 corrected, day 11 new, perhaps the invoice of every line.
+    changed = {9: 2.0, 11: 3.0}
+    rows = cur_lines(range(1, 12), lambda day, hour: changed.get(day, 1.0), invoice)
+    write_parquet(tmp_path / "export.parquet", rows)
+    later = CUR_AT + timedelta(hours=13)
+    data = source.fetch(later)
+    # The newest usage ended on the 11th at midnight; minus 3 days: the 8th is settled.
+    assert calls == [pd.Timestamp("2026-03-08", tz="UTC") - pd.Timedelta(days=2)]
+    same_as_a_whole_read(data, tmp_path, later)
+    march = data.frame[data.frame["charge_category"] == "usage"]
+    assert march["cost"].sum() == 9 * 48 + 2.0 * 48 + 3.0 * 48
+    assert data.data_end == datetime(2026, 3, 12, tzinfo=UTC)
+    # An invoiced month is final to its newest data; an open one from its start only.
+    open_from = datetime(2026, 3, 1, tzinfo=UTC)
+    assert data.settled_through == (data.data_end if invoice else open_from)
+
+
+def test_a_restart_reads_a_changed_cur_file_from_its_unsettled_days_too(tmp_path):
+    write_parquet(tmp_path / "export.parquet", cur_lines(range(1, 11)))
+    cur_provider(tmp_path, tmp_path / "state").fetch(CUR_AT)
+    write_parquet(tmp_path / "export.parquet", cur_lines(range(1, 12)))
+    again = cur_provider(tmp_path, tmp_path / "state")  # the kept groups, a new process
+    calls = reads(again)
+    later = CUR_AT + timedelta(hours=2)
+    data = again.fetch(later)
+    assert calls == [pd.Timestamp("2026-03-06", tz="UTC")]
+    same_as_a_whole_read(data, tmp_path, later)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ("a day after", "a day after the last whole read, settled days may have been restated"),
+        ("bad rows", "a file with bad rows is read whole: they carry no date to settle by"),
+        ("no new usage", "no metered line ends after the settled days: the newest is unknown"),
+    ],
+)
+def test_a_changed_cur_file_is_read_whole_when_its_tail_cannot_be_trusted(tmp_path, change, why):
+    lines = cur_lines(range(1, 11))
+    if change == "bad rows":
+        lines.append({**lines[0], "line_item_unblended_cost": float("nan")})
+    write_parquet(tmp_path / "export.parquet", lines)
+    source = cur_provider(tmp_path, tmp_path / "state")
+    source.fetch(CUR_AT)
+    calls = reads(source)
+    if change == "no new usage":  # the usage of the last days is gone, a fee is added
+        lines = [*cur_lines(range(1, 8)), item("Fee", 9.0, MONTH, MONTH)]
+    write_parquet(tmp_path / "export.parquet", [*lines, item("Tax", 0.5, MONTH, APRIL)])
+    later = CUR_AT + (timedelta(days=1, hours=1) if change == "a day after" else timedelta(hours=1))
+    data = source.fetch(later)
+    assert calls[-1] is None, why
+    same_as_a_whole_read(data, tmp_path, later)
+
+
+def test_the_first_open_billing_period_of_a_tail_read_is_that_of_the_whole_file(tmp_path):
+    # February's lines are settled but not invoiced; March's are: the file is open from Feb 1.
+    february = [
+        {**line, "bill_billing_period_start_date": datetime(2026, 2, 1)}
+        for line in cur_lines(range(1, 2))
+        if line["line_item_line_item_type"] == "Usage"
+    ]
+    for line in february:
+        line["line_item_usage_start_date"] -= timedelta(days=28)
+        line["line_item_usage_end_date"] -= timedelta(days=28)
+    write_parquet(tmp_path / "export.parquet", february + cur_lines(range(1, 11), invoice="I-1"))
+    source = cur_provider(tmp_path, tmp_path / "state")
+    source.fetch(CUR_AT)
+    calls = reads(source)
+    write_parquet(tmp_path / "export.parquet", february + cur_lines(range(1, 12), invoice="I-1"))
+    data = source.fetch(CUR_AT + timedelta(hours=1))
+    assert calls == [pd.Timestamp("2026-03-06", tz="UTC")]
+    assert data.settled_through == datetime(2026, 2, 1, tzinfo=UTC)
+    same_as_a_whole_read(data, tmp_path, CUR_AT + timedelta(hours=1))

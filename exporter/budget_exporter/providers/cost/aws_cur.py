@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -27,9 +27,15 @@ from ...model.fields import TextList
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from ..support import engine
 from ..support.aws_client import make_client
-from ..support.cost_files import KeptFileCache, kept_folder, with_unused
+from ..support.cost_files import (
+    TAIL_MARGIN,
+    WHOLE_READ_EVERY,
+    KeptFileCache,
+    kept_folder,
+    with_unused,
+)
 from ..support.engine import ReadLimits, quote
-from ..support.files import FileCache, collect_bad_groups, expand_paths, null_mask
+from ..support.files import CacheEntry, FileCache, collect_bad_groups, expand_paths, null_mask
 from ..support.s3_mirror import S3Mirror, is_s3_url
 
 START = "line_item_usage_start_date"
@@ -142,7 +148,15 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
 
     def fetch(self, now: datetime) -> CostData:
         paths = self._paths()
-        parsed = [self._cache.get(path, self._parse_file) for path in paths]
+        parsed = [
+            self._cache.get(
+                path,
+                self._parse_file,
+                update=lambda path, entry: self._update(path, entry, now),
+                now=now,
+            )
+            for path in paths
+        ]
         self._cache.forget_except(paths)
         bad = BadRows()
         for item in parsed:
@@ -188,7 +202,40 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
             self._mirror = S3Mirror(self.name, folder / "aws_cur" / self.name, self.client_factory)
         return self._mirror
 
-    def _parse_file(self, path: Path) -> _Parsed:
+    def _update(
+        self, path: Path, entry: CacheEntry[_Parsed], now: datetime
+    ) -> tuple[_Parsed, bool]:
+        """A changed file: its settled days as read before, the rest read again (or all of it).
+
+        The current month's export is rewritten daily; the lines that ended before its newest
+        usage minus ``settlement_lag`` are kept as read, for at most a day after the last whole
+        read (a restatement of settled days shows within a day).
+        """
+        since = self._settled_until(entry, now)
+        if since is not None:
+            tail = self._parse_file(path, since - TAIL_MARGIN)
+            merged = _settled_and_tail(entry.value, tail, since)
+            if merged is not None:
+                return merged, False
+        return self._parse_file(path), True
+
+    def _settled_until(self, entry: CacheEntry[_Parsed], now: datetime) -> pd.Timestamp | None:
+        """The UTC midnight up to which the file's lines as read before are final, if any."""
+        before, whole = entry.value, entry.whole_read
+        if whole is None or before.data_end is None or before.frame.empty:
+            return None
+        if not timedelta(0) <= now - whole < WHOLE_READ_EVERY:
+            return None
+        # Bad rows carry no date: which of them are settled is unknown, so read it all.
+        if before.bad.count:
+            return None
+        newest = min(pd.Timestamp(before.data_end), pd.Timestamp(now))
+        since = (newest - self.settings.settlement_lag).floor("D")
+        return since if since > before.frame["start"].min() else None
+
+    def _parse_file(self, path: Path, since: pd.Timestamp | None = None) -> _Parsed:
+        """One file's groups; with ``since``, only of the lines whose usage may end after it
+        (the first open billing period still of the whole file)."""
         limits = ReadLimits(spill_dir=self.context.cache_dir)
         rename, columns = self._columns(path, limits)
         missing = [column for column in (START, UNBLENDED) if column not in columns]
@@ -226,6 +273,9 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
             cost=main,
             sums={name: name for name in sorted(numbers) if name in columns},
             rename=rename,
+            where=engine.may_end_after(since, [c for c in (START, END) if c in columns])
+            if since is not None
+            else None,
         )
         start = _times(raw[START])
         types = (
@@ -271,12 +321,34 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
         valid = start.notna() & cost.notna() & currency.notna()
         metered = valid & types.isin(METERED)
         ends = end[metered] if metered.any() else end[valid]
+        if since is None:
+            invoiced = _open_period(raw)
+        else:  # of the whole file: settled lines of an open period keep it open
+            invoiced = self._open_period_of_file(path, limits, rename, columns)
         return _Parsed(
             frame=normalize(frame[valid].reset_index(drop=True)),
             bad=bad,
             data_end=ends.max() if valid.any() else None,
-            invoiced=_open_period(raw),
+            invoiced=invoiced,
+            metered_end=end[metered].max() if metered.any() else None,
         )
+
+    def _open_period_of_file(
+        self, path: Path, limits: ReadLimits, rename: dict[str, str], columns: set[str]
+    ) -> Any:
+        """``_open_period`` of every line of the file, from the period starts of open lines."""
+        if INVOICE not in columns or PERIOD_START not in columns:
+            return None
+        cell = quote(INVOICE)
+        starts = engine.distinct_cells(
+            path,
+            self.name,
+            limits,
+            PERIOD_START,
+            where=f"{cell} IS NULL OR trim({cell}) IN ('', 'NULL', 'null')",
+            rename=rename,
+        )
+        return _times(starts).min() if len(starts) else pd.NaT
 
     def _columns(self, path: Path, limits: ReadLimits) -> tuple[dict[str, str], set[str]]:
         """Legacy CSV headers renamed to Parquet names, and the file's columns after that."""
@@ -413,12 +485,34 @@ class _Parsed:
         bad: BadRows,
         data_end: pd.Timestamp | None,
         invoiced: Any,
+        metered_end: pd.Timestamp | None = None,
     ):
         self.frame = frame
         self.bad = bad
         self.data_end = data_end
         # None: no invoice column; NaT: every period invoiced; else start of the first open one.
         self.invoiced = invoiced
+        # The newest end of a metered line (not kept across restarts: only a fresh read's).
+        self.metered_end = metered_end
+
+
+def _settled_and_tail(before: _Parsed, tail: _Parsed, since: pd.Timestamp) -> _Parsed | None:
+    """The lines of ``before`` that ended by ``since`` and those of ``tail`` that end after it.
+
+    None when the tail has no metered line ending after ``since``: the newest metered end may
+    then be a settled line's, which only a whole read tells.
+    """
+    if tail.metered_end is None or tail.metered_end <= since:
+        return None
+    kept = before.frame[before.frame["end"] <= since]
+    fresh = tail.frame[tail.frame["end"] > since]
+    return _Parsed(
+        frame=normalize(concat_frames([kept, fresh])),
+        bad=tail.bad,  # ``before`` had none
+        data_end=tail.metered_end,
+        invoiced=tail.invoiced,
+        metered_end=tail.metered_end,
+    )
 
 
 def legacy_column_name(header: str) -> str:

@@ -279,6 +279,42 @@ def _repeats(connection: Any, source: str, column: str) -> bool:
     return bool(lines) and distinct <= lines * MAX_DISTINCT_SHARE
 
 
+def may_end_after(since: pd.Timestamp, columns: list[str]) -> str:
+    """The condition for the lines whose charge period may end after ``since``.
+
+    ``columns`` are the start and, if the file has one, the end of the period. A line is left
+    out only when each is a time no later than ``since``: its period ends by then whatever a
+    provider makes of a missing or earlier end (at most an hour after its start). Cells that
+    are not times are kept, to be read and counted as bad rows.
+    """
+    moment = f"TIMESTAMPTZ '{since.isoformat()}'"
+    settled = " AND ".join(
+        f"TRY_CAST({quote(n)} AS TIMESTAMPTZ) <= {moment} - INTERVAL 1 HOUR" for n in columns
+    )
+    return f"NOT coalesce({settled}, false)"
+
+
+def distinct_cells(
+    path: Path,
+    provider: str,
+    limits: ReadLimits,
+    column: str,
+    *,
+    where: str,
+    rename: Mapping[str, str] = {},
+) -> pd.Series:
+    """The distinct cells of ``column`` in the lines of the whole file where ``where`` holds."""
+    renamed = ", ".join(f"{_quote(old)} AS {_quote(new)}" for old, new in rename.items())
+    star = f"* RENAME ({renamed})" if renamed else "*"
+    with _reading(path, limits, provider) as source, _connect(limits) as connection:
+        query = (
+            f"SELECT DISTINCT {_quote(column)} AS cell FROM (SELECT {star} FROM {source}) "
+            f"WHERE {where}"
+        )
+        frame = _guard(lambda: connection.sql(query).df(), path, provider)
+    return frame["cell"]
+
+
 def _clean(column: str, types: Mapping[str, str], strip_commas: bool) -> str:
     if types.get(column, "VARCHAR") != "VARCHAR":
         return _quote(column)  # a Parquet number is cast as it is, not through its text
