@@ -254,3 +254,30 @@ def test_the_first_open_billing_period_of_a_tail_read_is_that_of_the_whole_file(
     assert calls == [pd.Timestamp("2026-03-06", tz="UTC")]
     assert data.settled_through == datetime(2026, 2, 1, tzinfo=UTC)
     same_as_a_whole_read(data, tmp_path, CUR_AT + timedelta(hours=1))
+
+
+def test_cur_tag_keys_looked_up_in_the_engine_give_the_tags_of_the_parsed_maps(
+    tmp_path, monkeypatch
+):
+    hour = (datetime(2026, 3, 2, 10), datetime(2026, 3, 2, 11))
+    maps = [
+        ([("user_team", "web")], 1.0),
+        ([("team", "db")], 2.0),  # the other key of the same name: user_team wins the column
+        ([("user_team", None)], 4.0),  # present without a value
+        ([("user_owner", "o'brien"), ("aws_createdBy", "root")], 8.0),
+        ([], 16.0),
+    ]
+    lines = [{**item("Usage", cost, *hour), "resource_tags": tags} for tags, cost in maps]
+    write_parquet(tmp_path / "export.parquet", lines)
+    config = AwsCurConfig.model_validate({"type": "aws_cur", "paths": "export.parquet"})
+    wanted = frozenset({"tags.team", "tags.owner", "tags.cost_center"})
+    context = ProviderContext("UTC", "USD", str(tmp_path), dimensions=wanted)
+    looked_up = AwsCurProvider("cur", config, context).fetch(CUR_AT).frame
+    monkeypatch.setattr(AwsCurProvider, "_map_keys", lambda self, kind: [])
+    parsed = AwsCurProvider("cur", config, context).fetch(CUR_AT).frame
+    pd.testing.assert_frame_equal(looked_up, parsed)
+    assert "tags.cost_center" not in looked_up.columns  # no line has the key
+    by_team = looked_up.groupby("tags.team", observed=True)["cost"].sum().to_dict()
+    assert by_team == {"web": 1.0, "": 2.0 + 4.0 + 8.0 + 16.0}
+    by_owner = looked_up.groupby("tags.owner", observed=True)["cost"].sum().to_dict()
+    assert by_owner == {"o'brien": 8.0, "": 1.0 + 2.0 + 4.0 + 16.0}

@@ -237,7 +237,8 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
         """One file's groups; with ``since``, only of the lines whose usage may end after it
         (the first open billing period still of the whole file)."""
         limits = ReadLimits(spill_dir=self.context.cache_dir)
-        rename, columns = self._columns(path, limits)
+        schema = engine.schema(path, self.name, limits)
+        rename, columns = self._columns(path, schema)
         missing = [column for column in (START, UNBLENDED) if column not in columns]
         if missing:
             raise ProviderError(
@@ -259,6 +260,17 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
                 f"CASE WHEN {cell} IS NULL OR trim({cell}) IN ('', 'NULL', 'null') THEN '' "
                 "ELSE 'invoiced' END"
             )
+        if TAG_MAP in keys and (tag_keys := self._map_keys(schema.get(TAG_MAP, ""))):
+            # Only the keys budgets use, looked up in the engine: grouping by every line's
+            # whole map costs more. NULL: the key is absent; '': present without a value.
+            del keys[TAG_MAP]
+            cell = quote(TAG_MAP)
+            for key in tag_keys:
+                text = engine.literal(key)
+                keys[f"{TAG_MAP}.{key}"] = (
+                    f"coalesce(CAST({cell}[{text}] AS VARCHAR), "
+                    f"CASE WHEN map_contains({cell}, {text}) THEN '' END)"
+                )
         if "reservation_reservation_a_r_n" in columns:
             arn = quote("reservation_reservation_a_r_n")
             keys["reservation_reservation_a_r_n"] = (
@@ -273,6 +285,7 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
             cost=main,
             sums={name: name for name in sorted(numbers) if name in columns},
             rename=rename,
+            types=schema,
             where=engine.may_end_after(since, [c for c in (START, END) if c in columns])
             if since is not None
             else None,
@@ -350,9 +363,19 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
         )
         return _times(starts).min() if len(starts) else pd.NaT
 
-    def _columns(self, path: Path, limits: ReadLimits) -> tuple[dict[str, str], set[str]]:
+    def _map_keys(self, kind: str) -> list[str]:
+        """The keys of a tag map column of engine type ``kind`` that the wanted tags are read
+        from, sorted; none when every tag is wanted or the column is no map of text keys."""
+        names = self._tag_names()
+        if names is None or not kind.startswith("MAP(VARCHAR,"):
+            return []
+        # A tag name comes from its key with or without the user_ prefix (``_tag_name``).
+        keys = {f"user_{name}" for name in names}
+        keys |= {name for name in names if not name.startswith("user_")}
+        return sorted(keys)
+
+    def _columns(self, path: Path, names: dict[str, str]) -> tuple[dict[str, str], set[str]]:
         """Legacy CSV headers renamed to Parquet names, and the file's columns after that."""
-        names = engine.schema(path, self.name, limits)
         if engine.is_parquet(path):
             return {}, set(names)
         rename = {name: legacy_column_name(name) for name in names if "/" in name}
@@ -468,6 +491,12 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
                 if self._wants_tag(key):
                     name = _tag_name(key)
                     columns[f"tags.{name}"] = parsed.map(lambda tags, key=key: tags.get(key, ""))
+        looked_up = [c for c in raw.columns if c.startswith(f"{TAG_MAP}.")]
+        for column in sorted(looked_up):  # as above: of two keys of one name, the last wins
+            values = raw[column].astype("object")
+            if values.notna().any():  # a key in no line's map gives no column, as above
+                name = _tag_name(column.removeprefix(f"{TAG_MAP}."))
+                columns[f"tags.{name}"] = values.where(values.notna(), "")
         for column in raw.columns:
             if column.startswith(TAG_PREFIX) and self._wants_tag(column.removeprefix(TAG_PREFIX)):
                 name = _tag_name(column.removeprefix(TAG_PREFIX))

@@ -367,8 +367,12 @@ def _source(path: Path, limits: ReadLimits) -> str:
     )
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
+    """``text`` as an SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
+
+
+_literal = literal
 
 
 class _connect:
