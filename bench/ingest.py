@@ -8,7 +8,9 @@ measured:
 
 - ``once``: ``budget-exporter once --at`` over a config of 10 budgets filtering on ServiceName
   and tags; its ``budget_spend`` of each budget is compared with DuckDB's;
-- ``duckdb``: DuckDB alone, the same month-to-date sums per budget read from the file;
+- ``duckdb``: DuckDB alone computing the sums the exporter needs (``DUCKDB_ALONE``: the
+  forecasts' 90 days, the exporter's grouping keys, its tag checks), and from them the same
+  month-to-date sums per budget;
 - ``baseline`` (with ``--baseline SRC``): ``once`` with the package found at SRC, such as an
   earlier checkout's ``exporter/`` folder, for the reader before the engine;
 - phases (``--phases``, one process, ``--budgets`` budgets): the first read, a refresh with the
@@ -24,6 +26,7 @@ Run: .venv/bin/python bench/ingest.py --rows 1000000 5000000 [--baseline /path/t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -221,30 +224,54 @@ def largest_difference(ours: dict[str, float], theirs: dict[str, float]) -> floa
     return max(abs(ours[k] - theirs[k]) / max(abs(theirs[k]), 1e-12) for k in theirs)
 
 
+# DuckDB alone computing what the exporter needs for the same budgets: the forecasts' 90 days
+# of history (not only the month), grouped by what the exporter groups by (the hour, its end,
+# currency, charge category and frequency, service, the SKU of purchases, the team tag; for CUR
+# the line item type, currency, invoice state and billing period), each FOCUS tag cell checked
+# to be a JSON object (a cell that is not is a bad row, kept without tags), and each budget's
+# month to date summed from those groups.
 DUCKDB_ALONE = """
 import json, sys, duckdb
-path, source, budgets = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+from datetime import datetime, timedelta
+path, source, budgets, at = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+moment = datetime.fromisoformat(at)
+month = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+history = moment - timedelta(days=90)
 duckdb.sql("SET enable_progress_bar = false")
 if source == "cur":
-    start, cost = "line_item_usage_start_date", "line_item_unblended_cost"
-    service, team = "line_item_product_code", "resource_tags['user_team']"
+    start, end = "line_item_usage_start_date", "line_item_usage_end_date"
+    cost, service = "line_item_unblended_cost", "line_item_product_code"
+    team = "resource_tags['user_team']"
+    keys = ("line_item_line_item_type, line_item_currency_code, bill_billing_period_start_date, "
+            "coalesce(bill_invoice_id, '') = ''")
+    since = f"TIMESTAMP '{history:%Y-%m-%d %H:%M:%S}'"  # CUR times are UTC without an offset
+    local = lambda value: value.replace(tzinfo=moment.tzinfo)
 else:
-    start, cost = "CAST(ChargePeriodStart AS TIMESTAMPTZ)", "CAST(BilledCost AS DOUBLE)"
-    service, team = "ServiceName", "json_extract_string(Tags, '$.team')"
+    start, end = "CAST(ChargePeriodStart AS TIMESTAMPTZ)", "CAST(ChargePeriodEnd AS TIMESTAMPTZ)"
+    cost, service = "CAST(BilledCost AS DOUBLE)", "ServiceName"
+    empty = "Tags IS NULL OR trim(Tags) IN ('', 'NULL', 'null')"
+    is_object = "coalesce(TRY(json_type(Tags)) = 'OBJECT', false)"
+    team = (f"CASE WHEN NOT ({empty}) AND {is_object} "
+            "THEN TRY(json_extract_string(Tags, '$.team')) END")
+    keys = ("BillingCurrency, lower(ChargeCategory), lower(ChargeFrequency), "
+            "CASE WHEN lower(ChargeCategory) = 'purchase' THEN SkuId END, "
+            f"NOT ({empty} OR {is_object}) AS bad_tags")
+    since = f"TIMESTAMPTZ '{history.isoformat()}'"
+    local = lambda value: value
 reader = f"read_csv('{path}', header=true)" if source == "csv.gz" else f"read_parquet('{path}')"
-groups = duckdb.sql(f'''
-    SELECT {service}, {team}, date_trunc('day', {start}), sum({cost})
-    FROM {reader}
-    WHERE {start} >= TIMESTAMPTZ '2024-03-01 00:00:00+00'
-    GROUP BY ALL
-''').fetchall()
+duckdb.sql("SET TimeZone = 'UTC'")
+groups = duckdb.sql(
+    f"SELECT {service} AS service, {team} AS team, {start} AS start, {end}, {keys}, "
+    f"sum({cost}) AS cost FROM {reader} WHERE {start} >= {since} GROUP BY ALL"
+).fetchall()
 sums = {}
 for budget in budgets:
     wanted = budget["filter"]
     sums[budget["name"]] = sum(
-        cost for service_, team_, _, cost in groups
-        if wanted.get("ServiceName", service_) == service_
-        and wanted.get("tags.team", team_) == team_
+        row[-1] for row in groups
+        if wanted.get("ServiceName", row[0]) == row[0]
+        and wanted.get("tags.team", row[1]) == row[1]
+        and month <= local(row[2]) < moment
     )
 print(json.dumps(sums))
 """
@@ -391,11 +418,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:
         folder = Path(scratch)
         print(
-            "| rows | file | exporter `once` | peak RSS | DuckDB alone | peak RSS | sums |"
+            "| rows | file | exporter `once` | peak RSS | DuckDB alone | peak RSS | ratio | sums |"
             + (" baseline `once` | peak RSS |" if args.baseline else ""),
             flush=True,
         )
-        print("|---|---|---|---|---|---|---|" + ("---|---|" if args.baseline else ""))
+        print("|---|---|---|---|---|---|---|---|" + ("---|---|" if args.baseline else ""))
         phases, restarts = [], []
         for rows in args.rows:
             paths = generate(folder, rows, args.formats)
@@ -406,11 +433,15 @@ def main() -> None:
                     exposition = folder / "once.prom"
                     alone_out = folder / "alone.json"
                     duck = [sys.executable, "-c", DUCKDB_ALONE, str(data), kind]
-                    duck.append(json.dumps(budgets(10)))
-                    ours, theirs = [], []
-                    for _ in range(args.repeat):  # alternating, so load hits both alike
+                    duck += [json.dumps(budgets(10)), AT]
+                    ours, theirs, before = [], [], []
+                    env = {**os.environ, "PYTHONPATH": args.baseline or ""}
+                    for _ in range(args.repeat):  # alternating, so load hits all alike
                         ours.append(isolated(once, output=exposition))
                         theirs.append(isolated(duck, output=alone_out))
+                        if args.baseline:
+                            with contextlib.suppress(subprocess.CalledProcessError):
+                                before.append(isolated(once, env))
                     wall, peak = median(ours)
                     alone = median(theirs)
                     difference = largest_difference(
@@ -420,19 +451,18 @@ def main() -> None:
                     cells = [
                         f"{rows / 1e6:g} M",
                         "CUR 2.0 Parquet" if kind == "cur" else f"FOCUS {kind}",
-                        f"{wall:.1f} s",
+                        f"{wall:.2f} s",
                         f"{peak:.0f} MiB",
-                        f"{alone[0]:.1f} s",
+                        f"{alone[0]:.2f} s",
                         f"{alone[1]:.0f} MiB",
+                        f"{wall / alone[0]:.1f}x",
                         "identical" if difference < 1e-9 else f"differ by {difference:.2g}",
                     ]
-                    if args.baseline:
-                        env = {**os.environ, "PYTHONPATH": args.baseline}
-                        try:
-                            base = isolated(once, env)
-                            cells += [f"{base[0]:.1f} s", f"{base[1]:.0f} MiB"]
-                        except subprocess.CalledProcessError:
-                            cells += ["failed", "-"]
+                    if args.baseline and before:
+                        base = median(before)
+                        cells += [f"{base[0]:.2f} s", f"{base[1]:.0f} MiB"]
+                    elif args.baseline:
+                        cells += ["failed", "-"]
                     print("| " + " | ".join(cells) + " |", flush=True)
                 if args.phases and kind == "parquet":
                     many = write_config(folder, data, args.budgets)
