@@ -255,11 +255,7 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
             if name in columns and name != "reservation_reservation_a_r_n"
         }
         if INVOICE in keys:  # only whether a period is invoiced matters, not by which invoice
-            cell = quote(INVOICE)
-            keys[INVOICE] = (
-                f"CASE WHEN {cell} IS NULL OR trim({cell}) IN ('', 'NULL', 'null') THEN '' "
-                "ELSE 'invoiced' END"
-            )
+            keys[INVOICE] = _open(INVOICE)
         if TAG_MAP in keys and (tag_keys := self._map_keys(schema.get(TAG_MAP, ""))):
             # Only the keys budgets use, looked up in the engine: grouping by every line's
             # whole map costs more. NULL: the key is absent; '': present without a value.
@@ -290,6 +286,8 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
             if since is not None
             else None,
         )
+        if INVOICE in raw.columns:
+            raw[INVOICE] = raw[INVOICE].map({True: "", False: "invoiced"}).astype("object")
         start = _times(raw[START])
         types = (
             raw[TYPE].astype("object").where(~null_mask(raw[TYPE]), "Usage")
@@ -352,14 +350,8 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
         """``_open_period`` of every line of the file, from the period starts of open lines."""
         if INVOICE not in columns or PERIOD_START not in columns:
             return None
-        cell = quote(INVOICE)
         starts = engine.distinct_cells(
-            path,
-            self.name,
-            limits,
-            PERIOD_START,
-            where=f"{cell} IS NULL OR trim({cell}) IN ('', 'NULL', 'null')",
-            rename=rename,
+            path, self.name, limits, PERIOD_START, where=_open(INVOICE), rename=rename
         )
         return _times(starts).min() if len(starts) else pd.NaT
 
@@ -542,6 +534,14 @@ def _settled_and_tail(before: _Parsed, tail: _Parsed, since: pd.Timestamp) -> _P
         invoiced=tail.invoiced,
         metered_end=tail.metered_end,
     )
+
+
+def _open(column: str) -> str:
+    """Whether the invoice cell of a line is empty: its billing period is still open.
+
+    A truth value, named after grouping: cheaper on every line than a CASE giving text.
+    """
+    return f"coalesce(trim({quote(column)}) IN ('', 'NULL', 'null'), true)"
 
 
 def legacy_column_name(header: str) -> str:

@@ -28,6 +28,7 @@ T = TypeVar("T")
 ROWS = "__rows"  # lines in the group
 LINE = "__line"  # first line of the group, counting the CSV header as line 1
 STATE = "__state"  # of the main cost cell: ok, nan (not a number) or absurd (infinite, > 1e12)
+STATES = {0: "ok", 1: "nan", 2: "absurd"}
 
 # The most a deflate stream can expand (RFC 1951 caps a match at 258 bytes per 2-bit code).
 _MAX_DEFLATE_RATIO = 1032
@@ -179,13 +180,13 @@ def grouped(
     types = dict(types) if types is not None else schema(path, provider, limits)
     types.update({new: types.get(old, "VARCHAR") for old, new in rename.items()})
     value = f"TRY_CAST({_clean(cost, types, strip_commas)} AS DOUBLE)"
-    state = (
-        f"CASE WHEN {value} IS NULL OR isnan({value}) THEN 'nan' "
-        f"WHEN isinf({value}) OR abs({value}) > 1e12 THEN 'absurd' ELSE 'ok' END"
-    )
+    # NaN compares above every number, so one comparison tells an ok cost; the state is a
+    # number in the engine (cheaper to group by than text) and named once per group here.
+    ok = f"abs({value}) <= 1e12"
+    state = f"CASE WHEN {ok} THEN 0 WHEN {value} IS NULL OR isnan({value}) THEN 1 ELSE 2 END"
     selected = [f"{expression} AS {_quote(name)}" for name, expression in keys.items()]
     selected.append(f"{state} AS {STATE}")
-    selected.append(f"CASE WHEN {state} = 'ok' THEN {value} END AS cost")
+    selected.append(f"CASE WHEN {ok} THEN {value} END AS cost")
     for name, column in sums.items():
         selected.append(f"TRY_CAST({_clean(column, types, False)} AS DOUBLE) AS {_quote(name)}")
     derived = {name: expression for each in cells.values() for name, expression in each.items()}
@@ -240,6 +241,7 @@ def grouped(
             return connection.sql(query(source, once)).df()
 
         frame = _guard(run, path, provider)
+    frame[STATE] = frame[STATE].map(STATES).astype("object")
     expressions = {**keys, **derived}
     blobs = {quote(c) for c, t in types.items() if t == "BLOB"}
     for name in expressions:
