@@ -226,10 +226,10 @@ def largest_difference(ours: dict[str, float], theirs: dict[str, float]) -> floa
 
 # DuckDB alone computing what the exporter needs for the same budgets: the forecasts' 90 days
 # of history (not only the month), grouped by what the exporter groups by (the hour, its end,
-# currency, charge category and frequency, service, the SKU of purchases, the team tag; for CUR
-# the line item type, currency, invoice state and billing period), each FOCUS tag cell checked
-# to be a JSON object (a cell that is not is a bad row, kept without tags), and each budget's
-# month to date summed from those groups.
+# currency, charge category and frequency, service, the SKU of purchases, the team tag and the
+# owner tag, which the owner insights read; for CUR the line item type, currency, invoice state
+# and billing period), each FOCUS tag cell checked to be a JSON object (a cell that is not is a
+# bad row, kept without tags), and each budget's month to date summed from those groups.
 DUCKDB_ALONE = """
 import json, sys, duckdb
 from datetime import datetime, timedelta
@@ -241,7 +241,7 @@ duckdb.sql("SET enable_progress_bar = false")
 if source == "cur":
     start, end = "line_item_usage_start_date", "line_item_usage_end_date"
     cost, service = "line_item_unblended_cost", "line_item_product_code"
-    team = "resource_tags['user_team']"
+    team, owner = "resource_tags['user_team']", "resource_tags['user_owner']"
     keys = ("line_item_line_item_type, line_item_currency_code, bill_billing_period_start_date, "
             "coalesce(bill_invoice_id, '') = ''")
     since = f"TIMESTAMP '{history:%Y-%m-%d %H:%M:%S}'"  # CUR times are UTC without an offset
@@ -251,8 +251,11 @@ else:
     cost, service = "CAST(BilledCost AS DOUBLE)", "ServiceName"
     empty = "Tags IS NULL OR trim(Tags) IN ('', 'NULL', 'null')"
     is_object = "coalesce(TRY(json_type(Tags)) = 'OBJECT', false)"
-    team = (f"CASE WHEN NOT ({empty}) AND {is_object} "
-            "THEN TRY(json_extract_string(Tags, '$.team')) END")
+    team, owner = (
+        f"CASE WHEN NOT ({empty}) AND {is_object} "
+        f"THEN TRY(json_extract_string(Tags, '$.{key}')) END"
+        for key in ("team", "owner")
+    )
     keys = ("BillingCurrency, lower(ChargeCategory), lower(ChargeFrequency), "
             "CASE WHEN lower(ChargeCategory) = 'purchase' THEN SkuId END, "
             f"NOT ({empty} OR {is_object}) AS bad_tags")
@@ -261,7 +264,7 @@ else:
 reader = f"read_csv('{path}', header=true)" if source == "csv.gz" else f"read_parquet('{path}')"
 duckdb.sql("SET TimeZone = 'UTC'")
 groups = duckdb.sql(
-    f"SELECT {service} AS service, {team} AS team, {start} AS start, {end}, {keys}, "
+    f"SELECT {service} AS service, {team} AS team, {start} AS start, {end}, {owner}, {keys}, "
     f"sum({cost}) AS cost FROM {reader} WHERE {start} >= {since} GROUP BY ALL"
 ).fetchall()
 sums = {}
