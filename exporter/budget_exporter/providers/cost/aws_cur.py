@@ -268,11 +268,7 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
                     f"CASE WHEN map_contains({cell}, {text}) THEN '' END)"
                 )
         if "reservation_reservation_a_r_n" in columns:
-            arn = quote("reservation_reservation_a_r_n")
-            keys["reservation_reservation_a_r_n"] = (
-                f"CASE WHEN {arn} IS NULL OR trim({arn}) IN ('', 'NULL', 'null') THEN '' "
-                "ELSE 'yes' END"
-            )
+            keys["reservation_reservation_a_r_n"] = _open("reservation_reservation_a_r_n")
         raw = engine.grouped(
             path,
             self.name,
@@ -286,8 +282,9 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
             if since is not None
             else None,
         )
-        if INVOICE in raw.columns:
-            raw[INVOICE] = raw[INVOICE].map({True: "", False: "invoiced"}).astype("object")
+        for column, text in ((INVOICE, "invoiced"), ("reservation_reservation_a_r_n", "yes")):
+            if column in raw.columns:  # empty cells, as ``null_mask`` reads them below
+                raw[column] = raw[column].map({True: "", False: text}).astype("object")
         start = _times(raw[START])
         types = (
             raw[TYPE].astype("object").where(~null_mask(raw[TYPE]), "Usage")
@@ -537,7 +534,7 @@ def _settled_and_tail(before: _Parsed, tail: _Parsed, since: pd.Timestamp) -> _P
 
 
 def _open(column: str) -> str:
-    """Whether the invoice cell of a line is empty: its billing period is still open.
+    """Whether a line's cell of ``column`` is empty (for the invoice: its period is open).
 
     A truth value, named after grouping: cheaper on every line than a CASE giving text.
     """
