@@ -18,7 +18,9 @@ measured:
 - ``--restart`` (``--budgets`` budgets, processes of their own, FOCUS Parquet): a first start on
   an empty state folder, to its first snapshot and on until every forecast is fit; a restart
   with the file unchanged; a restart after the provider rewrote the file with its last four
-  days' costs changed.
+  days' costs changed;
+- ``--cur-tail`` (one process, CUR 2.0 Parquet): a first read, the read of the export rewritten
+  with its last three days changed, and a whole read of it for comparison.
 
 Run: .venv/bin/python bench/ingest.py --rows 1000000 5000000 [--baseline /path/to/exporter]
 """
@@ -137,17 +139,59 @@ def generate(folder: Path, rows: int, formats: list[str]) -> dict[str, Path]:
     return paths
 
 
-def rewrite_tail(path: Path) -> None:
-    """The provider's daily rewrite of a FOCUS Parquet file: the last four days' costs 1% up."""
+def rewrite_tail(
+    path: Path, start: str = "ChargePeriodStart", cost: str = "BilledCost", days: int = 4
+) -> None:
+    """The provider's daily rewrite of a Parquet bill: the last ``days`` days' costs 1% up."""
     import duckdb
 
     changed = path.with_name("rewritten.parquet")
-    duckdb.sql(
-        "COPY (SELECT * REPLACE (CASE WHEN ChargePeriodStart >= TIMESTAMPTZ "
-        "'2024-03-27 00:00:00+00' THEN round(BilledCost * 1.01, 4) ELSE BilledCost END "
-        f"AS BilledCost) FROM read_parquet('{path}')) TO '{changed}' (FORMAT parquet)"
+    connection = duckdb.connect()
+    connection.sql("SET TimeZone = 'UTC'")
+    connection.sql(
+        f"COPY (SELECT * REPLACE (CASE WHEN {start} >= TIMESTAMPTZ '2024-03-31 00:00:00+00' "
+        f"- INTERVAL {days} DAY THEN round({cost} * 1.01, 4) ELSE {cost} END "
+        f"AS {cost}) FROM read_parquet('{path}')) TO '{changed}' (FORMAT parquet)"
     )
+    connection.close()
     os.replace(changed, path)
+
+
+# A CUR provider in one process: the first (whole) read, the same read after the export was
+# rewritten with its last three days changed (the unsettled ones with the default
+# settlement_lag), read from the unsettled days, and a whole read of the rewritten file by a
+# provider with an empty state folder, whose groups must be the same.
+CUR_TAIL = """
+import json, sys, time
+from datetime import datetime, timedelta
+from pathlib import Path
+sys.path.insert(0, sys.argv[4])
+from ingest import rewrite_tail
+from budget_exporter.providers.base import ProviderContext
+from budget_exporter.providers.cost.aws_cur import AwsCurConfig, AwsCurProvider
+path, state, at = Path(sys.argv[1]), sys.argv[2], datetime.fromisoformat(sys.argv[3])
+config = AwsCurConfig.model_validate({"type": "aws_cur", "paths": [str(path)]})
+wanted = frozenset({"ServiceName", "tags.team", "tags.owner"})
+def provider(folder):
+    context = ProviderContext("UTC", "USD", str(path.parent), cache_dir=folder, dimensions=wanted)
+    return AwsCurProvider("billing", config, context)
+figures = {}
+source = provider(state)
+started = time.perf_counter()
+source.fetch(at)
+figures["first read (whole file)"] = time.perf_counter() - started
+rewrite_tail(path, "line_item_usage_start_date", "line_item_unblended_cost", days=3)
+started = time.perf_counter()
+tail = source.fetch(at + timedelta(hours=2))
+figures["read after the rewrite (unsettled days)"] = time.perf_counter() - started
+started = time.perf_counter()
+whole = provider(state + "-other").fetch(at + timedelta(hours=2))
+figures["whole read of the rewritten file"] = time.perf_counter() - started
+columns = sorted(whole.frame.columns)
+same = tail.frame[columns].astype(object).equals(whole.frame[columns].astype(object))
+figures["same groups"] = bool(same and tail.data_end == whole.data_end)
+print(json.dumps(figures))
+"""
 
 
 def budgets(count: int) -> list[dict[str, object]]:
@@ -406,6 +450,7 @@ def main() -> None:
     parser.add_argument("--baseline", help="an exporter/ folder with the reader to compare")
     parser.add_argument("--phases", action="store_true", help="the in-process phases too")
     parser.add_argument("--restart", action="store_true", help="the restart processes too")
+    parser.add_argument("--cur-tail", action="store_true", help="a changed CUR file's read too")
     parser.add_argument("--no-once", action="store_true", help="no `once` comparison")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -426,7 +471,7 @@ def main() -> None:
             flush=True,
         )
         print("|---|---|---|---|---|---|---|---|" + ("---|---|" if args.baseline else ""))
-        phases, restarts = [], []
+        phases, restarts, tails = [], [], []
         for rows in args.rows:
             paths = generate(folder, rows, args.formats)
             for kind, data in paths.items():
@@ -475,10 +520,21 @@ def main() -> None:
                     phases.append((rows, json.loads(result.stdout.strip().splitlines()[-1])))
                 if args.restart and kind == "parquet":
                     restarts.append((rows, restart_phase(folder, data, args.budgets)))
+                if args.cur_tail and kind == "cur":
+                    state = str(folder / f"state-cur-{rows}")
+                    bench = str(Path(__file__).resolve().parent)
+                    command = [sys.executable, "-c", CUR_TAIL, str(data), state, AT, bench]
+                    result = subprocess.run(command, check=True, capture_output=True, text=True)
+                    tails.append((rows, json.loads(result.stdout.strip().splitlines()[-1])))
             for path in paths.values():
                 path.unlink(missing_ok=True)
         for rows, figures in phases:
             print(f"\n{rows / 1e6:g} M rows, Parquet, {args.budgets} budgets:")
+            for name, value in figures.items():
+                shown = f"{value:.2f} s" if isinstance(value, float) else str(value)
+                print(f"- {name}: {shown}")
+        for rows, figures in tails:
+            print(f"\n{rows / 1e6:g} M rows, CUR 2.0 Parquet, a changed export:")
             for name, value in figures.items():
                 shown = f"{value:.2f} s" if isinstance(value, float) else str(value)
                 print(f"- {name}: {shown}")

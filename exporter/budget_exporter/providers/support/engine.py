@@ -5,6 +5,8 @@ and hands back one row per distinct combination of them (the text as written: a 
 a category, a currency, the dimensions budgets use), with the row count, the first line number
 and the sums of the cost columns. The provider's own checks then run on those groups, so a
 bad value is counted once per line that holds it and named by the first line that holds it.
+Expressions of one column (the tag keys of a JSON cell) are computed once per distinct cell
+where a Parquet file's cells repeat, and on each line otherwise: the values are the same.
 """
 
 from __future__ import annotations
@@ -264,8 +266,9 @@ def grouped(
 
 
 # A column's distinct cells are computed once and joined back to the lines when they are at
-# most this share of its lines: the distinct cells and the join cost about as much as a JSON
-# parse of every line (measured in bench/ingest.py), so they pay only when cells repeat.
+# most this share of its lines. The distinct cells and the join cost about as much as a JSON
+# parse of every line: on 5 M lines, 0.19 s against 0.38 s when 40 tag cells repeat, 2.0 s
+# against 1.2 s when every cell differs (bench/README.md), so they pay only when cells repeat.
 MAX_DISTINCT_SHARE = 0.25
 
 
