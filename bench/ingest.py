@@ -134,7 +134,7 @@ def generate(folder: Path, rows: int, formats: list[str]) -> dict[str, Path]:
         paths["cur"] = folder / "cur.parquet"
         connection.sql(f"COPY ({cur_select(rows)}) TO '{paths['cur']}' (FORMAT parquet)")
     connection.close()
-    if "parquet" not in formats:
+    if "parquet" not in formats and "parquet" in paths:  # written only to make the CSV
         paths.pop("parquet").unlink()
     return paths
 
