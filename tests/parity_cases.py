@@ -184,7 +184,11 @@ CASES: dict[str, tuple[Callable[[Path], Path], datetime]] = {
 
 
 # Families added after the recording, with their HELP and TYPE lines.
-ADDED = ("budget_exporter_forecasts_waiting", "budget_exporter_provider_suspect")
+ADDED = (
+    "budget_exporter_forecasts_waiting",
+    "budget_exporter_provider_suspect",
+    "budget_default_alert_threshold_ratio",
+)
 
 
 def stable_lines(exposition: str) -> list[str]:

@@ -595,6 +595,67 @@ def test_query_returns_a_series_from_the_real_exporter(
     assert _answers(prometheus, model, query), f"no series for: {text}"
 
 
+ALL_BUDGETS = 'budget=~".+"'
+
+
+def _derivations() -> list[tuple[str, str, str]]:
+    from grafana.builders.panels import average_daily_spend, ideal_daily_spend
+    from mixin.promql import expected_spend, thresholds_reached
+
+    return [
+        ("average daily spend", average_daily_spend(ALL_BUDGETS), "budget_average_daily_spend"),
+        ("ideal daily spend", ideal_daily_spend(ALL_BUDGETS), "budget_ideal_daily_spend"),
+        (
+            "expected spend",
+            f"max by (budget) ({expected_spend(ALL_BUDGETS)})",
+            "max by (budget) (budget_spend - budget_spend_variance)",
+        ),
+        (
+            "thresholds reached",
+            f"sum by (budget) ({thresholds_reached(ALL_BUDGETS)})",
+            "sum by (budget) (budget_threshold_reached)",
+        ),
+    ]
+
+
+def _by_budget(prometheus: Prometheus, expr: str) -> dict[str, float]:
+    data = prometheus.get("/api/v1/query", query=expr)
+    return {row["metric"]["budget"]: float(row["value"][1]) for row in data["result"]}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("case", range(4), ids=lambda i: _derivations()[i][0])
+def test_what_panels_and_rules_derive_equals_the_exporters_own_figure(
+    prometheus: Prometheus, case: int
+) -> None:
+    """On the demo (every optional family on) the PromQL that stands for a family, through the
+    shared data-as-of time, expected spend and thresholds, gives that family's value."""
+    _, derived, exported = _derivations()[case]
+    want = _by_budget(prometheus, exported)
+    got = _by_budget(prometheus, derived)
+    assert len(want) >= 5
+    assert got.keys() == want.keys()
+    for budget, value in want.items():
+        assert got[budget] == pytest.approx(value, rel=1e-9, abs=1e-9), budget
+
+
+@pytest.mark.integration
+def test_a_budgets_panels_read_its_own_thresholds_or_else_the_configs(
+    prometheus: Prometheus,
+) -> None:
+    from budget_exporter.config.loader import load_config
+    from mixin.promql import one_budget_thresholds
+
+    config = load_config(None)
+    assert any(b.thresholds is not None for b in config.budgets)  # both kinds are checked
+    for budget in config.budgets:
+        data = prometheus.get(
+            "/api/v1/query", query=one_budget_thresholds(f'budget="{budget.name}"')
+        )
+        got = {row["metric"]["severity"]: float(row["value"][1]) for row in data["result"]}
+        assert got == config.thresholds_for(budget), budget.name
+
+
 def _read_by_annotations() -> set[str]:
     """The metrics alert texts read: each text's one query selects them by name."""
     names: set[str] = set()

@@ -39,6 +39,7 @@ ABSENT_FROM_DEMO = {
     "budget_exchange_rate": "the demo reports in one currency",
     "budget_new_purchase_spend": "the demo's Savings Plan renews every month: never new",
     "budget_reserved": "there only while reservations hold money; the demo takes none",
+    "budget_data_as_of_timestamp_seconds": "each demo budget's is its provider's newest data",
     "budget_exporter_provider_api_requests_total": "reported by paid-API providers only",
     "budget_exporter_provider_api_cost_usd_total": "reported by paid-API providers only",
     "budget_exporter_provider_api_requests_month": "reported by aws_cost_explorer only",

@@ -1,7 +1,8 @@
 """What a budget costs in series, measured on a real exposition, so README's figures cannot drift.
 
-A monthly budget with the default thresholds, a forecast and the default breakdown (ServiceName,
-here two services), mid-month: the default set of series against every optional family on.
+A monthly budget of one provider with the default thresholds, a forecast and the default
+breakdown (ServiceName, here two services), mid-month: the default set of series against every
+optional family on.
 README's "Series per budget" states both counts and the breakdown's share; this test reads
 them from there.
 """
@@ -41,7 +42,7 @@ def _series(tmp_path, series: str) -> dict[str, int]:
     config = parse_config(
         "providers:\n"
         "  bill: {type: csv, paths: [costs.csv], dimensions: {ServiceName: service}}\n"
-        "budgets:\n  - {name: b, amount: 2000, period: monthly}\n" + series,
+        "budgets:\n  - {name: b, amount: 2000, period: monthly, provider: bill}\n" + series,
         "config.yml",
         str(tmp_path),
     )

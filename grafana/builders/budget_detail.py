@@ -31,6 +31,7 @@ from grafana.builders.panels import (
 from mixin.colours import GREEN, ORANGE, RED
 from mixin.dashboards import BUDGET_DETAIL
 from mixin.money import ANOMALY_SCORE, THRESHOLD_SEVERITIES
+from mixin.promql import data_as_of, expected_spend, one_budget_thresholds
 
 B = 'budget="$budget"'
 
@@ -66,7 +67,7 @@ def utilization_gauge() -> Any:
     ] + [
         (
             ref,
-            f'max by (budget) (budget_alert_threshold_ratio{{{B}, severity="{severity}"}})',
+            f"max by (budget) (\n{one_budget_thresholds(B, severity)}\n)",
             "threshold1",
             color,
         )
@@ -85,7 +86,8 @@ def utilization_gauge() -> Any:
             "Utilization",
             "Spend so far divided by the limit, coloured at this budget's own alert thresholds ("
             + ", ".join(f"{t.severity} {t.colour}" for t in THRESHOLD_SEVERITIES)
-            + ") from budget_alert_threshold_ratio.",
+            + ") from budget_alert_threshold_ratio, or the config's defaults "
+            "(budget_default_alert_threshold_ratio) for a budget without its own.",
             "percentunit",
             w=6,
             h=8,
@@ -190,7 +192,7 @@ def now(d: Any, currency_unit: str) -> Any:
             [
                 q(f"budget_period_start_timestamp_seconds{{{B}}} * 1000", "started", instant=True),
                 q(f"budget_period_end_timestamp_seconds{{{B}}} * 1000", "resets", instant=True),
-                q(f"budget_data_as_of_timestamp_seconds{{{B}}} * 1000", "data as of", instant=True),
+                q(f"({data_as_of(B)})\n* 1000", "data as of", instant=True),
             ],
             "dateTimeFromNow",
             w=12,
@@ -241,7 +243,7 @@ def pace(d: Any, currency_unit: str) -> Any:
             "fires when the line crosses its threshold.",
             [
                 q(f"budget_utilization_ratio{{{B}}}", "utilization"),
-                q(f"budget_alert_threshold_ratio{{{B}}}", "{{severity}}"),
+                q(one_budget_thresholds(B), "{{severity}}"),
             ],
             "percentunit",
             min_val=0,
@@ -508,7 +510,7 @@ def plan_and_insights(d: Any, currency_unit: str) -> Any:
             "of plan.",
             [
                 q(
-                    f"({spend_variance(B)})\n  / budget_expected_spend{{{B}}}",
+                    f"({spend_variance(B)})\n  / ({expected_spend(B)})",
                     "variance",
                     instant=True,
                 )
@@ -526,7 +528,7 @@ def plan_and_insights(d: Any, currency_unit: str) -> Any:
             "it (negative: behind), and the spend per day that ends the period exactly at the "
             "limit from here.",
             [
-                q(f"budget_expected_spend{{{B}}}", "expected by now", instant=True),
+                q(expected_spend(B), "expected by now", instant=True),
                 q(spend_variance(B), "ahead of plan", instant=True),
                 q(ideal_daily_spend(B), "ideal per day from now", instant=True),
             ],

@@ -21,7 +21,6 @@ from grafana.builders.panels import (
     steps,
     table_panel,
     table_queries,
-    thresholds_reached,
     transformation,
     utilization_steps,
     with_queries,
@@ -29,6 +28,7 @@ from grafana.builders.panels import (
 from mixin.colours import GREEN, ORANGE, RED, YELLOW
 from mixin.dashboards import BUDGET_DETAIL, COST_OVERVIEW
 from mixin.money import ANOMALY_SCORE, THRESHOLD_SEVERITIES
+from mixin.promql import thresholds_reached
 
 TEAM = 'team=~"$team"'
 

@@ -22,6 +22,7 @@ from grafana_foundation_sdk.models import prometheus as pm
 from mixin.colours import BLUE, GREEN, ORANGE, RED
 from mixin.dashboards import TAG, Dashboard
 from mixin.money import ANOMALY_SCORE, FORECAST_OVERRUN_PROBABILITY, THRESHOLD_SEVERITIES
+from mixin.promql import data_as_of, expected_spend
 
 #: uid of the datasource in grafana/provisioning/datasources/prometheus.yml.
 PROVISIONED_DATASOURCE_UID = "budget-prometheus"
@@ -41,8 +42,10 @@ def q(expr: str, legend: str = "", instant: bool = False, table_format: bool = F
 
 
 # Figures the exporter exports only with ``series:`` ``derived_rates``, ``variance_amounts``
-# or ``threshold_states`` switched on: the dashboards compute them from the default set.
-# ``selector`` is a label matcher such as ``budget="$budget"``.
+# or ``threshold_states`` switched on: the dashboards compute them from the default set. The
+# data-as-of time, expected spend and thresholds that a budget shares with other series come
+# from mixin/promql.py, as the rules read them. ``selector`` is a label matcher such as
+# ``budget="$budget"``.
 
 
 def elapsed_share(selector: str) -> str:
@@ -56,7 +59,7 @@ def average_daily_spend(selector: str) -> str:
     """Spend per day up to the newest data (budget_average_daily_spend)."""
     return (
         f"budget_spend{{{selector}}} / ignoring(currency)\n"
-        f"  ((budget_data_as_of_timestamp_seconds{{{selector}}}"
+        f"  ((({data_as_of(selector)})"
         f" - budget_period_start_timestamp_seconds{{{selector}}}) / 86400)"
     )
 
@@ -66,21 +69,13 @@ def ideal_daily_spend(selector: str) -> str:
     return (
         f"clamp_min(budget_remaining{{{selector}}}, 0) / ignoring(currency)\n"
         f"  ((budget_period_end_timestamp_seconds{{{selector}}}"
-        f" - budget_data_as_of_timestamp_seconds{{{selector}}}) / 86400)"
+        f" - ({data_as_of(selector)})) / 86400)"
     )
 
 
 def spend_variance(selector: str) -> str:
     """Spend ahead of the plan so far, in currency (budget_spend_variance)."""
-    return f"budget_spend{{{selector}}} - budget_expected_spend{{{selector}}}"
-
-
-def thresholds_reached(selector: str) -> str:
-    """1 per threshold reached, 0 per one not (budget_threshold_reached)."""
-    return (
-        f"budget_alert_threshold_ratio{{{selector}}}\n"
-        f"  <= bool ignoring(severity) group_left() budget_utilization_ratio{{{selector}}}"
-    )
+    return f"budget_spend{{{selector}}} - ({expected_spend(selector)})"
 
 
 def table_queries(columns: Iterable[tuple[str, str]]) -> list[Any]:

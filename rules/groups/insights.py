@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
+
+from mixin.promql import expected_spend
 from rules.annotations import MONEY_FACTS, Group, alert, fact, money, with_facts
 
 insight_alerts: Group = (
@@ -12,18 +15,22 @@ insight_alerts: Group = (
     [
         (
             "Spend is past the variance threshold `over` for the elapsed share of the period; "
-            "held 6h so a single lumpy day does not page.",
+            "held 6h so a single lumpy day does not page. The value is the spend expected by "
+            "now, which the exporter sends only for budgets with purchases or fees counted at "
+            "once: for the others it is the limit spread evenly.",
             alert(
                 "BudgetSpendAheadOfPlan",
-                'max without(category) (budget_variance_category{category="over"}) == 1',
+                "max without(currency) (\n" + textwrap.indent(expected_spend(), "  ") + "\n)\n"
+                "and on(budget, job, instance)\n"
+                'budget_variance_category{category="over"} == 1',
                 "6h",
                 {"kind": "money", "severity": "warning"},
                 "A budget's spend is well ahead of plan for this point of the period.",
                 with_facts(
                     "$labels.budget",
-                    {"expected": fact("budget_expected_spend")},
+                    {"spent": fact("budget_spend")},
                     "Budget {{ $labels.budget }} is ahead of plan: its spend is well past the "
-                    + money("$expected", "$currency")
+                    + money("$value", "$currency")
                     + " expected by now if its limit were spent evenly.",
                 ),
                 MONEY_FACTS,

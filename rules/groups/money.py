@@ -8,6 +8,8 @@ from mixin.money import (
     MONEY_BURN_WINDOWS,
     OVER_ALLOCATION_RATIO,
 )
+from mixin.promql import default_threshold_against, own_thresholds_against
+from mixin.severities import NAMES
 from rules.annotations import MONEY_FACTS, Group, alert, fact, money, named, percent, with_facts
 
 LEAF = "unless on(budget) budget_children_limit"
@@ -26,6 +28,13 @@ CONTRIBUTOR = with_facts(
     + " on the day{{ if $has_usual }} against a usual "
     + money("$usual", "$currency")
     + "{{ end }}.{{ else }}No single breakdown value stands out.{{ end }}",
+)
+
+THRESHOLD_SUMMARY = "A budget's spend reached one of its thresholds."
+THRESHOLD_DESCRIPTION = (
+    "Budget {{ $labels.budget }} reached its {{ $labels.severity }} threshold, "
+    + percent("$value")
+    + " of its limit."
 )
 
 money_recording: Group = (
@@ -141,22 +150,35 @@ money_alerts: Group = (
     "annotation says where the budget stands, each figure once.",
     [
         (
-            "One alert per configured threshold: severity comes from the threshold's series, "
-            "and the value is the threshold in percent.",
+            "One alert per threshold reached, for a budget with thresholds of its own: "
+            "severity comes from the threshold's series, and the value is the threshold in "
+            "percent.",
             alert(
                 "BudgetThresholdReached",
-                "100 * budget_alert_threshold_ratio\n"
-                "  <= ignoring(severity) group_left()\n"
-                "100 * budget_utilization_ratio",
+                own_thresholds_against("", "<=", "budget_utilization_ratio", "100 * "),
                 "15m",
                 {"kind": "money"},
-                "A budget's spend reached one of its thresholds.",
-                "Budget {{ $labels.budget }} reached its {{ $labels.severity }} threshold, "
-                + percent("$value")
-                + " of its limit.",
+                THRESHOLD_SUMMARY,
+                THRESHOLD_DESCRIPTION,
                 MONEY_FACTS,
             ),
         ),
+    ]
+    + [
+        (
+            f"The same for the {name} threshold of every budget on the config's defaults, "
+            "which the exporter sends once (budget_default_alert_threshold_ratio).",
+            alert(
+                "BudgetThresholdReached",
+                default_threshold_against(name, "<=", "budget_utilization_ratio", "100 * "),
+                "15m",
+                {"kind": "money"},
+                THRESHOLD_SUMMARY,
+                THRESHOLD_DESCRIPTION,
+                MONEY_FACTS,
+            ),
+        )
+        for name in NAMES
     ]
     + [
         (

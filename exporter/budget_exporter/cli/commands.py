@@ -232,9 +232,7 @@ def command_check(args: argparse.Namespace) -> int:
     """Validate the config (and web config), then fetch each provider once."""
     from ..config.checks import threshold_warnings
     from ..config.hierarchy import allocation_warnings
-    from ..evaluation.evaluate import made_budgets, unknown_filter_keys
-    from ..service.refresh import Refresher
-    from ..service.state import folder_problem
+    from ..service.folder import folder_problem
 
     config = _load(args.config_file)
     web = _load_web(args.web_config_file) if args.web_config_file else None
@@ -255,6 +253,10 @@ def command_check(args: argparse.Namespace) -> int:
     )
     for warning in [*allocation_warnings(config), *threshold_warnings(config)]:
         print(f"warning: {warning}")
+    # The providers' code (pandas, SDKs, HTTP clients) loads only once the config is valid.
+    from ..evaluation.evaluate import made_budgets, unknown_filter_keys
+    from ..service.refresh import Refresher
+
     now = args.at or datetime.now(UTC)
     refresher = Refresher(config)
     refresher.refresh(now, list(refresher.providers))
@@ -299,14 +301,15 @@ def command_once(args: argparse.Namespace) -> int:
 
 def command_serve(args: argparse.Namespace) -> int:
     """Run the production server (gunicorn) in the foreground."""
-    from ..service.state import folder_problem
+    from ..service.folder import folder_problem
 
     config = _load(args.config_file)
     if config is None:
         return EXIT_BAD_CONFIG
+    from ..service.folder import state_folder
     from ..service.lifecycle import ConfigHolder
     from ..service.server import GunicornServer, gunicorn_settings
-    from ..service.state import StateDir, StateDirTaken, state_folder
+    from ..service.state import StateDir, StateDirTaken
     from ..service.webconfig import WebConfigHolder
     from ..service.wsgi import create_app
 

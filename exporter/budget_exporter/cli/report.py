@@ -123,7 +123,7 @@ def evaluate_now(config: Config, now: datetime) -> dict[str, Any]:
 def published_snapshot(folder: Path, budget: str | None) -> dict[str, Any] | None:
     """The JSON view a running exporter published in ``folder`` (one budget, no SLOs, when
     ``budget`` is given), or None when there is none to read."""
-    from ..service.state import SNAPSHOT_FILE
+    from ..service.folder import SNAPSHOT_FILE
 
     try:
         data = json.loads((folder / SNAPSHOT_FILE).read_bytes())
@@ -149,7 +149,7 @@ def _figures(
 ) -> dict[str, Any]:
     """The published snapshot, so paid provider calls are not multiplied; a fresh evaluation
     when there is none, with ``--refresh``, or with ``--at`` (a snapshot is of its own time)."""
-    from ..service.state import STATE_DIR_ENV, default_state_dir
+    from ..service.folder import STATE_DIR_ENV, default_state_dir
 
     if not args.refresh and args.at is None:
         folder = Path(args.state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
@@ -199,7 +199,7 @@ def command_report(config: Config, args: argparse.Namespace) -> int:
 
 
 def _folder(config: Config, args: argparse.Namespace) -> Path:
-    from ..service.state import STATE_DIR_ENV, default_state_dir
+    from ..service.folder import STATE_DIR_ENV, default_state_dir
 
     return Path(args.state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))
 

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from ..model.fields import NAME
 from ..model.periods import format_duration, parse_duration
-from ..providers.base import ProviderConfig
-from ..providers.registry import COST_PROVIDERS, INCIDENT_PROVIDERS
+from ..providers.settings import COST_SETTINGS, INCIDENT_SETTINGS, ProviderConfig
+from .schema import SEVERITY_LADDER
 from .yaml_source import format_path
 
 if TYPE_CHECKING:
@@ -41,14 +41,14 @@ def validate_providers(raw: dict[str, Any], problems: list[tuple[str, str]]) -> 
             problems.append((where, "must be a mapping with at least a type"))
             continue
         kind = settings.get("type")
-        model = COST_PROVIDERS.get(str(kind)) or INCIDENT_PROVIDERS.get(str(kind))
+        model = COST_SETTINGS.get(str(kind)) or INCIDENT_SETTINGS.get(str(kind))
         if model is None:
-            known = ", ".join(sorted([*COST_PROVIDERS, *INCIDENT_PROVIDERS]))
+            known = ", ".join(sorted([*COST_SETTINGS, *INCIDENT_SETTINGS]))
             what = "required key is missing" if kind is None else f"unknown provider type {kind!r}"
             problems.append((f"{where}.type", f"{what}; known types: {known}"))
             continue
         try:
-            validated[str(name)] = model.config_model.model_validate(settings)
+            validated[str(name)] = model.model_validate(settings)
         except ValidationError as error:
             for item in error.errors(include_input=False, include_url=False):
                 problems.append(
@@ -76,7 +76,7 @@ def declared_provider_types(raw: dict[str, Any]) -> dict[str, str]:
 def source_checks(raw: dict[str, Any], types: dict[str, str]) -> list[tuple[str, str]]:
     """Budgets read cost providers and SLOs incident providers; SLO names are unique."""
     problems: list[tuple[str, str]] = []
-    incident_sources = {name for name, kind in types.items() if kind in INCIDENT_PROVIDERS}
+    incident_sources = {name for name, kind in types.items() if kind in INCIDENT_SETTINGS}
     budgets = raw.get("budgets")
     for index, budget in enumerate(budgets if isinstance(budgets, list) else []):
         provider = budget.get("provider") if isinstance(budget, dict) else None
@@ -115,7 +115,7 @@ def source_checks(raw: dict[str, Any], types: dict[str, str]) -> list[tuple[str,
                 )
             )
         elif str(provider) not in incident_sources:
-            known = ", ".join(sorted(INCIDENT_PROVIDERS))
+            known = ", ".join(sorted(INCIDENT_SETTINGS))
             problems.append(
                 (
                     f"slos[{index}].provider",
@@ -208,11 +208,6 @@ def cross_checks(raw: dict[str, Any], provider_names: set[str]) -> list[tuple[st
             cycle = " -> ".join([*chain, current])
             problems.append((f"budgets[{index}].parent", f"budget hierarchy has a cycle: {cycle}"))
     return problems
-
-
-# The severities alerts route and inhibit by, lowest first (mixin/severities.py draws the same
-# ladder for the rules and routes; a test keeps the two equal).
-SEVERITY_LADDER = ("notice", "warning", "critical", "emergency")
 
 
 def threshold_warnings(config: Config) -> list[str]:

@@ -6,6 +6,7 @@ their values never appear in messages.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,13 @@ from .checks import (
 )
 from .planning import UNION_TAGS
 from .schema import Config
-from .yaml_source import LineIndex, duplicate_keys, format_path, load_yaml_document
+from .yaml_source import (
+    LineIndex,
+    collection_paused,
+    duplicate_keys,
+    format_path,
+    parse_yaml_document,
+)
 
 DEMO_CONFIG = "demo/demo.yml"
 
@@ -55,14 +62,21 @@ def load_config(path: str | Path | None) -> Config:
 
 def parse_config(text: str, source: str = "<config>", base_dir: str = ".") -> Config:
     """Validate config text; raise ConfigError listing every problem found."""
-    node, raw = load_yaml_document(text, source)
+    with collection_paused():  # tens of thousands of models and dicts, no cycle among them
+        return _parse_config(text, source, base_dir)
+
+
+def _parse_config(text: str, source: str, base_dir: str) -> Config:
+    document = parse_yaml_document(text, source)
+    node, raw = document.node, document.data
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError([ConfigProblem(source, "", "the config must be a mapping of keys", 1)])
 
-    problems: list[tuple[str, str]] = duplicate_keys(node, ())
-    raw = expand_environment(raw, (), problems)
+    problems: list[tuple[str, str]] = duplicate_keys(node, ()) if document.repeated_keys else []
+    if may_name_variables(text):
+        raw = expand_environment(raw, (), problems)
     provider_types = declared_provider_types(raw)
     provider_names = validate_providers(raw, problems)
     problems.extend(cross_checks(raw, provider_names))
@@ -89,6 +103,15 @@ def parse_config(text: str, source: str = "<config>", base_dir: str = ".") -> Co
     config._source = source
     config._base_dir = base_dir
     return config
+
+
+# "${" reaches a value only from a "$" in the text or a double-quoted escape of one.
+_DOLLAR_ESCAPE = re.compile(r"\\(?:x24|u0024|U00000024)")
+
+
+def may_name_variables(text: str) -> bool:
+    """False only when no value of ``text`` can hold a ``${VAR}`` reference."""
+    return "$" in text or ("\\" in text and _DOLLAR_ESCAPE.search(text) is not None)
 
 
 def expand_environment(value: Any, loc: tuple[Any, ...], problems: list[tuple[str, str]]) -> Any:

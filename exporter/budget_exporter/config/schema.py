@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..model.costs import Accrual
+from ..model.charges import Accrual
 from ..model.fields import (
     LABEL_NAME,
     NAME,
@@ -28,9 +28,9 @@ from ..model.fields import (
     ZoneName,
 )
 from ..model.periods import Calendar, PeriodKind, format_duration
-from ..money.insights import InsightsConfig
+from ..money.insights_config import InsightsConfig
 from ..money.planning import AmountPlan
-from ..providers.base import ProviderConfig
+from ..providers.base_config import ProviderConfig
 from .planning import (
     Amount,
     AmountSetting,
@@ -77,6 +77,9 @@ RESERVED_LABELS = frozenset(
 TEMPLATE_VALUE = "{value}"
 DEFAULT_THRESHOLDS = {"notice": 0.75, "warning": 0.9, "critical": 1.0}
 SEVERITY_ORDER = ("notice", "warning", "critical")
+# The severities alerts route and inhibit by, lowest first (mixin/severities.py draws the same
+# ladder for the rules and routes; a test keeps the two equal).
+SEVERITY_LADDER = ("notice", "warning", "critical", "emergency")
 MAX_AMOUNT = 1e12
 MAX_REFRESH = timedelta(days=31)
 MAX_EVALUATION = timedelta(days=1)

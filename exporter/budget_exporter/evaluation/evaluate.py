@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from ..config.hierarchy import children_limit
-from ..config.schema import BudgetConfig, Config, SloConfig
+from ..config.schema import SEVERITY_LADDER, BudgetConfig, Config, SloConfig
 from ..model.costs import CostData, concat_frames
 from ..model.incidents import FILTER_FIELDS, IncidentData
 from ..model.periods import Calendar, PeriodKind, format_duration, period_containing
@@ -234,6 +234,11 @@ def evaluate(
         slos=evaluate_slos(config, incidents or {}, now),
         exchange_rates=rates_in_force(config.exchange_rates, now),
         forecasts_waiting=tuple(forecasts.waiting) if forecasts is not None else (),
+        shared_thresholds=(
+            dict(config.thresholds)
+            if all(name in SEVERITY_LADDER for name in config.thresholds)
+            else None
+        ),
     )
 
 

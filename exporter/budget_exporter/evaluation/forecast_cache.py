@@ -75,6 +75,9 @@ class _Entry:
     value_scores: Mapping[str, Mapping[str, float]]
     contributor: AnomalyContributor | None = None
     fingerprint: str = ""  # of the inputs it was fit on
+    # Of what the inputs were computed from (the dataset, the budget, the origin and the
+    # breakdown values), empty when the dataset had no fingerprint: cheap to check.
+    shortcut: str = ""
 
 
 class ForecastCache:
@@ -95,6 +98,14 @@ class ForecastCache:
         self._restored: set[str] = set()
         self._seen: set[str] = set()
         self.changed = False  # a model was fit since the last export
+        self._dataset: str | None = None
+
+    def use_dataset(self, fingerprint: str | None) -> None:
+        """Say which data the next evaluations read: a fingerprint of every cost frame and of
+        all that turns them into a budget's daily spend (the config, the code), or None when
+        that is not known. A kept model fit on the same dataset serves without its days being
+        computed again; with another dataset (or None) each is checked on its own days."""
+        self._dataset = fingerprint
 
     def begin(self) -> None:
         """Start an evaluation: allow another round of fits."""
@@ -127,15 +138,25 @@ class ForecastCache:
         current = entry is not None and entry.origin == origin
         inputs = None
         if current and key in self._restored:
-            # Fit before a restart: it serves as it is if it was fit on the same days.
-            inputs = _inputs(spec, index, status, zone, origin)
-            current = entry is not None and inputs.fingerprint == entry.fingerprint
+            # Fit before a restart: it serves as it is if it was fit on the same days, which
+            # the same dataset, budget, origin and values say at once; else its days tell.
+            assert entry is not None
+            shortcut = _shortcut(self._dataset, key, status, zone, origin)
+            if not (shortcut and entry.shortcut == shortcut):
+                inputs = _inputs(spec, index, status, zone, origin)
+                current = inputs.fingerprint == entry.fingerprint
+                if current and entry.shortcut != shortcut:
+                    # Kept with this dataset's shortcut, the next restart need not check it.
+                    entry = dataclasses.replace(entry, shortcut=shortcut)
+                    self._entries[key] = entry
+                    self.changed = True
             if current:
                 self._restored.discard(key)
         if not current and self._fits_left > 0:
             self._fits_left -= 1
             self.fits += 1
-            entry = _fit(inputs or _inputs(spec, index, status, zone, origin), spec)
+            shortcut = _shortcut(self._dataset, key, status, zone, origin)
+            entry = _fit(inputs or _inputs(spec, index, status, zone, origin), spec, shortcut)
             self._entries[key] = entry
             self._restored.discard(key)
             self.changed = True
@@ -226,7 +247,25 @@ def _inputs(
     return _Inputs(origin, history, span, tuple(values), digest.hexdigest())
 
 
-def _fit(inputs: _Inputs, spec: BudgetSpec) -> _Entry:
+def _shortcut(
+    dataset: str | None, key: str, status: BudgetStatus, zone: ZoneInfo, origin: date
+) -> str:
+    """What decides a budget's inputs, bar the days themselves: with the same dataset, the
+    same budget, origin, period, zone and breakdown values make the same daily series."""
+    if dataset is None:
+        return ""
+    span = (status.period.start.astimezone(zone).date(), status.period.end.astimezone(zone).date())
+    values = [
+        (dimension, value)
+        for dimension, top in status.breakdown.items()
+        for value, _ in top
+        if value not in (OTHER, NONE_VALUE)
+    ]
+    text = repr((FORMAT, dataset, key, origin.isoformat(), span, zone.key, values))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _fit(inputs: _Inputs, spec: BudgetSpec, shortcut: str = "") -> _Entry:
     model = fit_daily_model(inputs.history, inputs.origin, spec.period, inputs.span)
     scores: dict[str, dict[str, float]] = {}
     candidates = []
@@ -235,7 +274,9 @@ def _fit(inputs: _Inputs, spec: BudgetSpec) -> _Entry:
         if found is not None:
             scores.setdefault(dimension, {})[value] = found.score
             candidates.append(AnomalyContributor(dimension, value, found))
-    return _Entry(inputs.origin, model, scores, top_contributor(candidates), inputs.fingerprint)
+    return _Entry(
+        inputs.origin, model, scores, top_contributor(candidates), inputs.fingerprint, shortcut
+    )
 
 
 def _array(values: np.ndarray) -> dict[str, object]:
@@ -259,6 +300,7 @@ def _entry_record(entry: _Entry) -> dict[str, object]:
     contributor = entry.contributor
     return {
         "fingerprint": entry.fingerprint,
+        "shortcut": entry.shortcut,
         "origin": entry.origin.isoformat(),
         "value_scores": {d: dict(v) for d, v in entry.value_scores.items()},
         "contributor": None
@@ -334,6 +376,8 @@ def _entry_of(item: Mapping[str, object]) -> _Entry:
         },
         contributor=contributor,
         fingerprint=str(item["fingerprint"]),
+        # Kept before shortcuts were: checked on its days.
+        shortcut=str(item.get("shortcut", "")),
     )
 
 

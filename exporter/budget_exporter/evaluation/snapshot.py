@@ -89,3 +89,7 @@ class Snapshot:
     # Money reservations hold per budget (its own and its children's), as the service read
     # them when it published this snapshot.
     reserved: Mapping[str, float] = field(default_factory=dict)
+    # The config's thresholds when every budget on them may share one exported set (each name
+    # on the severity ladder, which the rules join rung by rung); None: each budget exports its
+    # own thresholds.
+    shared_thresholds: Mapping[str, float] | None = None

@@ -13,7 +13,8 @@ into ``value="other"``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 
 from prometheus_client.core import Metric
 
@@ -98,9 +99,21 @@ PERIOD_END = FamilySpec(
 )
 THRESHOLD = FamilySpec(
     "budget_alert_threshold_ratio",
-    "Configured alert threshold of each severity as a ratio of the limit; alert "
-    "rules compare budget_utilization_ratio against it.",
+    "Alert threshold of each severity as a ratio of the limit, for a budget whose thresholds "
+    "are not the config's defaults (the others share budget_default_alert_threshold_ratio); "
+    "alert rules compare budget_utilization_ratio against it.",
     "budget",
+    ("severity",),
+)
+DEFAULT_THRESHOLD = FamilySpec(
+    "budget_default_alert_threshold_ratio",
+    "The config's alert threshold of each severity as a ratio of the limit, once for every "
+    "budget without a budget_alert_threshold_ratio of its own: a budget's thresholds are its "
+    "own series, or else these (rules pair them with each budget one severity at a time: "
+    'budget_default_alert_threshold_ratio{severity="warning"} <= on(job, instance) '
+    "group_right(severity) (budget_utilization_ratio unless on(budget, job, instance) "
+    "budget_alert_threshold_ratio)).",
+    "exporter",
     ("severity",),
 )
 THRESHOLD_REACHED = FamilySpec(
@@ -114,7 +127,13 @@ THRESHOLD_REACHED = FamilySpec(
 )
 DATA_AS_OF = FamilySpec(
     "budget_data_as_of_timestamp_seconds",
-    "End of the newest cost data used for this budget; burn-rate windows end here.",
+    "End of the newest cost data used for this budget; burn-rate windows end here. Exported "
+    "only where it is not its provider's budget_exporter_provider_data_newest_timestamp_"
+    "seconds (a budget of every provider, a period that began after or ended before the "
+    "newest data); for every budget: "
+    "budget_data_as_of_timestamp_seconds or on(budget, job, instance) max without(period, "
+    "provider, parent) (budget_info * on(provider, job, instance) group_left() "
+    "budget_exporter_provider_data_newest_timestamp_seconds).",
     "budget",
 )
 CHILDREN_LIMIT = FamilySpec(
@@ -168,6 +187,7 @@ FAMILIES = (
     PERIOD_START,
     PERIOD_END,
     THRESHOLD,
+    DEFAULT_THRESHOLD,
     THRESHOLD_REACHED,
     DATA_AS_OF,
     CHILDREN_LIMIT,
@@ -187,11 +207,24 @@ EXCHANGE_RATE = FamilySpec(
 CURRENCY_FAMILIES = (EXCHANGE_RATE,)
 
 
-def budget_families(snapshot: Snapshot) -> Iterator[Metric]:
-    """The spend families, one sample set per budget."""
+def budget_families(snapshot: Snapshot, with_providers: bool = True) -> Iterator[Metric]:
+    """The spend families, one sample set per budget.
+
+    ``with_providers``: the provider families go out beside these (not in backfilled history),
+    so a budget's data-as-of time that equals its provider's newest data is left to that series.
+    """
     f = new_families(FAMILIES, snapshot.series)
+    newest = (
+        {h.name: h.data_end for h in snapshot.providers if h.data_end is not None}
+        if with_providers
+        else {}
+    )
+    shared = snapshot.shared_thresholds
+    if shared is not None:
+        for severity, ratio in shared.items():
+            f[DEFAULT_THRESHOLD].add({"severity": severity}, ratio)
     for entry in snapshot.budgets:
-        _add_budget(f, entry, snapshot.currency)
+        _add_budget(f, entry, snapshot.currency, newest, shared)
         held = snapshot.reserved.get(entry.status.name, 0.0)
         if held > 0:  # a series only while something is held: no cost for budgets without
             money = {"budget": entry.status.name, **entry.labels, "currency": snapshot.currency}
@@ -199,7 +232,13 @@ def budget_families(snapshot: Snapshot) -> Iterator[Metric]:
     yield from exposed(f)
 
 
-def _add_budget(f: dict[FamilySpec, Family], entry: BudgetEntry, currency: str) -> None:
+def _add_budget(
+    f: dict[FamilySpec, Family],
+    entry: BudgetEntry,
+    currency: str,
+    newest: Mapping[str, datetime],
+    shared: Mapping[str, float] | None,
+) -> None:
     status = entry.status
     base = {"budget": status.name, **entry.labels}
     money = {**base, "currency": currency}
@@ -227,9 +266,13 @@ def _add_budget(f: dict[FamilySpec, Family], entry: BudgetEntry, currency: str) 
         f[EXHAUSTION].add({**base, "method": "forecast"}, entry.forecast.exhaustion.timestamp())
     f[PERIOD_START].add(base, status.period.start.timestamp())
     f[PERIOD_END].add(base, status.period.end.timestamp())
-    f[DATA_AS_OF].add(base, status.as_of.timestamp())
+    # What PromQL reads from the provider's series through budget_info is not sent again.
+    if not entry.provider or newest.get(entry.provider) != status.as_of:
+        f[DATA_AS_OF].add(base, status.as_of.timestamp())
+    own = shared is None or dict(status.thresholds) != shared
     for severity, ratio in status.thresholds.items():
-        f[THRESHOLD].add({**base, "severity": severity}, ratio)
+        if own:
+            f[THRESHOLD].add({**base, "severity": severity}, ratio)
         f[THRESHOLD_REACHED].add({**base, "severity": severity}, status.threshold_reached(severity))
     if entry.children_limit is not None:
         f[CHILDREN_LIMIT].add(money, entry.children_limit)

@@ -29,7 +29,8 @@ from .slo import slo_families
 
 def history_families(snapshot: Snapshot) -> Iterator[Metric]:
     """The families of a snapshot that describe the budgets and SLOs, not the exporter."""
-    yield from budget_families(snapshot)
+    # No provider series in history: every budget's data-as-of time goes out on its own.
+    yield from budget_families(snapshot, with_providers=False)
     yield from forecast_families(snapshot)
     yield from anomaly_families(snapshot)
     yield from insights_families(snapshot)

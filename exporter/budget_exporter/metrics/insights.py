@@ -50,8 +50,13 @@ AMOUNT_SOURCE_PERIODS = FamilySpec(
 )
 EXPECTED_SPEND = FamilySpec(
     "budget_expected_spend",
-    "Spend expected by the newest cost data if the limit were spent evenly over the "
-    "period, in currency.",
+    "Spend expected by the newest cost data: the purchases and fees counted at once so far, "
+    "plus the rest of the limit spread evenly over the period, in currency. Exported only for "
+    "a budget with such charges; for any other it is the limit spread evenly: budget_limit * "
+    "on(budget) group_left() clamp((budget_data_as_of_timestamp_seconds - "
+    "budget_period_start_timestamp_seconds) / (budget_period_end_timestamp_seconds - "
+    "budget_period_start_timestamp_seconds), 0, 1), with the data-as-of time as its help "
+    "derives it.",
     "budget",
     ("currency",),
 )
@@ -155,7 +160,10 @@ def insights_families(snapshot: Snapshot) -> Iterator[Metric]:
         if insights is None:
             continue
         variance = insights.variance
-        f[EXPECTED_SPEND].add(money, variance.expected)
+        status = entry.status
+        # The even spread is what PromQL computes from the limit and the period's timestamps.
+        if variance.expected != status.limit * status.period.elapsed_ratio(status.as_of):
+            f[EXPECTED_SPEND].add(money, variance.expected)
         f[SPEND_VARIANCE].add(money, variance.amount)
         f[SPEND_VARIANCE_RATIO].add(base, variance.ratio)
         f[VARIANCE_CATEGORY].add({**base, "category": variance.category.value}, 1)

@@ -6,7 +6,7 @@ A normalized cost frame has one row per charge period start and combination of d
   evenly over it when a window cuts it, and ``end == start`` marks a one-time charge;
 - ``cost``: amount in ``currency`` (float; credits and refunds are negative);
 - ``currency``: ISO 4217 code of the row;
-- ``charge_category``: one of ``CHARGE_CATEGORIES``;
+- ``charge_category``: one of ``model.charges.CHARGE_CATEGORIES``;
 - every other column is a dimension (text) that budgets filter and break down on; FOCUS
   column names (``ServiceName``, ``SubAccountId``...) and ``tags.KEY`` are the shared vocabulary.
 """
@@ -15,22 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 import pandas as pd
 
 from .bad_rows import BadRows
 
+# Named here too for the modules that read frames; settings import it from model.charges.
+from .charges import Accrual as Accrual
+
 FIXED_COLUMNS = ("start", "end", "cost", "currency", "charge_category")
-
-# When a charge whose period is longer than a day counts. ``charge_start``: in full at the start
-# of its charge period, as the provider's console and budgets show a cash basis (unblended,
-# BilledCost, ActualCost); ``pro_rata``: spread evenly over it, as amortized bases are.
-Accrual = Literal["charge_start", "pro_rata"]
-ACCRUALS: tuple[Accrual, ...] = ("charge_start", "pro_rata")
-
-
-CHARGE_CATEGORIES = ("usage", "purchase", "tax", "credit", "refund")
 
 
 @dataclass(frozen=True)

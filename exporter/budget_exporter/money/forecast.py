@@ -25,10 +25,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-# scipy.special, not scipy.stats: the same quantile functions (norm.ppf is ndtri, t.ppf is
-# stdtrit) for a quarter of the import time of every command that evaluates.
-from scipy import special
-
 from ..model.periods import PeriodKind, period_containing
 from .anomaly import weekday_anomaly_score
 
@@ -266,6 +262,11 @@ def fit_daily_model(
             model = min(moving, key=lambda c: scores.get(c.name, math.inf))
             reason, chosen = REASON_SHIFT, names.index(model.name)
             shift_days = int(model.shift[n]) if model.shift is not None else None
+    # scipy.special, not scipy.stats: the same quantile functions (norm.ppf is ndtri, t.ppf is
+    # stdtrit) for a quarter of the import time; imported where a model is fitted, so that
+    # commands fitting none (check) never load scipy.
+    from scipy import special
+
     fallback = backtest.fallback_sd(model, np.array([n]))[0] * special.ndtri(PROBS)
     if len(origins):
         quantiles = _blend(z[chosen], independent, fallback)
@@ -772,6 +773,8 @@ def _held_out(
     mape = float(finite.mean()) if finite.size else None
     trust = min(independent / FULL_TRUST_ORIGINS, 1.0)
     empirical = _empirical(z_older[np.isfinite(z_older)], independent)
+    from scipy import special  # where a model is fitted, as in fit_daily_model
+
     normal = special.ndtri(PROBS)
     # One row of quantiles per held-out origin: the fallback's spread is that origin's own.
     quantiles = trust * empirical[None, :] + (1 - trust) * normal[None, :] * fallback[:, None]

@@ -5,58 +5,16 @@ Pure: a budget's status and daily spend in, figures out. No I/O, no clock.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
 
-from ..model.fields import StrictModel, TextList
 from ..model.statistics import MIN_PATTERN_DAYS, linear_trend, weekday_means
 from .budgets import NONE_VALUE, OTHER, PERIOD_WINDOW, BudgetStatus
-
-
-class VarianceConfig(StrictModel):
-    """Spend against the expected spend for the elapsed share of the period, as a ratio."""
-
-    slightly_over: float = Field(default=0.05, gt=0, le=10)
-    over: float = Field(default=0.15, gt=0, le=10)
-    under: float = Field(default=0.15, gt=0, le=1)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> VarianceConfig:
-        if self.slightly_over >= self.over:
-            raise ValueError(
-                f"slightly_over ({self.slightly_over}) must be below over ({self.over})"
-            )
-        return self
-
-
-class ShareRuleConfig(StrictModel):
-    """One value of a dimension above ``share`` of the budget's spend is worth a look."""
-
-    dimensions: TextList
-    share: float = Field(gt=0, le=1)
-
-
-class InsightsConfig(StrictModel):
-    """Thresholds of the variance categories and of the recommendations."""
-
-    variance: VarianceConfig = VarianceConfig()
-    pace_factor: float = Field(default=1.2, gt=1, le=100)
-    resource: ShareRuleConfig = ShareRuleConfig(dimensions=("ServiceName",), share=0.5)
-    owner: ShareRuleConfig = ShareRuleConfig(dimensions=("tags.owner",), share=0.5)
-    weeks: int = Field(default=8, ge=2, le=52)  # daily history read by weekday and trend
-
-    @field_validator("pace_factor")
-    @classmethod
-    def _finite_factor(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return value
+from .insights_config import InsightsConfig
 
 
 class VarianceCategory(StrEnum):

@@ -1,91 +1,24 @@
-"""The provider interface: settings every provider accepts, and ``fetch(now)`` -> data.
+"""The provider interface: ``fetch(now)`` -> data, on settings of a ``base_config.ProviderConfig``.
 
 Cost providers return a ``model.costs.CostData`` (the normalized frame), incident providers a
-``model.incidents.IncidentData``; ``providers.registry`` maps each ``type:`` name to its class.
+``model.incidents.IncidentData``; ``providers.registry`` maps each ``type:`` name to its class,
+``providers.settings`` to its settings.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, Generic, TypeVar, cast
 
-from pydantic import SecretStr, ValidationInfo, field_validator
+from pydantic import SecretStr
 
-from ..model.costs import Accrual, CostData
-from ..model.fields import (
-    MAX_WAIT,
-    Duration,
-    StrictModel,
-    is_wait_setting,
-    read_secret,
-    url_has_credentials,
-)
+from ..model.costs import CostData
+from ..model.fields import read_secret
 from ..model.metric_family import FamilySpec, ProviderMetric
-from ..model.periods import format_duration
-
-
-class ProviderConfig(StrictModel):
-    """Settings every provider accepts."""
-
-    type: str
-    # Billing data for the most recent days is provisional: the newest data minus this lag is
-    # reported as settled, and files or APIs are re-read until then.
-    settlement_lag: Duration = timedelta(days=3)
-    # Data older than this is stale: exported so the data-age alert needs no per-provider rule.
-    max_data_age: Duration = timedelta(days=2)
-    # When charges longer than a day count; unset, the cost basis decides (see accrual_in_force).
-    accrual: Accrual | None = None
-
-    def default_accrual(self) -> Accrual:
-        """The accrual of this provider's cost basis: cash bases count charges at their start."""
-        return "charge_start"
-
-    def accrual_in_force(self) -> Accrual:
-        """The configured accrual, or the one the cost basis implies."""
-        return self.accrual or self.default_accrual()
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_secret_in_plain_sight(cls, value: object, info: ValidationInfo) -> object:
-        # Checked for every provider at once: each new provider's URLs and secrets included.
-        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
-            raise ValueError(
-                "is empty (an unset environment variable?): give the secret, or remove the key"
-            )
-        if (
-            isinstance(value, timedelta)
-            and info.field_name is not None
-            and is_wait_setting(info.field_name)
-            and value > MAX_WAIT
-        ):
-            raise ValueError(f"must be at most {format_duration(MAX_WAIT)}")
-        if isinstance(value, str) and url_has_credentials(value):
-            secrets = cls.secret_settings()
-            where = (
-                f"the provider's secret settings ({', '.join(secrets)})"
-                if secrets
-                else ("the environment or a secret file")
-            )
-            raise ValueError(
-                "holds a user name or password, which would show in logs and errors: "
-                f"remove it from the URL and give the credentials in {where}"
-            )
-        return value
-
-    @classmethod
-    def secret_settings(cls) -> list[str]:
-        """Names of the settings that take a secret, inline or as a file."""
-        names = []
-        for name, field in cls.model_fields.items():
-            if "SecretStr" in str(field.annotation):
-                names.append(name)
-                if f"{name}_file" in cls.model_fields:
-                    names.append(f"{name}_file")
-        return names
-
+from .base_config import ProviderConfig as ProviderConfig
 
 ConfigT = TypeVar("ConfigT", bound=ProviderConfig)
 DataT = TypeVar("DataT")

@@ -1,4 +1,7 @@
-"""Every provider type by its ``type:`` name, and how one is built from its settings."""
+"""Every provider type by its ``type:`` name -> its class, and how one is built from its settings.
+
+It loads every provider's code; the config validates with ``settings`` alone.
+"""
 
 from __future__ import annotations
 

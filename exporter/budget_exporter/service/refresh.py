@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from .. import __version__
 from ..config.schema import Config
 from ..evaluation.evaluate import (
     IndexCache,
@@ -26,6 +27,7 @@ from ..evaluation.snapshot import ProviderHealth, Snapshot
 from ..model.costs import CostData, settled_shrink
 from ..model.errors import ProviderError
 from ..model.incidents import IncidentData
+from ..model.moments import moment_of
 from ..model.periods import period_containing
 from ..money.currency import to_reporting_currency
 from ..providers.base import ProviderContext
@@ -110,6 +112,10 @@ class Refresher:
         self.patterns = PatternCache()
         self.indexes = IndexCache()
         self._shrunk: dict[str, tuple[tuple[int, float], int]] = {}
+        # The SHA-256 of each cost frame held as the state folder has it (none without one).
+        self._frames: dict[str, str] = {}
+        settings = f"{__version__}|{config.model_dump_json()}"
+        self._settings = hashlib.sha256(settings.encode()).hexdigest()
         if state is not None:
             self._load_state(state)
 
@@ -127,14 +133,16 @@ class Refresher:
                 continue
             data, record = loaded
             try:
-                last_success = datetime.fromisoformat(record["last_success"])
+                moment = moment_of(record["last_success"])
+                if moment is None:
+                    raise ValueError("no last_success")
+                last_success = moment.to_pydatetime()
                 duration = float(record.get("duration_seconds", 0.0))
-                if last_success.tzinfo is None:
-                    raise ValueError(f"last_success {record['last_success']!r} has no UTC offset")
             except Exception as error:  # a malformed record is dropped, never trusted
                 log.warning("ignoring malformed cached state of provider %s: %s", name, error)
                 continue
             self.data[name] = data
+            self._frames[name] = str(record["frame_sha256"])
             self.health[name] = dataclasses.replace(
                 self.health[name],
                 up=True,
@@ -214,6 +222,7 @@ class Refresher:
             )
         if isinstance(data, CostData):
             self.data[name] = data
+            self._frames.pop(name, None)  # known again once the state folder has it
             rows = len(data.frame)
         else:
             self.incidents[name] = data
@@ -245,7 +254,7 @@ class Refresher:
             log.warning("%s", warning)
         # Incident sources are cheap to read again after a restart; the state keeps cost frames.
         if self.state is not None and isinstance(data, CostData):
-            self.state.save_provider(
+            self._frames[name] = self.state.save_provider(
                 name,
                 provider_fingerprint(self.config, name),
                 data,
@@ -301,6 +310,14 @@ class Refresher:
                 "zero spend, and the last good data stays served"
             )
 
+    def _dataset(self) -> str | None:
+        """A fingerprint of the cost data held and of all that makes budgets' days of it, or
+        None when a frame is not as the state folder has it (no folder, a failed write)."""
+        if any(name not in self._frames for name in self.data):
+            return None
+        frames = sorted((name, self._frames[name]) for name in self.data)
+        return hashlib.sha256(f"{self._settings}|{frames}".encode()).hexdigest()
+
     def snapshot(self, now: datetime) -> Snapshot:
         """Evaluate every budget at ``now`` from the data held."""
         started = time.perf_counter()
@@ -308,6 +325,7 @@ class Refresher:
             dataclasses.replace(item, extra=self.providers[name].metrics())
             for name, item in self.health.items()
         )
+        self.forecasts.use_dataset(self._dataset())
         snapshot = evaluate(
             self.config,
             self.data,

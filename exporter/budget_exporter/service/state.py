@@ -11,6 +11,7 @@ import fcntl
 import glob
 import gzip
 import hashlib
+import io
 import json
 import logging
 import os
@@ -23,40 +24,26 @@ from typing import Any
 
 import pandas as pd
 
-from ..config.schema import Config
 from ..model.bad_rows import BadRow, BadRows
 from ..model.costs import CostData
+from ..model.moments import moment_of, moment_text
 from ..providers.support.atomic import atomic_write
+from .folder import (
+    FORECASTS_FILE,
+    LOCK_FILE,
+    METRICS_FILE,
+    METRICS_GZIP_FILE,
+    OPENMETRICS_FILE,
+    OWNER_FILE,
+    SNAPSHOT_FILE,
+)
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.prom"
-METRICS_GZIP_FILE = "metrics.prom.gz"  # the same exposition, compressed once by the leader
-OPENMETRICS_FILE = "metrics.om"  # the same snapshot in the OpenMetrics format (and its .gz)
-SNAPSHOT_FILE = "snapshot.json"  # the same snapshot for the JSON API
-FORECASTS_FILE = "forecasts.json"  # fitted forecast models, so a restart does not fit them again
-LOCK_FILE = "refresh.lock"
-OWNER_FILE = "owner.lock"  # which config the running servers of this folder serve
 CLAIM_WAIT = 5.0
-
-
-def folder_problem(path: Path) -> tuple[str, bool] | None:
-    """What keeps ``path`` from being a state directory, and whether it is for good.
-
-    A file where the folder should be is a mistake in the config (True); a folder that is
-    read-only or cannot be made yet may be fixed while the server runs (False), which retries.
-    """
-    if path.exists() and not path.is_dir():
-        return f"state directory {path} is not a directory", True
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        return f"state directory {path} cannot be made: {existing} is not a directory", True
-    if not os.access(existing, os.W_OK | os.X_OK):
-        what = "is not writable" if existing == path else f"cannot be made in {existing}"
-        return f"state directory {path} {what}", False
-    return None
+# The temporary file of an atomic write: a dot, the file's name, a dot and mkstemp's eight
+# random characters. Nothing else is ever removed as stale.
+TEMPORARY = re.compile(r"\..+\.[a-z0-9_]{8}")
 
 
 class StateDirTaken(Exception):
@@ -77,17 +64,9 @@ def gzip_matches(plain: bytes, compressed: bytes) -> bool:
     )
 
 
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise ValueError(f"time {value!r} has no UTC offset")
-    return moment
+    moment = moment_of(value)
+    return moment.to_pydatetime() if moment is not None else None
 
 
 class StateDir:
@@ -161,22 +140,25 @@ class StateDir:
 
     def save_provider(
         self, name: str, fingerprint: str, data: CostData, meta: dict[str, Any]
-    ) -> None:
+    ) -> str:
         """Persist a provider's last good data; the frame first, then the record pointing at it.
 
         Each frame file is named after its content, so a kill between the two writes leaves the
-        old record pointing at the old frame, which is still there: never a mixed pair.
+        old record pointing at the old frame, which is still there: never a mixed pair. Returns
+        the SHA-256 of the frame's file, as ``load_provider``'s record gives it (``frame_sha256``):
+        what tells one frame from another without comparing them.
         """
         folder = self.path / "providers"
         folder.mkdir(parents=True, exist_ok=True)
         buffer = data.frame.to_parquet(index=False)
-        frame_name = f"{name}.{hashlib.sha256(buffer).hexdigest()[:16]}.parquet"
+        digest = hashlib.sha256(buffer).hexdigest()
+        frame_name = f"{name}.{digest[:16]}.parquet"
         atomic_write(folder / frame_name, buffer)
         record = {
             "fingerprint": fingerprint,
             "frame": frame_name,
-            "data_end": _time(data.data_end),
-            "settled_through": _time(data.settled_through),
+            "data_end": moment_text(data.data_end),
+            "settled_through": moment_text(data.settled_through),
             "bad_rows": data.bad_rows.count,
             "bad_row_examples": [
                 [row.source, row.line, row.reason] for row in data.bad_rows.examples
@@ -189,15 +171,20 @@ class StateDir:
         for old in folder.glob(f"{glob.escape(name)}.*parquet"):
             if old.name != frame_name and own.fullmatch(old.name):
                 old.unlink(missing_ok=True)
+        return digest
 
     def load_provider(self, name: str, fingerprint: str) -> tuple[CostData, dict[str, Any]] | None:
-        """The persisted data of a provider, if it was saved with the same provider config."""
+        """The persisted data of a provider, if it was saved with the same provider config, and
+        its record (with ``frame_sha256``, the SHA-256 of the frame's file as read)."""
         folder = self.path / "providers"
         try:
             record = json.loads((folder / f"{name}.json").read_text())
             if record.get("fingerprint") != fingerprint:
                 return None
-            frame = pd.read_parquet(folder / Path(record.get("frame", f"{name}.parquet")).name)
+            payload = (folder / Path(record.get("frame", f"{name}.parquet")).name).read_bytes()
+            frame = pd.read_parquet(io.BytesIO(payload))
+            # Of the bytes read, not of a name: a damaged file has its own.
+            record["frame_sha256"] = hashlib.sha256(payload).hexdigest()
             # Valid JSON of the wrong shape is as damaged as a torn file: check all of it here.
             bad = BadRows(
                 int(record.get("bad_rows", 0)),
@@ -292,11 +279,16 @@ class StateDir:
         self._owner_handle = handle
 
     def _remove_stale_temporaries(self) -> None:
-        # A process killed mid-write leaves its temporary file; only the lock holder writes,
-        # so once this process holds the lock, any temporary file left is stale.
-        for folder in (self.path, self.path / "providers"):
-            for stale in folder.glob(".*.*"):
-                if stale.is_file() and stale.name != f".{LOCK_FILE}":
+        # A process killed mid-write leaves its temporary file; only the lock holder writes
+        # these folders, so once this process holds the lock, any temporary file left is stale.
+        # The providers' kept groups have a folder each under cache/files.
+        cache = self.path / "cache"
+        folders = [self.path, self.path / "providers", cache]
+        with contextlib.suppress(OSError):
+            folders += sorted(p for p in (cache / "files").iterdir() if p.is_dir())
+        for folder in folders:
+            for stale in folder.glob(".*"):
+                if TEMPORARY.fullmatch(stale.name) and stale.is_file():
                     log.info("removing %s, left by a write that was interrupted", stale)
                     stale.unlink(missing_ok=True)
 
@@ -305,20 +297,3 @@ class StateDir:
         if self._lock_handle is not None:
             os.close(self._lock_handle)
             self._lock_handle = None
-
-
-STATE_DIR_ENV = "BUDGET_EXPORTER_STATE_DIR"
-
-
-def default_state_dir(config: Config) -> Path:
-    """Where state lives when neither the config nor the command line says."""
-    if config.state_dir:
-        return Path(config.state_dir)
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    tag = hashlib.sha256(str(Path(config.source).resolve()).encode()).hexdigest()[:12]
-    return base / "budget-exporter" / tag
-
-
-def state_folder(state_dir: str | None, config: Config) -> Path:
-    """The state folder: ``state_dir``, else ``$BUDGET_EXPORTER_STATE_DIR``, else the default."""
-    return Path(state_dir or os.environ.get(STATE_DIR_ENV) or default_state_dir(config))

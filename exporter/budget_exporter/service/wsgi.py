@@ -34,10 +34,11 @@ from ..metrics.exposition import (
 from ..money.reservations import ReservationFileError, held_against
 from ..views.api import PREFIX, JsonApi, PublishedSnapshot
 from ..views.snapshot_json import render_json
+from .folder import OPENMETRICS_FILE, state_folder
 from .lifecycle import request_reload
 from .refresh import Refresher
 from .reservations import ReservationBook
-from .state import OPENMETRICS_FILE, StateDir, gzip_matches, state_folder
+from .state import StateDir, gzip_matches
 
 log = logging.getLogger(__name__)
 

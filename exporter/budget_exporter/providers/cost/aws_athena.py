@@ -13,21 +13,18 @@ are queried again, within the partition of their billing periods.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from pydantic import Field, field_validator
 
-from ...model.costs import Accrual, CostData, empty_cost_frame
+from ...model.costs import CostData, empty_cost_frame
 from ...model.costs import normalize as normalize_frame
 from ...model.errors import ProviderError
-from ...model.fields import Duration, TextList
 from ...model.metric_family import FamilySpec, ProviderMetric
 from ...model.periods import format_duration
 from ..base import CostProvider, ProviderConfig, ProviderContext
@@ -36,10 +33,9 @@ from ..support.atomic import atomic_write
 from ..support.aws_client import aws_error, make_client
 from ..support.daily import RecentDays, cache_path
 from ..support.request_budget import month_end, month_of
+from .aws_athena_config import AwsAthenaConfig
 from .aws_cur import CATEGORIES, ONE_TIME
 
-# Names are quoted into the SQL (Athena takes no parameters for them), so they are strict.
-IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 PRICE_PER_BYTE_USD = 5.0 / 1e12
 MIN_BILLED_BYTES = 10 * 1024 * 1024
 # A charge longer than this keeps its own period; shorter ones are buckets of one UTC day.
@@ -68,43 +64,6 @@ BYTES_SCANNED_MONTH_LIMIT = FamilySpec(
     "Monthly scan budget: no query starts once the month's scanned bytes reach it.",
     "provider",
 )
-
-
-class AwsAthenaConfig(ProviderConfig):
-    """Config of an ``aws_athena`` provider."""
-
-    type: Literal["aws_athena"]
-    database: str
-    table: str
-    catalog: str = "AwsDataCatalog"
-    workgroup: str = Field(default="primary", pattern=r"^[A-Za-z0-9._-]+$")
-    # Where Athena writes results; optional when the workgroup sets one.
-    output_location: str | None = Field(default=None, pattern=r"^s3://[^\s]+$")
-    # cur2: Data Exports CUR 2.0 (billing_period partition, product and resource_tags maps);
-    # legacy: the legacy CUR's Athena integration (year/month partitions, flat columns).
-    layout: Literal["cur2", "legacy"] = "cur2"
-    cost: Literal["unblended", "net_unblended", "amortized"] = "unblended"
-    tags: TextList = ()
-    history: Duration = timedelta(days=400)
-    monthly_scan_budget_bytes: int = Field(default=1_000_000_000_000, gt=0)  # 1 TB: 5 USD
-    poll_interval: Duration = timedelta(seconds=2)
-    timeout: Duration = timedelta(minutes=10)
-    region: str = "us-east-1"
-    profile: str | None = None
-    endpoint_url: str | None = None
-
-    @field_validator("database", "table", "catalog")
-    @classmethod
-    def _glue_name(cls, value: str) -> str:
-        if not re.fullmatch(IDENTIFIER, value):
-            raise ValueError(
-                f"{value!r} is not a Glue name: letters, digits and '_' (it is quoted into the SQL)"
-            )
-        return value
-
-    def default_accrual(self) -> Accrual:
-        """As for ``aws_cur``: amortized cost spreads fees over their term."""
-        return "pro_rata" if self.cost == "amortized" else "charge_start"
 
 
 def _cost_expression(cost: str) -> str:

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from ...model.costs import Accrual
+from ...model.charges import Accrual
 from ...model.fields import Duration, StrictModel
-from ..base import ProviderConfig
+from ..base_config import ProviderConfig
 
 # Dimensions GetCostAndUsage accepts in GroupBy.
 GROUP_DIMENSIONS = (

@@ -14,16 +14,14 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
 from ...model.bad_rows import BadRows
-from ...model.costs import Accrual, CostData, concat_frames, normalize
+from ...model.costs import CostData, concat_frames, normalize
 from ...model.errors import ProviderError
-from ...model.fields import TextList
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from ..support import engine
 from ..support.aws_client import make_client
@@ -37,6 +35,7 @@ from ..support.cost_files import (
 from ..support.engine import ReadLimits, quote
 from ..support.files import CacheEntry, FileCache, collect_bad_groups, expand_paths, null_mask
 from ..support.s3_mirror import S3Mirror, is_s3_url
+from .aws_cur_config import AwsCurConfig
 
 START = "line_item_usage_start_date"
 END = "line_item_usage_end_date"
@@ -100,28 +99,6 @@ DIMENSIONS = {
     "AvailabilityZone": ("line_item_availability_zone",),
     "x_LineItemType": (TYPE,),
 }
-
-
-class AwsCurConfig(ProviderConfig):
-    """Config of an ``aws_cur`` provider."""
-
-    type: Literal["aws_cur"]
-    paths: TextList = Field(min_length=1)
-    cost: Literal["unblended", "net_unblended", "amortized"] = "unblended"
-
-    def default_accrual(self) -> Accrual:
-        """Amortized cost spreads fees over their term, as Cost Explorer's amortized view does."""
-        return "pro_rata" if self.cost == "amortized" else "charge_start"
-
-    # Tag keys to keep as tags.KEY dimensions, without the user_ prefix; empty keeps all.
-    tags: TextList = ()
-    # More dimensions: name -> CUR column (``product.KEY`` reads a key of the product map).
-    extra_dimensions: dict[str, str] = Field(default_factory=dict)
-    # For s3:// paths: where local copies go (default: the state folder), and the client.
-    cache_dir: str | None = None
-    region: str | None = None
-    profile: str | None = None
-    endpoint_url: str | None = None
 
 
 class AwsCurProvider(CostProvider[AwsCurConfig]):

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from pydantic import Field, SecretStr, field_validator, model_validator
 
-from ...model.costs import Accrual, CostData, empty_cost_frame
+from ...model.costs import CostData, empty_cost_frame
 from ...model.costs import normalize as normalize_frame
 from ...model.errors import ProviderError
-from ...model.fields import Duration, TextList, read_secret
+from ...model.fields import read_secret
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from ..support.daily import ReadPlan, RecentDays, cache_path, day_bounds
 from ..support.http import HttpClient, RetryPolicy
+from .azure_cost_management_config import AzureCostManagementConfig
 
 UTC = ZoneInfo("UTC")
 # Cost Management throttles per query cost, entity, tenant and client; each has its own header.
@@ -53,53 +52,6 @@ CHARGE_TYPES = {
     "roundingadjustment": "usage",
 }
 TOKEN_MARGIN = timedelta(minutes=5)
-
-
-class AzureCostManagementConfig(ProviderConfig):
-    """Config of an ``azure_cost_management`` provider."""
-
-    type: Literal["azure_cost_management"]
-    # /subscriptions/ID, /subscriptions/ID/resourceGroups/NAME,
-    # /providers/Microsoft.Billing/billingAccounts/ID, /providers/Microsoft.Management/...
-    scope: str = Field(pattern=r"^/(subscriptions|providers)/[^?#\s]+$")
-    cost_type: Literal["ActualCost", "AmortizedCost"] = "ActualCost"
-
-    def default_accrual(self) -> Accrual:
-        """AmortizedCost spreads reservation purchases over their term; ActualCost is cash."""
-        return "pro_rata" if self.cost_type == "AmortizedCost" else "charge_start"
-
-    # At most two, as the API allows; "tag:KEY" groups by a tag.
-    group_by: TextList = ("ServiceName",)
-    auth: Literal["client_secret", "azure_identity"] = "client_secret"
-    tenant_id: str | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    client_secret_file: Path | None = None
-    management_endpoint: str = "https://management.azure.com"
-    authority_host: str = "https://login.microsoftonline.com"
-    api_version: str = "2023-11-01"
-    history: Duration = timedelta(days=400)
-    max_days_per_query: int = Field(default=31, ge=1, le=366)
-    timeout: Duration = timedelta(seconds=60)
-
-    @field_validator("group_by")
-    @classmethod
-    def _two_groupings(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if len(value) > 2:
-            raise ValueError("the Query API groups by at most two dimensions or tags")
-        if sum(1 for item in value if item.startswith("tag:")) > 1:
-            raise ValueError("the Query API groups by at most one tag")
-        return value
-
-    @model_validator(mode="after")
-    def _credentials_present(self) -> AzureCostManagementConfig:
-        if self.auth == "client_secret":
-            missing = [k for k in ("tenant_id", "client_id") if not getattr(self, k)]
-            if self.client_secret is None and self.client_secret_file is None:
-                missing.append("client_secret (or client_secret_file)")
-            if missing:
-                raise ValueError(f"auth client_secret needs {', '.join(missing)}")
-        return self
 
 
 class AzureCostManagementProvider(CostProvider[AzureCostManagementConfig]):

@@ -2,28 +2,38 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import zlib
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from pydantic import Field, field_validator
 
+from ...model.bad_rows import BadRows
 from ...model.errors import ProviderError
-from ...model.fields import ZoneName
 from ..base import ProviderConfig
 from ..support import engine
 from ..support.cost_files import (
-    CostFileConfig,
+    FUTURE_HORIZON,
     CostFileProvider,
+    ReadText,
+    appended_text,
+    csv_text,
     date_format_hint,
+    file_identity,
     file_result,
+    read_text,
     row_problems,
     with_unused,
 )
-from ..support.engine import quote
-from ..support.files import ParsedFile, null_mask
+from ..support.engine import LINE, ROWS, quote
+from ..support.files import CacheEntry, ParsedFile, null_mask
+from .csvfile_config import CsvConfig
+
+log = logging.getLogger(__name__)
 
 CATEGORY_ALIASES = {
     "usage": "usage",
@@ -73,37 +83,31 @@ def _date(text: str, fmt: str) -> Any:
         return pd.NaT
 
 
-class CsvConfig(CostFileConfig):
-    """Config of a ``csv`` provider. Dates without a time or offset are read in ``timezone``.
+class _Part(NamedTuple):
+    """The rows of some lines of a file, before the checks of the whole file."""
 
-    A file whose dates all fall on midnight (in their own offset, else in ``timezone``) holds
-    daily rows, each covering its day; any other file holds hourly rows. ``granularity``
-    overrides the guess: ``daily`` spreads a row over the day that holds it, ``hourly`` over
-    the hour from its time.
-    """
-
-    type: Literal["csv"]
-    date_column: str = "date"
-    cost_column: str = "cost"
-    currency_column: str | None = None
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    category_column: str | None = None
-    # Either a list of column names, or a mapping of dimension name -> column name.
-    dimensions: dict[str, str] = Field(default_factory=dict)
-    timezone: ZoneName | None = None
-    date_format: str | None = None
-    granularity: Literal["daily", "hourly"] | None = None
-
-    @field_validator("dimensions", mode="before")
-    @classmethod
-    def _list_to_mapping(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return {str(item): str(item) for item in value}
-        return value
+    frame: pd.DataFrame
+    bad: BadRows
+    groups: pd.DataFrame
+    latest: pd.Timestamp
+    hint: str
+    rows: int  # data lines read
+    daily: bool
+    dates: str  # the type the dates were read as: naive, or with their offset
+    beyond: bool  # some row starts beyond the future horizon (a bad row that time may heal)
 
 
 class CsvProvider(CostFileProvider[CsvConfig]):
-    """Reads daily (or finer) cost rows from CSV files."""
+    """Reads daily (or finer) cost rows from CSV files.
+
+    A CSV file (plain or gzip) that changed is read from the end of what was read before when
+    its text begins byte for byte with what was read (its SHA-256 was kept): the lines
+    appended are parsed and their groups added to those kept. Anything else is read whole: a
+    file rewritten or cut anywhere before its old end, a Parquet file, lines whose dates read
+    otherwise than the file's did (another offset, times in a file of days), or a file that
+    held a date beyond the future horizon (the clock may make it good). A gzip file is still
+    inflated from its start, which costs a fraction of parsing it.
+    """
 
     type_name: ClassVar[str] = "csv"
     config_model: ClassVar[type[ProviderConfig]] = CsvConfig
@@ -111,9 +115,104 @@ class CsvProvider(CostFileProvider[CsvConfig]):
     def parse_file(
         self, path: Path, now: datetime, since: pd.Timestamp | None = None
     ) -> ParsedFile:
-        # Dates of any strftime format: the whole file is read (reads_tail is off).
+        # Dates of any strftime format: no condition on them reaches the engine (reads_tail is
+        # off); appended lines are read alone instead (``_update``).
+        try:
+            stored = csv_text(path)
+            before = file_identity(path) if stored is not None else None
+        except OSError:
+            stored = before = None  # the engine's read says what is wrong with the file
+        part = self._part(path, path, now)
+        parsed = self._result(part, path, now)
+        try:
+            read = None
+            if stored is not None and before is not None:
+                read = read_text(path, stored, part.rows, before)
+        except (OSError, EOFError, zlib.error):  # changed since: the next read is a whole one
+            read = None
+        note = _note(read, stored, part) if read is not None and stored is not None else None
+        self._cache.note(path, parsed, note)
+        return parsed
+
+    def _update(
+        self, path: Path, entry: CacheEntry[ParsedFile], now: datetime
+    ) -> tuple[ParsedFile, bool]:
+        """A changed file: the lines appended since the last read, when that is all that
+        changed, else the whole file."""
+        note = self._cache.noted(path, entry.value)
+        if note is not None:
+            try:
+                appended = self._appended(path, entry.value, note, now)
+            except (ProviderError, OSError) as error:  # the whole read names the file itself
+                log.info("provider %s: %s is read whole: %s", self.name, path, error)
+                appended = None
+            if appended is not None:
+                return appended, False
+        return self.parse_file(path, now), True
+
+    def _appended(
+        self, path: Path, before: ParsedFile, note: str, now: datetime
+    ) -> ParsedFile | None:
+        """``before`` and the groups of the lines appended after what it was read from, or
+        None when the file must be read whole."""
+        try:
+            seen = json.loads(note)
+            if seen.get("version") != NOTE_VERSION or seen["beyond"]:
+                return None
+            read = ReadText(int(seen["length"]), int(seen["rows"]), str(seen["sha256"]))
+            wanted = (bool(seen["daily"]), str(seen["dates"]))
+            kind = str(seen["stored"])
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            log.warning("provider %s: ignoring the note of %s (%s)", self.name, path, error)
+            return None
+        stored = csv_text(path)
+        if stored != kind:  # compressed since, or no longer: the engine goes by the name
+            return None
+        with appended_text(path, stored, read, self.limits()) as found:
+            if found is None:
+                return None
+            copy, after = found
+            if after.length == read.length:  # no complete line more: what was read stands
+                return before
+            # A file of days stays one while lines of days are appended (else it is read
+            # whole: all its rows become hours); in a file of hours every line is an hour.
+            daily = None if wanted[0] else False
+            part = self._part(copy, path, now, offset=read.rows, daily=daily)
+        if (part.daily, part.dates) != wanted:
+            return None
+        parsed = self._result(part, path, now, before=(before, read.rows))
+        whole = ReadText(after.length, read.rows + part.rows, after.sha256)
+        self._cache.note(path, parsed, _note(whole, stored, part))
+        return parsed
+
+    def _result(
+        self, part: _Part, path: Path, now: datetime, before: tuple[ParsedFile, int] | None = None
+    ) -> ParsedFile:
+        return file_result(
+            part.frame,
+            part.bad,
+            part.groups,
+            path,
+            self.name,
+            part.latest,
+            pd.Timestamp(now),
+            part.hint,
+            before=before,
+        )
+
+    def _part(
+        self,
+        source: Path,
+        path: Path,
+        now: datetime,
+        offset: int = 0,
+        daily: bool | None = None,
+    ) -> _Part:
+        """The rows of ``source``, which holds the lines of ``path`` after its first
+        ``offset`` data lines (all of them by default). ``daily`` overrides the guess of
+        days or hours where ``granularity`` does not."""
         settings = self.settings
-        columns = engine.schema(path, self.name, self.limits())
+        columns = engine.schema(source, self.name, self.limits())
         wanted = [settings.date_column, settings.cost_column, *settings.dimensions.values()]
         for optional in (settings.currency_column, settings.category_column):
             if optional:
@@ -137,13 +236,14 @@ class CsvProvider(CostFileProvider[CsvConfig]):
             keys[settings.category_column] = f"lower(trim({quote(settings.category_column)}))"
         keys.update({column: quote(column) for column in dimensions.values()})
         raw = engine.grouped(
-            path,
+            source,
             self.name,
             self.limits(),
             keys=keys,
             cost=settings.cost_column,
             strip_commas=True,
         )
+        raw[LINE] += offset
         latest = pd.Timestamp(now) + settings.clock_skew
         zone = ZoneInfo(settings.timezone or self.context.timezone)
         dates = raw[settings.date_column].where(~null_mask(raw[settings.date_column]))
@@ -154,9 +254,10 @@ class CsvProvider(CostFileProvider[CsvConfig]):
         # zone: a daily export stamped 2026-11-01T00:00:00Z is still one row per day.
         if settings.granularity is not None:
             daily = settings.granularity == "daily"
-        else:
+        elif daily is None:
             times = parsed.dropna()
             daily = bool((times.dt.normalize() == times).all())
+        kind = str(parsed.dtype)
         if daily:
             parsed = parsed.dt.normalize()  # a row covers the day that holds it
         if parsed.dt.tz is None:
@@ -199,4 +300,36 @@ class CsvProvider(CostFileProvider[CsvConfig]):
         undated = dates[start.isna()].dropna()
         hint = date_format_hint(undated.iloc[0], "date_format") if len(undated) else ""
         frame = with_unused(frame, list(settings.dimensions))
-        return file_result(frame, bad, raw, path, self.name, latest, pd.Timestamp(now), hint)
+        return _Part(
+            frame=frame,
+            bad=bad,
+            groups=raw,
+            latest=latest,
+            hint=hint,
+            rows=int(raw[ROWS].sum()),
+            daily=daily,
+            dates=kind,
+            beyond=bool((start > latest + FUTURE_HORIZON).any()),
+        )
+
+
+# Of the notes kept with a file's groups: another version's are not read, the file is read whole.
+NOTE_VERSION = 1
+
+
+def _note(read: ReadText, stored: str, part: _Part) -> str | None:
+    """What the next read of the file needs to read only what is appended to it."""
+    if part.beyond:
+        return None
+    return json.dumps(
+        {
+            "version": NOTE_VERSION,
+            "length": read.length,
+            "rows": read.rows,
+            "sha256": read.sha256,
+            "stored": stored,
+            "daily": part.daily,
+            "dates": part.dates,
+            "beyond": part.beyond,
+        }
+    )

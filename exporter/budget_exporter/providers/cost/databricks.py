@@ -9,22 +9,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, ClassVar, Literal
+from datetime import datetime
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from pydantic import Field, SecretStr, model_validator
 
 from ...model.bad_rows import BadRow, BadRows
 from ...model.costs import CostData, empty_cost_frame
 from ...model.costs import normalize as normalize_frame
 from ...model.errors import ProviderError
-from ...model.fields import Duration, TextList
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from ..support.daily import RecentDays, cache_path, day_bounds
 from ..support.http import HttpClient, RetryPolicy
+from .databricks_config import DatabricksConfig
 
 UTC = ZoneInfo("UTC")  # usage_date is a UTC day
 RUNNING_STATES = frozenset({"PENDING", "RUNNING"})
@@ -63,39 +61,6 @@ LEFT JOIN system.billing.list_prices AS p
   AND (p.price_end_time IS NULL OR u.usage_start_time < p.price_end_time)
 WHERE u.usage_date >= :start_date AND u.usage_date < :end_date
 GROUP BY ALL"""
-
-
-class DatabricksConfig(ProviderConfig):
-    """Config of a ``databricks`` provider."""
-
-    type: Literal["databricks"]
-    host: str = Field(pattern=r"^https?://[^/?#\s]+/?$")
-    warehouse_id: str = Field(pattern=r"^[A-Za-z0-9]+$")
-    # A personal access token, or an OAuth service principal (client id and secret).
-    token: SecretStr | None = None
-    token_file: Path | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    client_secret_file: Path | None = None
-    # custom_tags keys that become tags.KEY dimensions (Project, Owner, OperationalCategory...).
-    tags: TextList = ()
-    history: Duration = timedelta(days=400)
-    poll_interval: Duration = timedelta(seconds=5)
-    statement_timeout: Duration = timedelta(minutes=10)
-    timeout: Duration = timedelta(seconds=60)
-
-    @model_validator(mode="after")
-    def _one_credential(self) -> DatabricksConfig:
-        has_token = self.token is not None or self.token_file is not None
-        has_client = self.client_id is not None
-        if has_token == has_client:
-            raise ValueError(
-                "set either token (or token_file) or client_id with client_secret "
-                "(or client_secret_file)"
-            )
-        if has_client and self.client_secret is None and self.client_secret_file is None:
-            raise ValueError("client_id needs client_secret or client_secret_file")
-        return self
 
 
 class DatabricksProvider(CostProvider[DatabricksConfig]):

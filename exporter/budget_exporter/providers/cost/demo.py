@@ -12,15 +12,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import ClassVar, Literal
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
 
 from ...model.costs import CostData, normalize
 from ..base import CostProvider, ProviderConfig
+from .demo_config import DemoConfig
 
 
 @dataclass(frozen=True)
@@ -109,15 +109,6 @@ _LINES = (
     ),
 )
 _ENVIRONMENTS = (("prod", 0.8), ("dev", 0.2))
-
-
-class DemoConfig(ProviderConfig):
-    """Config of a ``demo`` provider."""
-
-    type: Literal["demo"]
-    seed: int = 7
-    history_days: int = Field(default=400, ge=1, le=3000)
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
 
 
 def _day_noise(seed: int, day: date, count: int) -> np.ndarray:

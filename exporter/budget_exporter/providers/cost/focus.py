@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import pandas as pd
 
-from ...model.costs import Accrual
 from ...model.errors import ProviderError
-from ...model.fields import TextList
 from ..base import ProviderConfig
 from ..support import engine
 from ..support.cost_files import (
-    CostFileConfig,
     CostFileProvider,
     file_result,
     row_problems,
@@ -28,6 +25,7 @@ from ..support.files import (
     parse_tags,
     parse_times,
 )
+from .focus_config import FocusConfig
 
 _times = parse_times
 
@@ -64,18 +62,6 @@ CATEGORY_MAP = {
     "credit": "credit",
     "adjustment": "refund",
 }
-
-
-class FocusConfig(CostFileConfig):
-    """Config of a ``focus`` provider."""
-
-    type: Literal["focus"]
-    cost_column: Literal["BilledCost", "EffectiveCost", "ListCost", "ContractedCost"] = "BilledCost"
-    extra_dimensions: TextList = ()
-
-    def default_accrual(self) -> Accrual:
-        """EffectiveCost amortizes commitments over their term; the other columns are cash."""
-        return "pro_rata" if self.cost_column == "EffectiveCost" else "charge_start"
 
 
 class FocusProvider(CostFileProvider[FocusConfig]):

@@ -8,23 +8,20 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from pydantic import Field
 
 from ...model.costs import CostData, empty_cost_frame
 from ...model.costs import normalize as normalize_frame
 from ...model.errors import ProviderError
-from ...model.fields import Duration, TextList, ZoneName
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from ..support.daily import RecentDays, cache_path, day_bounds
+from .gcp_bigquery_config import GcpBigQueryConfig
 
 log = logging.getLogger(__name__)
 
-# Table names cannot be query parameters in BigQuery, so the name is checked strictly instead.
-TABLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*\.[A-Za-z0-9_]+\.[A-Za-z0-9_]+$"
 BIGQUERY_SCOPE = "https://www.googleapis.com/auth/bigquery.readonly"
 
 # cost_type of the standard export; adjustments are corrections such as refunds.
@@ -36,26 +33,6 @@ HINTS = {
     "and roles/bigquery.dataViewer on the billing export dataset",
     404: "the table or project was not found: check table and project",
 }
-
-
-class GcpBigQueryConfig(ProviderConfig):
-    """Config of a ``gcp_bigquery`` provider."""
-
-    type: Literal["gcp_bigquery"]
-    # project.dataset.gcp_billing_export_v1_XXXXXX_XXXXXX_XXXXXX
-    table: str = Field(pattern=TABLE_PATTERN)
-    # Project that runs (and pays for) the query; default: the table's project.
-    project: str | None = None
-    location: str | None = None
-    labels: TextList = ()
-    credentials_file: Path | None = None
-    # Only for emulators and local test servers.
-    anonymous: bool = False
-    api_endpoint: str | None = None
-    history: Duration = timedelta(days=400)
-    timezone: ZoneName | None = None
-    timeout: Duration = timedelta(minutes=5)
-    maximum_bytes_billed: int | None = Field(default=None, gt=0)
 
 
 def build_query(table: str, label_count: int) -> str:

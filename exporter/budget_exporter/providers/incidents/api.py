@@ -5,20 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pydantic import Field
-
 from ...model.bad_rows import BadRow, BadRows
 from ...model.errors import ProviderError
 from ..support.http import HttpClient
-from .base import IncidentProvider, IncidentProviderConfig, parse_time
-
-
-class ApiIncidentConfig(IncidentProviderConfig):
-    """Settings every incident provider reading an HTTP API accepts."""
-
-    page_size: int = Field(default=100, ge=1, le=100)
-    timeout: float = Field(default=30.0, gt=0, le=600)
-
+from .api_config import ApiIncidentConfig
+from .base import IncidentProvider, parse_time
 
 ApiConfigT = TypeVar("ApiConfigT", bound=ApiIncidentConfig)
 

@@ -12,21 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from ...model.fields import Duration
 from ...model.incidents import DEFAULT_CATEGORY, RECORD_FIELDS, Incident, IncidentData
 from ...model.periods import parse_duration
-from ..base import Provider, ProviderConfig
-
-
-class IncidentProviderConfig(ProviderConfig):
-    """Settings every incident provider accepts."""
-
-    # Incident records are final when written; nothing is provisional.
-    settlement_lag: Duration = timedelta(0)
-    # How far back to ask for incidents: at least the longest SLO window (a quarter is 92
-    # days) and history.
-    lookback: Duration = timedelta(days=100)
-
+from ..base import Provider
+from .base_config import IncidentProviderConfig
 
 IncidentConfigT = TypeVar("IncidentConfigT", bound=IncidentProviderConfig)
 

@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import ClassVar, Literal
+from typing import ClassVar
 from zoneinfo import ZoneInfo
-
-from pydantic import Field
 
 from ...model.incidents import Incident, IncidentData
 from ..base import ProviderConfig
-from .base import IncidentProvider, IncidentProviderConfig
+from .base import IncidentProvider
+from .demo_config import DemoIncidentsConfig
 
 OPEN_OUTAGE_AGE = timedelta(minutes=25)
 
@@ -38,14 +37,6 @@ _SERVICES = (
     _Service("search", 6, 10, 60, "data"),
 )
 _CATEGORIES = ("incident", "incident", "incident", "deployment")
-
-
-class DemoIncidentsConfig(IncidentProviderConfig):
-    """Config of a ``demo_incidents`` provider."""
-
-    type: Literal["demo_incidents"]
-    seed: int = 7
-    history_days: int = Field(default=120, ge=1, le=3000)
 
 
 def _draw(seed: int, service: str, day: date) -> bytes:

@@ -12,33 +12,23 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import Field
 
 from ...model.bad_rows import BadRow, BadRows
 from ...model.errors import ProviderError
-from ...model.fields import TextList
 from ...model.incidents import Incident, IncidentData
 from ...model.yamlguard import MAX_DEPTH, YamlRefused, check_node
 from ..base import ProviderConfig
 from ..support.files import FileCache, expand_paths, first_data_line, read_table
-from .base import IncidentProvider, IncidentProviderConfig, incident_from_record
+from .base import IncidentProvider, incident_from_record
+from .file_config import IncidentsFileConfig
 
 _LINE_KEY = "__line__"
 # An incident file holds at most some thousands of records of a few fields each.
 MAX_INCIDENT_NODES = 1_000_000
-
-
-class IncidentsFileConfig(IncidentProviderConfig):
-    """Config of an ``incidents_file`` provider."""
-
-    type: Literal["incidents_file"]
-    paths: TextList = Field(min_length=1)
-    # Service of records that name none (a file per service).
-    service: str = ""
 
 
 class _LineLoader(yaml.SafeLoader):

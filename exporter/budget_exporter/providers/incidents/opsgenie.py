@@ -12,40 +12,20 @@ service of one record (named through ``service_names`` when given).
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
-from typing import Any, ClassVar, Literal
-
-from pydantic import Field, SecretStr, model_validator
+from typing import Any, ClassVar
 
 from ...model.bad_rows import BadRows
 from ...model.incidents import Incident, IncidentData
 from ..base import ProviderConfig
-from .api import ApiIncidentConfig, ApiIncidentProvider, created_before
+from .api import ApiIncidentProvider, created_before
 from .api import text as _text
 from .base import as_dict, as_list
 from .base import parse_time as _parse_time
+from .opsgenie_config import OpsgenieConfig
 
 HOSTS = {"us": "https://api.opsgenie.com", "eu": "https://api.eu.opsgenie.com"}
 CLOSED_STATUSES = frozenset({"resolved", "closed"})
 MAX_PAGES = 200
-
-
-class OpsgenieConfig(ApiIncidentConfig):
-    """Config of an ``opsgenie`` provider."""
-
-    type: Literal["opsgenie"]
-    region: Literal["us", "eu"] = "us"
-    base_url: str | None = None  # overrides the region's host
-    api_key: SecretStr | None = None
-    api_key_file: Path | None = None
-    query: str = ""  # an Opsgenie search query, e.g. "tag:customer-facing"
-    service_names: dict[str, str] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _one_key(self) -> OpsgenieConfig:
-        if (self.api_key is None) == (self.api_key_file is None):
-            raise ValueError("set exactly one of api_key (from ${ENV}) or api_key_file")
-        return self
 
 
 def incidents_from_opsgenie(item: Any, service_names: dict[str, str]) -> list[Incident]:

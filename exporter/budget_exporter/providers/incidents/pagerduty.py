@@ -9,44 +9,23 @@ read with ``since``/``until`` over the lookback, plus every still-open incident 
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
-from typing import Any, ClassVar, Literal
-
-from pydantic import SecretStr, model_validator
+from typing import Any, ClassVar
 
 from ...model.bad_rows import BadRows
-from ...model.fields import TextList
 from ...model.incidents import Incident, IncidentData
 from ..base import ProviderConfig
 from ..support.http import RetryPolicy
-from .api import ApiIncidentConfig, ApiIncidentProvider
+from .api import ApiIncidentProvider
 from .api import text as _text
 from .base import as_dict, as_list
 from .base import parse_time as _parse_time
+from .pagerduty_config import PagerDutyConfig
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 OPEN_STATUSES = ("triggered", "acknowledged")
 ALL_STATUSES = (*OPEN_STATUSES, "resolved")
 # PagerDuty refuses offsets beyond 10000 for classic pagination.
 MAX_OFFSET = 10_000
-
-
-class PagerDutyConfig(ApiIncidentConfig):
-    """Config of a ``pagerduty`` provider."""
-
-    type: Literal["pagerduty"]
-    base_url: str = "https://api.pagerduty.com"
-    token: SecretStr | None = None
-    token_file: Path | None = None
-    service_ids: TextList = ()
-    team_ids: TextList = ()
-    urgencies: TextList = ()
-
-    @model_validator(mode="after")
-    def _one_token(self) -> PagerDutyConfig:
-        if (self.token is None) == (self.token_file is None):
-            raise ValueError("set exactly one of token (from ${ENV}) or token_file")
-        return self
 
 
 def _summary(value: Any) -> str:

@@ -7,27 +7,34 @@ the same for all of them, so a bad row reads the same whatever the format.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
 import logging
+import os
 import re
+import tempfile
+import zlib
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import Any, BinaryIO, ClassVar, TypeVar
 
 import pandas as pd
-from pydantic import Field
+from pandas.api.types import union_categoricals
 
 from ...model.bad_rows import BadRow, BadRows
 from ...model.costs import CostData, concat_frames, normalize
 from ...model.errors import ProviderError
-from ...model.fields import Duration, TextList
+from ...model.moments import moment_of, moment_text
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from .atomic import atomic_write
-from .engine import ROWS, STATE, ReadLimits
+from .cost_files_config import CostFileConfig
+from .engine import ROWS, STATE, ReadLimits, complete_length, is_parquet
 from .files import (
     CacheEntry,
     FileCache,
@@ -47,25 +54,6 @@ MAX_BAD_SHARE = 0.9
 FUTURE_HORIZON = timedelta(days=31)
 
 
-class CostFileConfig(ProviderConfig):
-    """Settings of a provider that reads cost files: globs relative to the config file."""
-
-    paths: TextList = Field(min_length=1)
-    # A gzip file whose text is larger, or a CSV line longer, fails the provider (bounded memory).
-    max_decompressed_bytes: int = Field(default=64 << 30, gt=0)
-    max_field_bytes: int = Field(default=8 << 20, gt=0, le=1 << 30)
-    # Rows starting later than now plus this are bad rows: a date typo must not hide staleness.
-    clock_skew: Duration = timedelta(hours=1)
-
-    def read_limits(self, spill_dir: str | None) -> ReadLimits:
-        """The engine's caps for this provider."""
-        return ReadLimits(
-            max_decompressed_bytes=self.max_decompressed_bytes,
-            max_field_bytes=self.max_field_bytes,
-            spill_dir=spill_dir,
-        )
-
-
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -77,6 +65,8 @@ STORED_FORMAT = 2
 # A changed file is read again only from the days that can still change, for at most this long
 # after its last whole read: a restatement of settled days is seen within a day.
 WHOLE_READ_EVERY = timedelta(days=1)
+# Files are hashed and copied in pieces of this size.
+_CHUNK = 1 << 20
 # The engine's condition is looser than the split of settled and unsettled rows by this much,
 # so a time it reads otherwise than the provider (a local time without an offset) cannot drop
 # a row; the split itself is on the provider's own times.
@@ -103,7 +93,7 @@ class CostFileProvider(CostProvider[FileConfigT]):
 
     def __init__(self, name: str, config: ProviderConfig, context: ProviderContext):
         super().__init__(name, config, context)
-        self._cache: FileCache[ParsedFile] = StoredFileCache(kept_folder(name, config, context))
+        self._cache = StoredFileCache(kept_folder(name, config, context))
 
     def fetch(self, now: datetime) -> CostData:
         paths = expand_paths(self.settings.paths, self.context.base_dir, self.name)
@@ -117,7 +107,11 @@ class CostFileProvider(CostProvider[FileConfigT]):
 
     def limits(self) -> ReadLimits:
         """The engine's caps; it spills to the provider's cache folder when there is one."""
-        return self.settings.read_limits(self.context.cache_dir)
+        return ReadLimits(
+            max_decompressed_bytes=self.settings.max_decompressed_bytes,
+            max_field_bytes=self.settings.max_field_bytes,
+            spill_dir=self.context.cache_dir,
+        )
 
     @abstractmethod
     def parse_file(
@@ -184,6 +178,26 @@ class KeptFileCache(FileCache[T]):
     def __init__(self, folder: Path | None):
         super().__init__()
         self._folder = folder
+        # What a provider noted of the read that made a value, for its next read of the file;
+        # tied to that value, so a note never outlives the groups it describes.
+        self._notes: dict[Path, tuple[T, str]] = {}
+
+    def note(self, path: Path, value: T, text: str | None) -> None:
+        """Keep ``text`` with ``value`` as read from ``path`` (None forgets any note)."""
+        if text is None:
+            self._notes.pop(path, None)
+        else:
+            self._notes[path] = (value, text)
+
+    def noted(self, path: Path, value: T) -> str | None:
+        """The note kept with ``value``, when ``value`` is what it was kept with."""
+        found = self._notes.get(path)
+        return found[1] if found is not None and found[0] is value else None
+
+    def forget_except(self, keep: list[Path]) -> None:
+        super().forget_except(keep)
+        for path in set(self._notes) - set(keep):
+            del self._notes[path]
 
     @abstractmethod
     def encode(self, value: T) -> tuple[pd.DataFrame, BadRows, dict[str, str | None]]:
@@ -225,10 +239,11 @@ class KeptFileCache(FileCache[T]):
                 "path": str(path),
                 "signature": list(entry.signature),
                 "groups_sha256": hashlib.sha256(payload).hexdigest(),
-                "whole_read": _iso(entry.whole_read),
+                "whole_read": moment_text(entry.whole_read),
                 "bad_rows": bad.count,
                 "examples": [[row.source, row.line, row.reason] for row in bad.examples],
                 "fields": fields,
+                "note": self.noted(path, entry.value),
             }
             atomic_write(record_path, json.dumps(record).encode())
         except OSError as error:  # a read-only or full folder costs a re-read after a restart
@@ -261,7 +276,10 @@ class KeptFileCache(FileCache[T]):
             signature = (int(mtime), int(size), str(digest))
             fields = {str(k): None if v is None else str(v) for k, v in record["fields"].items()}
             value = self.decode(frame, bad, fields)
-            whole = _moment(record["whole_read"])
+            whole = moment_of(record["whole_read"])
+            note = record.get("note")
+            if note is not None and not isinstance(note, str):
+                raise ValueError(f"note {note!r} is not text")
         except Exception as error:  # pyarrow's own errors for a damaged frame file, too
             log.warning(
                 "ignoring the kept groups of %s (%s: %s): the file is read again",
@@ -273,6 +291,7 @@ class KeptFileCache(FileCache[T]):
         self._entries[path] = CacheEntry(
             signature, value, whole.to_pydatetime() if whole is not None else None
         )
+        self.note(path, value, note)
 
 
 class StoredFileCache(KeptFileCache[ParsedFile]):
@@ -280,27 +299,137 @@ class StoredFileCache(KeptFileCache[ParsedFile]):
 
     def encode(self, value: ParsedFile) -> tuple[pd.DataFrame, BadRows, dict[str, str | None]]:
         frame, bad, end, recheck = value
-        return frame, bad, {"end": _iso(end), "recheck": _iso(recheck)}
+        return frame, bad, {"end": moment_text(end), "recheck": moment_text(recheck)}
 
     def decode(
         self, frame: pd.DataFrame, bad: BadRows, fields: dict[str, str | None]
     ) -> ParsedFile:
-        return frame, bad, _moment(fields["end"]), _moment(fields["recheck"])
+        return frame, bad, moment_of(fields["end"]), moment_of(fields["recheck"])
 
 
-def _iso(moment: datetime | pd.Timestamp | None) -> str | None:
-    """A time as text for a kept record (None stays None)."""
-    return moment.isoformat() if moment is not None else None
+@dataclass(frozen=True)
+class ReadText:
+    """Of a CSV file's text (inflated, for gzip) as read: the bytes of its complete lines, its
+    data lines among them, and the SHA-256 of those bytes."""
+
+    length: int
+    rows: int
+    sha256: str
 
 
-def _moment(text: str | None) -> pd.Timestamp | None:
-    """A time of a kept record; ValueError when it has no UTC offset."""
-    if not text:
+def file_identity(path: Path) -> tuple[int, ...]:
+    """What tells whether a file was written between two moments (before and after a read)."""
+    # The inode change time moves with any write, whatever a copy does to the modification time.
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
+def csv_text(path: Path) -> str | None:
+    """How the text of a CSV file is stored: "plain", "gzip", or None for Parquet."""
+    if is_parquet(path):
         return None
-    moment = pd.Timestamp(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"time {text!r} has no UTC offset")
-    return moment
+    with path.open("rb") as stream:
+        return "gzip" if stream.read(2) == b"\x1f\x8b" else "plain"
+
+
+def _text(path: Path, stored: str) -> Iterator[bytes]:
+    """The text of a CSV file in pieces, inflated from its start when it is gzip."""
+    opener = gzip.open if stored == "gzip" else open
+    with opener(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            yield chunk
+
+
+def read_text(path: Path, stored: str, rows: int, since: tuple[int, ...]) -> ReadText | None:
+    """What a whole read of the CSV ``path`` read: the bytes of its complete lines (a plain
+    file's line still being written is left out, as the engine leaves it) holding ``rows``
+    data lines. None when the file changed since ``since`` (``file_identity`` before the
+    read), so the bytes hashed here might not be those read, or when a gzip file's text does
+    not end with a line's end (lines appended would continue its last line)."""
+    digest = hashlib.sha256()
+    length = 0
+    limit = complete_length(path) if stored == "plain" else None
+    last = b""
+    for chunk in _text(path, stored):
+        if limit is not None:
+            chunk = chunk[: limit - length]
+        if not chunk:
+            break
+        digest.update(chunk)
+        length += len(chunk)
+        last = chunk[-1:]
+    if file_identity(path) != since or (stored == "gzip" and length and last != b"\n"):
+        return None
+    return ReadText(length, rows, digest.hexdigest())
+
+
+@contextmanager
+def appended_text(
+    path: Path, stored: str, before: ReadText, limits: ReadLimits
+) -> Iterator[tuple[Path, ReadText] | None]:
+    """The lines appended to ``path`` since ``before`` was read, as a CSV file of their own
+    (the header, then those lines), and what the whole file now reads as.
+
+    None when the file is not what was read plus complete lines after it: its first
+    ``before.length`` bytes of text differ (a rewritten day, a reordered file), it is
+    shorter, its header did not end before them, or it cannot be read (the whole read says
+    why, as it does for text beyond ``limits.max_decompressed_bytes``). A plain file's line
+    still being written is left for the next read.
+    """
+    handle, name = tempfile.mkstemp(dir=limits.spill_dir, prefix=f".{path.name}.tail.")
+    copy = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as target:
+            try:
+                found = _copy_appended(path, stored, before, target, limits)
+            except (OSError, EOFError, zlib.error) as error:
+                log.info("%s is read whole: %s", path, error)
+                found = None
+        yield (copy, found) if found is not None else None
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _copy_appended(
+    path: Path, stored: str, before: ReadText, target: BinaryIO, limits: ReadLimits
+) -> ReadText | None:
+    max_line = limits.max_field_bytes
+    digest = hashlib.sha256()
+    position, head, pending, total = 0, b"", b"", 0
+    started = False
+    for chunk in _text(path, stored):
+        total += len(chunk)
+        if total > limits.max_decompressed_bytes:
+            return None
+        if position < before.length:
+            take = chunk[: before.length - position]
+            digest.update(take)
+            position += len(take)
+            head += take[: max(max_line - len(head), 0)]
+            chunk = chunk[len(take) :]
+            if position < before.length:
+                continue
+            end = head.find(b"\n")
+            if end < 0 or digest.hexdigest() != before.sha256:
+                return None
+            target.write(head[: end + 1])
+            started = True
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            pending += chunk
+            if len(pending) > max_line:
+                return None  # a line longer than the engine reads: the whole read says so
+            continue
+        complete = pending + chunk[: cut + 1]
+        pending = chunk[cut + 1 :]
+        digest.update(complete)
+        target.write(complete)
+        position += len(complete)
+    # A gzip file is read to its end: a last line without its end is no line being written.
+    if not started or (stored == "gzip" and pending):
+        return None
+    # Its data lines are the engine's to count (a quoted cell may hold a newline).
+    return ReadText(position, before.rows, digest.hexdigest())
 
 
 def row_problems(
@@ -345,18 +474,62 @@ def file_result(
     latest: pd.Timestamp,
     now: pd.Timestamp,
     hint: str = "",
+    before: tuple[ParsedFile, int] | None = None,
 ) -> ParsedFile:
     """The normalized rows of ``frame`` with start, end, cost and currency, and the newest end.
 
+    With ``before`` (what the file's first lines gave, and how many data lines those were),
+    ``frame`` holds the lines after them and the result is both together.
     Raises ProviderError when most rows of the file are bad: the file is read wrongly.
     """
-    total = int(groups[ROWS].sum())
+    if before is None:
+        _refuse_mostly_bad(int(groups[ROWS].sum()), bad, path, provider, hint)
+        return _parsed(frame, bad, latest, now)
+    (kept, kept_bad, kept_newest, kept_recheck), rows = before
+    _refuse_mostly_bad(rows + int(groups[ROWS].sum()), kept_bad + bad, path, provider, hint)
+    fresh, _, fresh_newest, fresh_recheck = _parsed(frame, bad, latest, now)
+    newest = [end for end in (kept_newest, fresh_newest) if end is not None]
+    recheck = [moment for moment in (kept_recheck, fresh_recheck) if moment is not None]
+    return (
+        _merged(kept, fresh),
+        kept_bad + bad,
+        max(newest) if newest else None,
+        min(recheck) if recheck else None,
+    )
+
+
+def _merged(kept: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
+    """Two normalized frames as one normalized frame.
+
+    Lines appended for later charge periods than any kept (the usual export's new day) make
+    groups of their own after those kept: the two are stacked, categories united without
+    going through text, which costs a fraction of grouping every row again.
+    """
+    same = list(kept.columns) == list(fresh.columns)
+    if not same or kept.empty or fresh.empty or fresh["start"].min() <= kept["start"].max():
+        return normalize(concat_frames([kept, fresh]))
+    columns: dict[str, Any] = {}
+    for name in kept.columns:
+        left, right = kept[name], fresh[name]
+        if isinstance(left.dtype, pd.CategoricalDtype):
+            columns[name] = union_categoricals([left, right.astype("category")])
+        else:
+            columns[name] = pd.concat([left, right], ignore_index=True)
+    return pd.DataFrame(columns)
+
+
+def _refuse_mostly_bad(total: int, bad: BadRows, path: Path, provider: str, hint: str) -> None:
     if total and (bad.count == total or (total >= 10 and bad.count > total * MAX_BAD_SHARE)):
         first = bad.examples[0] if bad.examples else None
         raise ProviderError(
             f"provider {provider}: {bad.count} of {total} rows of {path} are bad, first "
             f"{first}{hint}; nothing of this file is used and the last good data stays served"
         )
+
+
+def _parsed(
+    frame: pd.DataFrame, bad: BadRows, latest: pd.Timestamp, now: pd.Timestamp
+) -> ParsedFile:
     valid = frame["start"].notna() & frame["end"].notna() & frame["cost"].notna()
     valid &= frame["currency"].notna() & ~(frame["start"] > latest + FUTURE_HORIZON)
     future = frame["start"] > latest
