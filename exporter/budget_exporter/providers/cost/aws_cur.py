@@ -236,13 +236,15 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
         if TAG_MAP in keys and (tag_keys := self._map_keys(schema.get(TAG_MAP, ""))):
             # Only the keys budgets use, looked up in the engine: grouping by every line's
             # whole map costs more. NULL: the key is absent; '': present without a value.
+            # Most candidate keys are absent from most maps (a tag has two, with and without
+            # user_), so presence is asked first: one lookup where the key is absent.
             del keys[TAG_MAP]
             cell = quote(TAG_MAP)
             for key in tag_keys:
                 text = engine.literal(key)
                 keys[f"{TAG_MAP}.{key}"] = (
-                    f"coalesce(CAST({cell}[{text}] AS VARCHAR), "
-                    f"CASE WHEN map_contains({cell}, {text}) THEN '' END)"
+                    f"CASE WHEN map_contains({cell}, {text}) "
+                    f"THEN coalesce(CAST({cell}[{text}] AS VARCHAR), '') END"
                 )
         if "reservation_reservation_a_r_n" in columns:
             keys["reservation_reservation_a_r_n"] = _open("reservation_reservation_a_r_n")
