@@ -8,7 +8,9 @@ measured:
 
 - ``once``: ``budget-exporter once --at`` over a config of 10 budgets filtering on ServiceName
   and tags; its ``budget_spend`` of each budget is compared with DuckDB's;
-- ``duckdb``: DuckDB alone, the same month-to-date sums per budget read from the file;
+- ``duckdb``: DuckDB alone computing the sums the exporter needs (``DUCKDB_ALONE``: the
+  forecasts' 90 days, the exporter's grouping keys, its tag checks), and from them the same
+  month-to-date sums per budget;
 - ``baseline`` (with ``--baseline SRC``): ``once`` with the package found at SRC, such as an
   earlier checkout's ``exporter/`` folder, for the reader before the engine;
 - phases (``--phases``, one process, ``--budgets`` budgets): the first read, a refresh with the
@@ -16,7 +18,9 @@ measured:
 - ``--restart`` (``--budgets`` budgets, processes of their own, FOCUS Parquet): a first start on
   an empty state folder, to its first snapshot and on until every forecast is fit; a restart
   with the file unchanged; a restart after the provider rewrote the file with its last four
-  days' costs changed.
+  days' costs changed;
+- ``--cur-tail`` (one process, CUR 2.0 Parquet): a first read, the read of the export rewritten
+  with its last three days changed, and a whole read of it for comparison.
 
 Run: .venv/bin/python bench/ingest.py --rows 1000000 5000000 [--baseline /path/to/exporter]
 """
@@ -24,6 +28,7 @@ Run: .venv/bin/python bench/ingest.py --rows 1000000 5000000 [--baseline /path/t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -129,22 +134,64 @@ def generate(folder: Path, rows: int, formats: list[str]) -> dict[str, Path]:
         paths["cur"] = folder / "cur.parquet"
         connection.sql(f"COPY ({cur_select(rows)}) TO '{paths['cur']}' (FORMAT parquet)")
     connection.close()
-    if "parquet" not in formats:
+    if "parquet" not in formats and "parquet" in paths:  # written only to make the CSV
         paths.pop("parquet").unlink()
     return paths
 
 
-def rewrite_tail(path: Path) -> None:
-    """The provider's daily rewrite of a FOCUS Parquet file: the last four days' costs 1% up."""
+def rewrite_tail(
+    path: Path, start: str = "ChargePeriodStart", cost: str = "BilledCost", days: int = 4
+) -> None:
+    """The provider's daily rewrite of a Parquet bill: the last ``days`` days' costs 1% up."""
     import duckdb
 
     changed = path.with_name("rewritten.parquet")
-    duckdb.sql(
-        "COPY (SELECT * REPLACE (CASE WHEN ChargePeriodStart >= TIMESTAMPTZ "
-        "'2024-03-27 00:00:00+00' THEN round(BilledCost * 1.01, 4) ELSE BilledCost END "
-        f"AS BilledCost) FROM read_parquet('{path}')) TO '{changed}' (FORMAT parquet)"
+    connection = duckdb.connect()
+    connection.sql("SET TimeZone = 'UTC'")
+    connection.sql(
+        f"COPY (SELECT * REPLACE (CASE WHEN {start} >= TIMESTAMPTZ '2024-03-31 00:00:00+00' "
+        f"- INTERVAL {days} DAY THEN round({cost} * 1.01, 4) ELSE {cost} END "
+        f"AS {cost}) FROM read_parquet('{path}')) TO '{changed}' (FORMAT parquet)"
     )
+    connection.close()
     os.replace(changed, path)
+
+
+# A CUR provider in one process: the first (whole) read, the same read after the export was
+# rewritten with its last three days changed (the unsettled ones with the default
+# settlement_lag), read from the unsettled days, and a whole read of the rewritten file by a
+# provider with an empty state folder, whose groups must be the same.
+CUR_TAIL = """
+import json, sys, time
+from datetime import datetime, timedelta
+from pathlib import Path
+sys.path.insert(0, sys.argv[4])
+from ingest import rewrite_tail
+from budget_exporter.providers.base import ProviderContext
+from budget_exporter.providers.cost.aws_cur import AwsCurConfig, AwsCurProvider
+path, state, at = Path(sys.argv[1]), sys.argv[2], datetime.fromisoformat(sys.argv[3])
+config = AwsCurConfig.model_validate({"type": "aws_cur", "paths": [str(path)]})
+wanted = frozenset({"ServiceName", "tags.team", "tags.owner"})
+def provider(folder):
+    context = ProviderContext("UTC", "USD", str(path.parent), cache_dir=folder, dimensions=wanted)
+    return AwsCurProvider("billing", config, context)
+figures = {}
+source = provider(state)
+started = time.perf_counter()
+source.fetch(at)
+figures["first read (whole file)"] = time.perf_counter() - started
+rewrite_tail(path, "line_item_usage_start_date", "line_item_unblended_cost", days=3)
+started = time.perf_counter()
+tail = source.fetch(at + timedelta(hours=2))
+figures["read after the rewrite (unsettled days)"] = time.perf_counter() - started
+started = time.perf_counter()
+whole = provider(state + "-other").fetch(at + timedelta(hours=2))
+figures["whole read of the rewritten file"] = time.perf_counter() - started
+columns = sorted(whole.frame.columns)
+same = tail.frame[columns].astype(object).equals(whole.frame[columns].astype(object))
+figures["same groups"] = bool(same and tail.data_end == whole.data_end)
+print(json.dumps(figures))
+"""
 
 
 def budgets(count: int) -> list[dict[str, object]]:
@@ -221,30 +268,57 @@ def largest_difference(ours: dict[str, float], theirs: dict[str, float]) -> floa
     return max(abs(ours[k] - theirs[k]) / max(abs(theirs[k]), 1e-12) for k in theirs)
 
 
+# DuckDB alone computing what the exporter needs for the same budgets: the forecasts' 90 days
+# of history (not only the month), grouped by what the exporter groups by (the hour, its end,
+# currency, charge category and frequency, service, the SKU of purchases, the team tag and the
+# owner tag, which the owner insights read; for CUR the line item type, currency, invoice state
+# and billing period), each FOCUS tag cell checked to be a JSON object (a cell that is not is a
+# bad row, kept without tags), and each budget's month to date summed from those groups.
 DUCKDB_ALONE = """
 import json, sys, duckdb
-path, source, budgets = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+from datetime import datetime, timedelta
+path, source, budgets, at = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+moment = datetime.fromisoformat(at)
+month = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+history = moment - timedelta(days=90)
 duckdb.sql("SET enable_progress_bar = false")
 if source == "cur":
-    start, cost = "line_item_usage_start_date", "line_item_unblended_cost"
-    service, team = "line_item_product_code", "resource_tags['user_team']"
+    start, end = "line_item_usage_start_date", "line_item_usage_end_date"
+    cost, service = "line_item_unblended_cost", "line_item_product_code"
+    team, owner = "resource_tags['user_team']", "resource_tags['user_owner']"
+    keys = ("line_item_line_item_type, line_item_currency_code, bill_billing_period_start_date, "
+            "coalesce(bill_invoice_id, '') = ''")
+    since = f"TIMESTAMP '{history:%Y-%m-%d %H:%M:%S}'"  # CUR times are UTC without an offset
+    local = lambda value: value.replace(tzinfo=moment.tzinfo)
 else:
-    start, cost = "CAST(ChargePeriodStart AS TIMESTAMPTZ)", "CAST(BilledCost AS DOUBLE)"
-    service, team = "ServiceName", "json_extract_string(Tags, '$.team')"
+    start, end = "CAST(ChargePeriodStart AS TIMESTAMPTZ)", "CAST(ChargePeriodEnd AS TIMESTAMPTZ)"
+    cost, service = "CAST(BilledCost AS DOUBLE)", "ServiceName"
+    empty = "Tags IS NULL OR trim(Tags) IN ('', 'NULL', 'null')"
+    is_object = "coalesce(TRY(json_type(Tags)) = 'OBJECT', false)"
+    team, owner = (
+        f"CASE WHEN NOT ({empty}) AND {is_object} "
+        f"THEN TRY(json_extract_string(Tags, '$.{key}')) END"
+        for key in ("team", "owner")
+    )
+    keys = ("BillingCurrency, lower(ChargeCategory), lower(ChargeFrequency), "
+            "CASE WHEN lower(ChargeCategory) = 'purchase' THEN SkuId END, "
+            f"NOT ({empty} OR {is_object}) AS bad_tags")
+    since = f"TIMESTAMPTZ '{history.isoformat()}'"
+    local = lambda value: value
 reader = f"read_csv('{path}', header=true)" if source == "csv.gz" else f"read_parquet('{path}')"
-groups = duckdb.sql(f'''
-    SELECT {service}, {team}, date_trunc('day', {start}), sum({cost})
-    FROM {reader}
-    WHERE {start} >= TIMESTAMPTZ '2024-03-01 00:00:00+00'
-    GROUP BY ALL
-''').fetchall()
+duckdb.sql("SET TimeZone = 'UTC'")
+groups = duckdb.sql(
+    f"SELECT {service} AS service, {team} AS team, {start} AS start, {end}, {owner}, {keys}, "
+    f"sum({cost}) AS cost FROM {reader} WHERE {start} >= {since} GROUP BY ALL"
+).fetchall()
 sums = {}
 for budget in budgets:
     wanted = budget["filter"]
     sums[budget["name"]] = sum(
-        cost for service_, team_, _, cost in groups
-        if wanted.get("ServiceName", service_) == service_
-        and wanted.get("tags.team", team_) == team_
+        row[-1] for row in groups
+        if wanted.get("ServiceName", row[0]) == row[0]
+        and wanted.get("tags.team", row[1]) == row[1]
+        and month <= local(row[2]) < moment
     )
 print(json.dumps(sums))
 """
@@ -376,6 +450,7 @@ def main() -> None:
     parser.add_argument("--baseline", help="an exporter/ folder with the reader to compare")
     parser.add_argument("--phases", action="store_true", help="the in-process phases too")
     parser.add_argument("--restart", action="store_true", help="the restart processes too")
+    parser.add_argument("--cur-tail", action="store_true", help="a changed CUR file's read too")
     parser.add_argument("--no-once", action="store_true", help="no `once` comparison")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -391,12 +466,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:
         folder = Path(scratch)
         print(
-            "| rows | file | exporter `once` | peak RSS | DuckDB alone | peak RSS | sums |"
+            "| rows | file | exporter `once` | peak RSS | DuckDB alone | peak RSS | ratio | sums |"
             + (" baseline `once` | peak RSS |" if args.baseline else ""),
             flush=True,
         )
-        print("|---|---|---|---|---|---|---|" + ("---|---|" if args.baseline else ""))
-        phases, restarts = [], []
+        print("|---|---|---|---|---|---|---|---|" + ("---|---|" if args.baseline else ""))
+        phases, restarts, tails = [], [], []
         for rows in args.rows:
             paths = generate(folder, rows, args.formats)
             for kind, data in paths.items():
@@ -406,11 +481,15 @@ def main() -> None:
                     exposition = folder / "once.prom"
                     alone_out = folder / "alone.json"
                     duck = [sys.executable, "-c", DUCKDB_ALONE, str(data), kind]
-                    duck.append(json.dumps(budgets(10)))
-                    ours, theirs = [], []
-                    for _ in range(args.repeat):  # alternating, so load hits both alike
+                    duck += [json.dumps(budgets(10)), AT]
+                    ours, theirs, before = [], [], []
+                    env = {**os.environ, "PYTHONPATH": args.baseline or ""}
+                    for _ in range(args.repeat):  # alternating, so load hits all alike
                         ours.append(isolated(once, output=exposition))
                         theirs.append(isolated(duck, output=alone_out))
+                        if args.baseline:
+                            with contextlib.suppress(subprocess.CalledProcessError):
+                                before.append(isolated(once, env))
                     wall, peak = median(ours)
                     alone = median(theirs)
                     difference = largest_difference(
@@ -420,19 +499,18 @@ def main() -> None:
                     cells = [
                         f"{rows / 1e6:g} M",
                         "CUR 2.0 Parquet" if kind == "cur" else f"FOCUS {kind}",
-                        f"{wall:.1f} s",
+                        f"{wall:.2f} s",
                         f"{peak:.0f} MiB",
-                        f"{alone[0]:.1f} s",
+                        f"{alone[0]:.2f} s",
                         f"{alone[1]:.0f} MiB",
+                        f"{wall / alone[0]:.1f}x",
                         "identical" if difference < 1e-9 else f"differ by {difference:.2g}",
                     ]
-                    if args.baseline:
-                        env = {**os.environ, "PYTHONPATH": args.baseline}
-                        try:
-                            base = isolated(once, env)
-                            cells += [f"{base[0]:.1f} s", f"{base[1]:.0f} MiB"]
-                        except subprocess.CalledProcessError:
-                            cells += ["failed", "-"]
+                    if args.baseline and before:
+                        base = median(before)
+                        cells += [f"{base[0]:.2f} s", f"{base[1]:.0f} MiB"]
+                    elif args.baseline:
+                        cells += ["failed", "-"]
                     print("| " + " | ".join(cells) + " |", flush=True)
                 if args.phases and kind == "parquet":
                     many = write_config(folder, data, args.budgets)
@@ -442,10 +520,21 @@ def main() -> None:
                     phases.append((rows, json.loads(result.stdout.strip().splitlines()[-1])))
                 if args.restart and kind == "parquet":
                     restarts.append((rows, restart_phase(folder, data, args.budgets)))
+                if args.cur_tail and kind == "cur":
+                    state = str(folder / f"state-cur-{rows}")
+                    bench = str(Path(__file__).resolve().parent)
+                    command = [sys.executable, "-c", CUR_TAIL, str(data), state, AT, bench]
+                    result = subprocess.run(command, check=True, capture_output=True, text=True)
+                    tails.append((rows, json.loads(result.stdout.strip().splitlines()[-1])))
             for path in paths.values():
                 path.unlink(missing_ok=True)
         for rows, figures in phases:
             print(f"\n{rows / 1e6:g} M rows, Parquet, {args.budgets} budgets:")
+            for name, value in figures.items():
+                shown = f"{value:.2f} s" if isinstance(value, float) else str(value)
+                print(f"- {name}: {shown}")
+        for rows, figures in tails:
+            print(f"\n{rows / 1e6:g} M rows, CUR 2.0 Parquet, a changed export:")
             for name, value in figures.items():
                 shown = f"{value:.2f} s" if isinstance(value, float) else str(value)
                 print(f"- {name}: {shown}")

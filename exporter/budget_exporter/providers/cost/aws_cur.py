@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,9 +25,15 @@ from ...model.errors import ProviderError
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from ..support import engine
 from ..support.aws_client import make_client
-from ..support.cost_files import KeptFileCache, kept_folder, with_unused
+from ..support.cost_files import (
+    TAIL_MARGIN,
+    WHOLE_READ_EVERY,
+    KeptFileCache,
+    kept_folder,
+    with_unused,
+)
 from ..support.engine import ReadLimits, quote
-from ..support.files import FileCache, collect_bad_groups, expand_paths, null_mask
+from ..support.files import CacheEntry, FileCache, collect_bad_groups, expand_paths, null_mask
 from ..support.s3_mirror import S3Mirror, is_s3_url
 from .aws_cur_config import AwsCurConfig
 
@@ -119,7 +125,15 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
 
     def fetch(self, now: datetime) -> CostData:
         paths = self._paths()
-        parsed = [self._cache.get(path, self._parse_file) for path in paths]
+        parsed = [
+            self._cache.get(
+                path,
+                self._parse_file,
+                update=lambda path, entry: self._update(path, entry, now),
+                now=now,
+            )
+            for path in paths
+        ]
         self._cache.forget_except(paths)
         bad = BadRows()
         for item in parsed:
@@ -165,9 +179,43 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
             self._mirror = S3Mirror(self.name, folder / "aws_cur" / self.name, self.client_factory)
         return self._mirror
 
-    def _parse_file(self, path: Path) -> _Parsed:
+    def _update(
+        self, path: Path, entry: CacheEntry[_Parsed], now: datetime
+    ) -> tuple[_Parsed, bool]:
+        """A changed file: its settled days as read before, the rest read again (or all of it).
+
+        The current month's export is rewritten daily; the lines that ended before its newest
+        usage minus ``settlement_lag`` are kept as read, for at most a day after the last whole
+        read (a restatement of settled days shows within a day).
+        """
+        since = self._settled_until(entry, now)
+        if since is not None:
+            tail = self._parse_file(path, since - TAIL_MARGIN)
+            merged = _settled_and_tail(entry.value, tail, since)
+            if merged is not None:
+                return merged, False
+        return self._parse_file(path), True
+
+    def _settled_until(self, entry: CacheEntry[_Parsed], now: datetime) -> pd.Timestamp | None:
+        """The UTC midnight up to which the file's lines as read before are final, if any."""
+        before, whole = entry.value, entry.whole_read
+        if whole is None or before.data_end is None or before.frame.empty:
+            return None
+        if not timedelta(0) <= now - whole < WHOLE_READ_EVERY:
+            return None
+        # Bad rows carry no date: which of them are settled is unknown, so read it all.
+        if before.bad.count:
+            return None
+        newest = min(pd.Timestamp(before.data_end), pd.Timestamp(now))
+        since = (newest - self.settings.settlement_lag).floor("D")
+        return since if since > before.frame["start"].min() else None
+
+    def _parse_file(self, path: Path, since: pd.Timestamp | None = None) -> _Parsed:
+        """One file's groups; with ``since``, only of the lines whose usage may end after it
+        (the first open billing period still of the whole file)."""
         limits = ReadLimits(spill_dir=self.context.cache_dir)
-        rename, columns = self._columns(path, limits)
+        schema = engine.schema(path, self.name, limits)
+        rename, columns = self._columns(path, schema)
         missing = [column for column in (START, UNBLENDED) if column not in columns]
         if missing:
             raise ProviderError(
@@ -184,17 +232,22 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
             if name in columns and name != "reservation_reservation_a_r_n"
         }
         if INVOICE in keys:  # only whether a period is invoiced matters, not by which invoice
-            cell = quote(INVOICE)
-            keys[INVOICE] = (
-                f"CASE WHEN {cell} IS NULL OR trim({cell}) IN ('', 'NULL', 'null') THEN '' "
-                "ELSE 'invoiced' END"
-            )
+            keys[INVOICE] = _open(INVOICE)
+        if TAG_MAP in keys and (tag_keys := self._map_keys(schema.get(TAG_MAP, ""))):
+            # Only the keys budgets use, looked up in the engine: grouping by every line's
+            # whole map costs more. NULL: the key is absent; '': present without a value.
+            # Most candidate keys are absent from most maps (a tag has two, with and without
+            # user_), so presence is asked first: one lookup where the key is absent.
+            del keys[TAG_MAP]
+            cell = quote(TAG_MAP)
+            for key in tag_keys:
+                text = engine.literal(key)
+                keys[f"{TAG_MAP}.{key}"] = (
+                    f"CASE WHEN map_contains({cell}, {text}) "
+                    f"THEN coalesce(CAST({cell}[{text}] AS VARCHAR), '') END"
+                )
         if "reservation_reservation_a_r_n" in columns:
-            arn = quote("reservation_reservation_a_r_n")
-            keys["reservation_reservation_a_r_n"] = (
-                f"CASE WHEN {arn} IS NULL OR trim({arn}) IN ('', 'NULL', 'null') THEN '' "
-                "ELSE 'yes' END"
-            )
+            keys["reservation_reservation_a_r_n"] = _open("reservation_reservation_a_r_n")
         raw = engine.grouped(
             path,
             self.name,
@@ -203,7 +256,14 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
             cost=main,
             sums={name: name for name in sorted(numbers) if name in columns},
             rename=rename,
+            types=schema,
+            where=engine.may_end_after(since, [c for c in (START, END) if c in columns])
+            if since is not None
+            else None,
         )
+        for column, text in ((INVOICE, "invoiced"), ("reservation_reservation_a_r_n", "yes")):
+            if column in raw.columns:  # empty cells, as ``null_mask`` reads them below
+                raw[column] = raw[column].map({True: "", False: text}).astype("object")
         start = _times(raw[START])
         types = (
             raw[TYPE].astype("object").where(~null_mask(raw[TYPE]), "Usage")
@@ -248,16 +308,42 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
         valid = start.notna() & cost.notna() & currency.notna()
         metered = valid & types.isin(METERED)
         ends = end[metered] if metered.any() else end[valid]
+        if since is None:
+            invoiced = _open_period(raw)
+        else:  # of the whole file: settled lines of an open period keep it open
+            invoiced = self._open_period_of_file(path, limits, rename, columns)
         return _Parsed(
             frame=normalize(frame[valid].reset_index(drop=True)),
             bad=bad,
             data_end=ends.max() if valid.any() else None,
-            invoiced=_open_period(raw),
+            invoiced=invoiced,
+            metered_end=end[metered].max() if metered.any() else None,
         )
 
-    def _columns(self, path: Path, limits: ReadLimits) -> tuple[dict[str, str], set[str]]:
+    def _open_period_of_file(
+        self, path: Path, limits: ReadLimits, rename: dict[str, str], columns: set[str]
+    ) -> Any:
+        """``_open_period`` of every line of the file, from the period starts of open lines."""
+        if INVOICE not in columns or PERIOD_START not in columns:
+            return None
+        starts = engine.distinct_cells(
+            path, self.name, limits, PERIOD_START, where=_open(INVOICE), rename=rename
+        )
+        return _times(starts).min() if len(starts) else pd.NaT
+
+    def _map_keys(self, kind: str) -> list[str]:
+        """The keys of a tag map column of engine type ``kind`` that the wanted tags are read
+        from, sorted; none when every tag is wanted or the column is no map of text keys."""
+        names = self._tag_names()
+        if names is None or not kind.startswith("MAP(VARCHAR,"):
+            return []
+        # A tag name comes from its key with or without the user_ prefix (``_tag_name``).
+        keys = {f"user_{name}" for name in names}
+        keys |= {name for name in names if not name.startswith("user_")}
+        return sorted(keys)
+
+    def _columns(self, path: Path, names: dict[str, str]) -> tuple[dict[str, str], set[str]]:
         """Legacy CSV headers renamed to Parquet names, and the file's columns after that."""
-        names = engine.schema(path, self.name, limits)
         if engine.is_parquet(path):
             return {}, set(names)
         rename = {name: legacy_column_name(name) for name in names if "/" in name}
@@ -373,6 +459,12 @@ class AwsCurProvider(CostProvider[AwsCurConfig]):
                 if self._wants_tag(key):
                     name = _tag_name(key)
                     columns[f"tags.{name}"] = parsed.map(lambda tags, key=key: tags.get(key, ""))
+        looked_up = [c for c in raw.columns if c.startswith(f"{TAG_MAP}.")]
+        for column in sorted(looked_up):  # as above: of two keys of one name, the last wins
+            values = raw[column].astype("object")
+            if values.notna().any():  # a key in no line's map gives no column, as above
+                name = _tag_name(column.removeprefix(f"{TAG_MAP}."))
+                columns[f"tags.{name}"] = values.where(values.notna(), "")
         for column in raw.columns:
             if column.startswith(TAG_PREFIX) and self._wants_tag(column.removeprefix(TAG_PREFIX)):
                 name = _tag_name(column.removeprefix(TAG_PREFIX))
@@ -390,12 +482,42 @@ class _Parsed:
         bad: BadRows,
         data_end: pd.Timestamp | None,
         invoiced: Any,
+        metered_end: pd.Timestamp | None = None,
     ):
         self.frame = frame
         self.bad = bad
         self.data_end = data_end
         # None: no invoice column; NaT: every period invoiced; else start of the first open one.
         self.invoiced = invoiced
+        # The newest end of a metered line (not kept across restarts: only a fresh read's).
+        self.metered_end = metered_end
+
+
+def _settled_and_tail(before: _Parsed, tail: _Parsed, since: pd.Timestamp) -> _Parsed | None:
+    """The lines of ``before`` that ended by ``since`` and those of ``tail`` that end after it.
+
+    None when the tail has no metered line ending after ``since``: the newest metered end may
+    then be a settled line's, which only a whole read tells.
+    """
+    if tail.metered_end is None or tail.metered_end <= since:
+        return None
+    kept = before.frame[before.frame["end"] <= since]
+    fresh = tail.frame[tail.frame["end"] > since]
+    return _Parsed(
+        frame=normalize(concat_frames([kept, fresh])),
+        bad=tail.bad,  # ``before`` had none
+        data_end=tail.metered_end,
+        invoiced=tail.invoiced,
+        metered_end=tail.metered_end,
+    )
+
+
+def _open(column: str) -> str:
+    """Whether a line's cell of ``column`` is empty (for the invoice: its period is open).
+
+    A truth value, named after grouping: cheaper on every line than a CASE giving text.
+    """
+    return f"coalesce(trim({quote(column)}) IN ('', 'NULL', 'null'), true)"
 
 
 def legacy_column_name(header: str) -> str:

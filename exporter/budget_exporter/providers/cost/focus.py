@@ -51,6 +51,9 @@ FOCUS_DIMENSIONS = (
     "CommitmentDiscountType",
 )
 
+# The charge period: a line whose start and end are settled is left out of a read of the tail.
+PERIOD = ("ChargePeriodStart", "ChargePeriodEnd")
+
 # FOCUS 1.0 records refunds and other corrections as Adjustment.
 CATEGORY_MAP = {
     "usage": "usage",
@@ -79,13 +82,21 @@ class FocusProvider(CostFileProvider[FocusConfig]):
                 f"provider {self.name}: {path} is not a FOCUS file: "
                 f"missing column(s) {', '.join(missing)}"
             )
+        wanted = self.context.dimensions
         raw = engine.grouped(
             path,
             self.name,
             self.limits(),
             keys=self._keys(columns),
             cost=cost_column,
-            where=_may_end_after(since, columns) if since is not None else None,
+            where=engine.may_end_after(since, [n for n in PERIOD if n in columns])
+            if since is not None
+            else None,
+            # Only the tag keys budgets use are read, each distinct Tags cell parsed once.
+            cells={"Tags": tag_keys("Tags", sorted(wanted))}
+            if "Tags" in columns and wanted is not None
+            else {},
+            types=columns,
         )
         latest = pd.Timestamp(now) + self.settings.clock_skew
         start = _times(raw["ChargePeriodStart"])
@@ -161,11 +172,8 @@ class FocusProvider(CostFileProvider[FocusConfig]):
                 "lower(\"ChargeCategory\") = 'purchase'" if "ChargeCategory" in columns else "false"
             )
             keys["SkuId"] = f'CASE WHEN {purchase} THEN "SkuId" END'
-        if "Tags" in columns:
-            if wanted is None:
-                keys["Tags"] = quote("Tags")
-            else:
-                keys.update(tag_keys("Tags", sorted(wanted)))
+        if "Tags" in columns and wanted is None:
+            keys["Tags"] = quote("Tags")  # every key: the cells are parsed here
         return keys
 
     @staticmethod
@@ -180,18 +188,3 @@ class FocusProvider(CostFileProvider[FocusConfig]):
             one_time = raw["ChargeFrequency"].astype("object").str.lower() == "one-time"
             end = end.where(~one_time, start)
         return end
-
-
-def _may_end_after(since: pd.Timestamp, columns: dict[str, str]) -> str:
-    """The engine's condition for the lines whose charge period may end after ``since``.
-
-    A line is left out only when its start and its end (if the file has ends) are times no
-    later than ``since``: its row ends by then whatever ``_ends`` makes of it (at most an hour
-    after its start). Cells that are not times are kept, to be read and counted as bad rows.
-    """
-    moment = f"TIMESTAMPTZ '{since.isoformat()}'"
-    names = [n for n in ("ChargePeriodStart", "ChargePeriodEnd") if n in columns]
-    settled = " AND ".join(
-        f"TRY_CAST({quote(n)} AS TIMESTAMPTZ) <= {moment} - INTERVAL 1 HOUR" for n in names
-    )
-    return f"NOT coalesce({settled}, false)"
