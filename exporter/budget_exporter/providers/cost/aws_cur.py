@@ -22,6 +22,7 @@ import pandas as pd
 from ...model.bad_rows import BadRows
 from ...model.costs import CostData, concat_frames, normalize
 from ...model.errors import ProviderError
+from ...model.moments import moment_of, moment_text
 from ..base import CostProvider, ProviderConfig, ProviderContext
 from ..support import engine
 from ..support.aws_client import make_client
@@ -614,9 +615,9 @@ class _KeptCur(KeptFileCache[_Parsed]):
             value.frame,
             value.bad,
             {
-                "data_end": value.data_end.isoformat() if value.data_end is not None else None,
+                "data_end": moment_text(value.data_end),
                 # None: the files say nothing of invoices; NaT: every period is invoiced.
-                "invoiced": "NaT" if invoiced is pd.NaT else _text(invoiced),
+                "invoiced": "NaT" if invoiced is pd.NaT else moment_text(invoiced),
             },
         )
 
@@ -625,19 +626,6 @@ class _KeptCur(KeptFileCache[_Parsed]):
         return _Parsed(
             frame,
             bad,
-            _utc(fields["data_end"]),
-            pd.NaT if invoiced == "NaT" else _utc(invoiced),
+            moment_of(fields["data_end"]),
+            pd.NaT if invoiced == "NaT" else moment_of(invoiced),
         )
-
-
-def _text(moment: Any) -> str | None:
-    return None if moment is None else pd.Timestamp(moment).isoformat()
-
-
-def _utc(text: str | None) -> pd.Timestamp | None:
-    if text is None:
-        return None
-    moment = pd.Timestamp(text)
-    if moment.tzinfo is None:
-        raise ValueError(f"time {text!r} has no UTC offset")
-    return moment
